@@ -28,10 +28,13 @@ def pg_data_dir(home: Path) -> Path:
 
 def start_postgres(home: Path) -> str:
     """Start (or join) the embedded PostgreSQL; return its SQLAlchemy URL."""
-    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # pgserver's platformdirs warns without it
+    home.mkdir(parents=True, exist_ok=True)
+    if not os.environ.get("XDG_RUNTIME_DIR"):  # pgserver keeps a lock file there; platformdirs wants 0700
+        run_dir = home.resolve() / "run"
+        run_dir.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(run_dir)
     import pgserver  # imported lazily: only the embedded mode needs it
 
-    home.mkdir(parents=True, exist_ok=True)
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     server = pgserver.get_server(pg_data_dir(home), cleanup_mode="stop")
     return server.get_uri()

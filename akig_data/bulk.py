@@ -1,0 +1,149 @@
+"""Set-based loading of many rows at once: COPY into a temporary staging table, then one
+INSERT ... SELECT ... ON CONFLICT per table that resolves external refs to ids and inserts, updates
+or leaves each row alone. The CSV/Excel import and the demo data generator both load through here.
+
+Rows whose values did not change are not rewritten (`IS DISTINCT FROM` guard), so importing the same
+file twice changes nothing, not even a row version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import sqlalchemy as sa
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A column that names a row of another table by its external ref."""
+
+    column: str        # column in the input, e.g. "lease_ref"
+    table: str         # parent table, e.g. "leases"
+    target: str        # foreign-key column written, e.g. "lease_id"
+    nullable: bool = False
+
+
+@dataclass(frozen=True)
+class Entity:
+    """How one table is loaded: its input columns (in order), their SQL types, refs and conflict key."""
+
+    table: str
+    columns: tuple[tuple[str, str], ...]  # (input column, SQL type of the staging column)
+    key: tuple[str, ...]                  # conflict key, in target columns
+    refs: tuple[Ref, ...] = ()
+    update: bool = True                   # False: existing rows are left alone (ON CONFLICT DO NOTHING)
+
+    def ref(self, column: str) -> Ref | None:
+        return next((r for r in self.refs if r.column == column), None)
+
+
+def _e(table: str, key: str | tuple[str, ...], cols: str, refs: Sequence[Ref] = (), update: bool = True) -> Entity:
+    pairs = tuple(tuple(c.split(":")) for c in cols.split())
+    return Entity(table, pairs, (key,) if isinstance(key, str) else key, tuple(refs), update)  # type: ignore[arg-type]
+
+
+ENTITIES: dict[str, Entity] = {
+    e.table: e
+    for e in (
+        _e("owners", "owner_ref", "owner_ref:text name:text phone:text email:text"),
+        _e("agents", "agent_ref", "agent_ref:text full_name:text phone:text zone:text active:boolean"),
+        _e("tenants", "tenant_ref", "tenant_ref:text full_name:text phone:text email:text"),
+        _e("sites", "site_ref",
+           "site_ref:text owner_ref:text name:text commune:text quartier:text lat:float8 lon:float8",
+           [Ref("owner_ref", "owners", "owner_id")]),
+        _e("units", "unit_ref", "unit_ref:text site_ref:text label:text monthly_rent:bigint",
+           [Ref("site_ref", "sites", "site_id")]),
+        _e("leases", "lease_ref",
+           "lease_ref:text unit_ref:text tenant_ref:text start_date:date end_date:date monthly_rent:bigint due_day:smallint",
+           [Ref("unit_ref", "units", "unit_id"), Ref("tenant_ref", "tenants", "tenant_id")]),
+        _e("payments", "payment_ref",
+           "payment_ref:text lease_ref:text paid_at:timestamptz amount:bigint method:text agent_ref:text",
+           [Ref("lease_ref", "leases", "lease_id"), Ref("agent_ref", "agents", "agent_id", nullable=True)]),
+        _e("promises", "promise_ref",
+           "promise_ref:text lease_ref:text agent_ref:text created_at:timestamptz due_date:date amount:bigint",
+           [Ref("lease_ref", "leases", "lease_id"), Ref("agent_ref", "agents", "agent_id", nullable=True)]),
+        _e("calls", "call_ref",
+           "call_ref:text lease_ref:text agent_ref:text called_at:timestamptz outcome:text",
+           [Ref("lease_ref", "leases", "lease_id"), Ref("agent_ref", "agents", "agent_id")]),
+        _e("visits", "visit_ref",
+           "visit_ref:text lease_ref:text agent_ref:text visited_at:timestamptz outcome:text "
+           "lat:float8 lon:float8 accuracy_m:float8 distance_m:float8",
+           [Ref("lease_ref", "leases", "lease_id"), Ref("agent_ref", "agents", "agent_id")]),
+        _e("agent_positions", ("agent_id", "t"),
+           "agent_ref:text t:timestamptz lat:float8 lon:float8 accuracy_m:float8 battery:smallint",
+           [Ref("agent_ref", "agents", "agent_id")], update=False),
+    )
+}
+
+# Load order: parents before children.
+LOAD_ORDER = ("owners", "agents", "tenants", "sites", "units", "leases", "payments", "promises",
+              "calls", "visits", "agent_positions")
+
+
+@dataclass
+class LoadResult:
+    table: str
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+
+    @property
+    def unchanged(self) -> int:
+        return self.rows - self.inserted - self.updated
+
+
+def _upsert_sql(entity: Entity, present: Sequence[str], stage: str) -> str:
+    """The INSERT ... SELECT for the input columns present (identifiers come from ENTITIES, never from input)."""
+    targets, selects, joins = [], [], []
+    for column in present:
+        ref = entity.ref(column)
+        if ref is None:
+            targets.append(column)
+            selects.append(f"s.{column}")
+        else:
+            alias = f"p_{ref.target}"
+            targets.append(ref.target)
+            selects.append(f"{alias}.id")
+            kind = "LEFT JOIN" if ref.nullable else "JOIN"
+            joins.append(f"{kind} {ref.table} {alias} ON {alias}.{ref.column} = s.{column}")
+    non_key = [t for t in targets if t not in entity.key]
+    if entity.update and non_key:
+        sets = ", ".join(f"{t} = EXCLUDED.{t}" for t in non_key)
+        old = ", ".join(f"t.{t}" for t in non_key)
+        new = ", ".join(f"EXCLUDED.{t}" for t in non_key)
+        conflict = f"DO UPDATE SET {sets} WHERE ({old}, NULL) IS DISTINCT FROM ({new}, NULL)"
+    else:
+        conflict = "DO NOTHING"
+    return (
+        f"WITH up AS (INSERT INTO {entity.table} AS t ({', '.join(targets)}) "
+        f"SELECT {', '.join(selects)} FROM {stage} s {' '.join(joins)} "
+        f"ON CONFLICT ({', '.join(entity.key)}) {conflict} RETURNING (xmax = 0) AS inserted) "
+        "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up"
+    )
+
+
+def load_rows(conn: sa.Connection, table: str, present: Sequence[str], rows: Iterable[Sequence]) -> LoadResult:
+    """Load rows (tuples in the order of `present`) into `table` inside the caller's transaction."""
+    entity = ENTITIES[table]
+    types = dict(entity.columns)
+    unknown = [c for c in present if c not in types]
+    if unknown:
+        raise ValueError(f"{table}: unknown columns {unknown}")
+    stage = f"stage_{table}"
+    driver = conn.connection.dbapi_connection
+    with driver.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {stage}")
+        cur.execute(
+            f"CREATE TEMP TABLE {stage} ({', '.join(f'{c} {types[c]}' for c in present)}) ON COMMIT DROP"
+        )
+        count = 0
+        with cur.copy(f"COPY {stage} ({', '.join(present)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+        cur.execute(f"ANALYZE {stage}")
+        cur.execute(_upsert_sql(entity, present, stage))
+        inserted, updated = cur.fetchone()
+        cur.execute(f"DROP TABLE {stage}")
+    return LoadResult(table, count, inserted, updated)

@@ -1,0 +1,1 @@
+"""Synthetic but believable data for demos, tests and benchmarks (`akig demo seed`)."""

@@ -1,0 +1,24 @@
+"""The apps the one server serves: path, French title and description. The home page lists them and
+the server maps each path to its factory. Later apps add one entry here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class AppEntry:
+    path: str
+    title: str
+    description: str
+    factory: Callable[[], object]
+    icon: str = ""
+
+
+def entries() -> list[AppEntry]:
+    from dashboards import home
+
+    return [
+        AppEntry("/", "Accueil", "Synthèse du portefeuille et accès aux applications.", home.create, "🏠"),
+    ]

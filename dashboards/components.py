@@ -1,0 +1,99 @@
+"""Small building blocks shared by the apps: KPI cards, French messages, the AKIG page template."""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Callable
+
+import panel as pn
+
+from akig_data.errors import AkigError, DatabaseUnavailable
+from akig_data.export import format_gnf
+
+BRAND = "#0b6e4f"
+
+
+def fmt_int(value: Any) -> str:
+    if value is None or value is pn.pane.base.PaneBase:  # pragma: no cover
+        return "—"
+    try:
+        return f"{int(value):,}".replace(",", "\u202f")
+    except (TypeError, ValueError):
+        return "—"
+
+
+def fmt_rate(value: Any) -> str:
+    """0.4213 -> '42,1 %' ; None/NaN -> '—' (a rate whose divisor is 0 is undefined, not 0)."""
+    try:
+        if value is None or value != value:
+            return "—"
+        return f"{float(value) * 100:.1f}".replace(".", ",") + "\u00a0%"
+    except (TypeError, ValueError):
+        return "—"
+
+
+def fmt_gnf(value: Any) -> str:
+    try:
+        return format_gnf(None if value is None or value != value else int(value))
+    except (TypeError, ValueError):
+        return "—"
+
+
+def kpi_card(title: str, value: str, note: str = "") -> pn.pane.HTML:
+    body = (
+        f'<div class="akig-kpi"><div class="akig-kpi-title">{html.escape(title)}</div>'
+        f'<div class="akig-kpi-value">{html.escape(value)}</div>'
+        + (f'<div class="akig-kpi-note">{html.escape(note)}</div>' if note else "")
+        + "</div>"
+    )
+    return pn.pane.HTML(body, width=250, margin=(5, 5))
+
+
+def error_panel(exc: Exception) -> pn.pane.Alert:
+    """A French banner for an error a user can act on (or wait out); never a traceback."""
+    if isinstance(exc, DatabaseUnavailable):
+        text = ("**La base de données est injoignable.** Les données s'afficheront dès son retour ; "
+                "la page réessaie toute seule.")
+    elif isinstance(exc, AkigError):
+        text = f"**Requête refusée :** {html.escape(str(exc))}"
+    else:
+        text = "**Erreur inattendue.** L'équipe technique a été prévenue (voir les journaux du serveur)."
+    return pn.pane.Alert(text, alert_type="danger", sizing_mode="stretch_width")
+
+
+def guarded(render: Callable[[], Any]) -> Any:
+    """Run a pane's render function; turn a known failure into a French banner instead of a traceback."""
+    try:
+        return render()
+    except Exception as exc:  # the banner is the user's view of any failure; the log keeps the detail
+        import logging
+
+        if not isinstance(exc, AkigError):
+            logging.getLogger("akig.dashboards").exception("pane failed")
+        return error_panel(exc)
+
+
+CSS = f"""
+.akig-kpi {{ background: #fff; border: 1px solid #e3e6e8; border-left: 4px solid {BRAND};
+             border-radius: 6px; padding: 10px 14px; font-family: system-ui, sans-serif; }}
+.akig-kpi-title {{ color: #5f6b73; font-size: 0.85em; text-transform: uppercase; letter-spacing: .03em; }}
+.akig-kpi-value {{ color: #1d2a30; font-size: 1.55em; font-weight: 600; margin-top: 2px; white-space: nowrap; }}
+.akig-kpi-note {{ color: #5f6b73; font-size: 0.8em; margin-top: 2px; }}
+.akig-app-card {{ display: block; padding: 12px 16px; border: 1px solid #e3e6e8; border-radius: 6px;
+                  text-decoration: none; color: #1d2a30; background: #fff; }}
+.akig-app-card:hover {{ border-color: {BRAND}; }}
+"""
+
+
+def page(title: str, main: list[Any], sidebar: list[Any] | None = None) -> pn.template.FastListTemplate:
+    """The AKIG page: green header with the app's name, an optional sidebar of filters."""
+    pn.config.raw_css = list(dict.fromkeys([*pn.config.raw_css, CSS]))
+    return pn.template.FastListTemplate(
+        title=f"AKIG — {title}",
+        header_background=BRAND,
+        accent_base_color=BRAND,
+        sidebar=sidebar or [],
+        main=main,
+        main_layout=None,
+        theme_toggle=False,
+    )

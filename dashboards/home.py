@@ -1,0 +1,83 @@
+"""The home page (`/`): today's portfolio at a glance and the list of AKIG's apps."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import panel as pn
+import param
+
+from akig_data import reads
+from akig_data.registry import today
+from dashboards import components as ui
+
+
+class HomePage(pn.viewable.Viewer):
+    """Portfolio summary at a date (a parameter, so the page can be tested and embedded without a browser)."""
+
+    as_of = param.Date(default=None, doc="Date de situation")
+
+    def __init__(self, **params):
+        params.setdefault("as_of", today())
+        super().__init__(**params)
+        self._date = pn.widgets.DatePicker.from_param(self.param.as_of, name="Date de situation")
+
+    @param.depends("as_of")
+    def summary(self):
+        return ui.guarded(self._summary)
+
+    def _summary(self):
+        frame = reads.portfolio_summary(as_of=self.as_of)
+        row = frame.iloc[0]
+        if row["sites"] == 0:
+            return pn.pane.Alert(
+                "**Aucune donnée pour l'instant.** Importez vos fichiers avec `akig import DOSSIER` "
+                "ou chargez les données de démonstration avec `akig demo seed`.",
+                alert_type="info", sizing_mode="stretch_width",
+            )
+        month = dt.date.fromisoformat(str(row["month_start"]))
+        cards = [
+            ui.kpi_card("Impayés", ui.fmt_gnf(row["arrears"]), f"{ui.fmt_int(row['late_leases'])} baux en retard"),
+            ui.kpi_card("Taux de recouvrement", ui.fmt_rate(row["collection_rate"]),
+                        f"du {month:%d/%m} au {self.as_of:%d/%m/%Y}"),
+            ui.kpi_card("Encaissé ce mois", ui.fmt_gnf(row["collected"]), f"dû : {ui.fmt_gnf(row['due'])}"),
+            ui.kpi_card("Ponctualité", ui.fmt_rate(row["punctuality_rate"]),
+                        f"{ui.fmt_int(row['on_time_dues'])} échéances à l'heure sur {ui.fmt_int(row['dues'])}"),
+            ui.kpi_card("Logements occupés", f"{ui.fmt_int(row['occupied_units'])} / {ui.fmt_int(row['units'])}",
+                        f"{ui.fmt_int(row['sites'])} sites"),
+            ui.kpi_card("Locataires", ui.fmt_int(row["tenants"]), "avec un bail en cours"),
+        ]
+        return pn.FlexBox(*cards, flex_wrap="wrap", sizing_mode="stretch_width")
+
+    def apps(self):
+        from dashboards.catalog import entries
+
+        links = [e for e in entries() if e.path != "/"]
+        if not links:
+            return pn.pane.Markdown(
+                "Les applications (tableau de bord propriétaire, carte, classements, alertes, "
+                "bureau de recouvrement, rapport du jour) s'ajoutent ici à mesure qu'elles sont livrées.",
+                sizing_mode="stretch_width",
+            )
+        cards = "".join(
+            f'<a class="akig-app-card" href=".{e.path}"><b>{e.icon} {e.title}</b><br>{e.description}</a>'
+            for e in links
+        )
+        return pn.pane.HTML(f'<div style="display:grid;gap:10px">{cards}</div>', sizing_mode="stretch_width")
+
+    def __panel__(self):
+        return ui.page(
+            "Accueil",
+            main=[
+                pn.pane.Markdown("## Synthèse du portefeuille", margin=(0, 10)),
+                pn.panel(self.summary, loading_indicator=True),
+                pn.pane.Markdown("## Applications", margin=(0, 10)),
+                self.apps(),
+            ],
+            sidebar=[self._date, pn.pane.Markdown("[État du service](./api/health)")],
+        )
+
+
+def create():
+    """One HomePage per browser session (the server calls this for every new session)."""
+    return HomePage().__panel__()

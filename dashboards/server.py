@@ -1,0 +1,46 @@
+"""The one Panel/Bokeh server: every app on its own path plus the plain HTTP routes.
+
+This module only maps paths to app factories and adds the HTTP routes; apps live in their own
+modules and get their data from akig_data.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import panel as pn
+
+from dashboards import catalog, http_handlers
+
+
+def app_routes() -> dict[str, object]:
+    """Path -> factory (a function: Panel calls it once per session, so no state is shared)."""
+    return {entry.path: entry.factory for entry in catalog.entries()}
+
+
+def allowed_origins(address: str, port: int) -> list[str]:
+    extra = [o.strip() for o in os.environ.get("AKIG_ALLOWED_ORIGINS", "").split(",") if o.strip()]
+    return [f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}", *extra]
+
+
+def serve(port: int = 5006, address: str = "127.0.0.1", num_procs: int = 1, show: bool = False) -> None:
+    """Start the server and block. With num_procs > 1 Tornado forks after binding the port; the data
+    layer's connections are opened lazily in each process (none is inherited across the fork)."""
+    from akig_data import runtime
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    runtime.reset()  # no pooled connection may cross a fork
+    pn.extension("tabulator", notifications=True)
+    pn.config.loading_indicator = True
+    pn.serve(
+        app_routes(),
+        port=port,
+        address=address,
+        num_procs=num_procs,
+        show=show,
+        title={entry.path: f"AKIG — {entry.title}" for entry in catalog.entries()},
+        websocket_origin=allowed_origins(address, port),
+        extra_patterns=http_handlers.routes(),
+        verbose=False,
+    )
