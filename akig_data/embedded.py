@@ -86,7 +86,8 @@ def start_redis(home: Path) -> str:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    atexit.register(_stop, proc)
+    _redis_processes[str(sock)] = proc
+    atexit.register(_stop, proc, os.getpid())
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         url = running_redis_url(home)
@@ -98,21 +99,21 @@ def start_redis(home: Path) -> str:
     raise RuntimeError("the embedded Redis did not answer within 10 s")
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
+_redis_processes: dict[str, subprocess.Popen] = {}
+
+
+def stop_redis(home: Path) -> None:
+    """Stop the embedded Redis this process started under `home` (no-op otherwise)."""
+    proc = _redis_processes.pop(str(redis_socket(home)), None)
+    if proc is not None:
+        _stop(proc, os.getpid())
+
+
+def _stop(proc: subprocess.Popen, owner_pid: int) -> None:
+    # Forked server processes inherit atexit handlers: only the process that started Redis stops it.
+    if os.getpid() == owner_pid and proc.poll() is None:
         proc.terminate()
         try:
             proc.wait(5)
         except subprocess.TimeoutExpired:  # pragma: no cover
             proc.kill()
-
-
-def describe(url: str) -> str:
-    """A URL without its password, for logs and the health endpoint."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # a redis:// URL
-        return url.split("@")[-1]
-

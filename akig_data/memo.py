@@ -119,12 +119,13 @@ class Memo:
 
         If Redis is down the bump is remembered and replayed before this process's next cache
         lookup, so a write during an outage cannot leave a stale answer behind once Redis is back."""
-        tables = set(tables)
-        if self.client is None or not tables:
+        if self.client is None:
             return
         with self._guard:
-            todo = tables | self._pending_bumps
+            todo = set(tables) | self._pending_bumps
             self._pending_bumps = set()
+        if not todo:
+            return
         try:
             pipe = self.client.pipeline(transaction=False)
             for table in sorted(todo):

@@ -11,6 +11,8 @@ import threading
 from dataclasses import dataclass
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy.engine import Engine
 
 from akig_data import embedded
@@ -44,11 +46,15 @@ _lock = threading.Lock()
 
 
 def redis_client(url: str, settings: Settings) -> redis.Redis:
+    """A client that fails fast: short timeouts and one immediate retry on a broken connection only
+    (redis-py's default retries ten times with backoff, which would turn "Redis is down" into
+    seconds of waiting on every read instead of a quick fall-back to PostgreSQL)."""
     return redis.Redis.from_url(
         url,
         socket_timeout=settings.redis_socket_timeout,
         socket_connect_timeout=settings.redis_socket_timeout,
         health_check_interval=30,
+        retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
     )
 
 
