@@ -118,7 +118,9 @@ def arrears_by_site(raw: RawTables, as_of: dt.date) -> pd.DataFrame:
 def dues_status(raw: RawTables, date_from: dt.date, date_to: dt.date) -> pd.DataFrame:
     """Each due in [date_from, date_to] with on_time = paid(its due date) >= cumulative dues up to it."""
     d = dues(raw.leases, date_to, since=date_from).sort_values("due_date")
+    d["due_date"] = d["due_date"].astype("datetime64[ns]")
     pay = raw.payments.sort_values(["lease_id", "paid_on"]).copy()
+    pay["paid_on"] = pay["paid_on"].astype("datetime64[ns]")
     pay["cum_paid"] = pay.groupby("lease_id")["amount"].cumsum()
     pay = pay.groupby(["lease_id", "paid_on"], as_index=False)["cum_paid"].max().sort_values("paid_on")
     merged = pd.merge_asof(d, pay, left_on="due_date", right_on="paid_on", by="lease_id")
