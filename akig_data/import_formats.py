@@ -165,7 +165,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 def parse_phone(name: str) -> Callable[[Any], str]:
     def parse(raw: Any) -> str:
         text = _text(raw)
-        if not _PHONE.match(text):
+        if not _PHONE.match(text) or not 8 <= sum(c.isdigit() for c in text) <= 15:
             raise ValueError(f"{name} must be a phone number such as +224 622 12 34 56 (got {_shown(raw)})")
         return text
 

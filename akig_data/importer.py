@@ -51,6 +51,7 @@ class ParsedFile:
     columns: list[str]                 # the columns present, in format order
     rows: list[tuple] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
+    rejected_keys: set = field(default_factory=set)  # keys of rows already reported as bad
 
 
 @dataclass
@@ -99,8 +100,8 @@ def _xlsx_sheets(path: Path, problems: list[str]) -> list[Sheet]:
 
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a broken file
-        problems.append(f"{path.name}: not a readable .xlsx workbook ({type(exc).__name__})")
+    except Exception:  # openpyxl raises many kinds (zip, XML, format) for a file that is not a workbook
+        problems.append(f"{path.name}: not a readable .xlsx workbook (save it from Excel or LibreOffice as .xlsx)")
         return []
     sheets = []
     for ws in book.worksheets:
@@ -220,14 +221,17 @@ def parse_sheet(sheet: Sheet, problems: list[str], progress: Callable[..., Any] 
                 problems.append(f"{sheet.label} line {line}: {exc}")
                 row_ok = False
                 values.append(None)
-        if not row_ok:
-            continue
         key = values[key_index]
+        if not row_ok:
+            if key is not None:
+                parsed.rejected_keys.add(key)
+            continue
         if key in first_line:
             problems.append(f"{sheet.label} line {line}: {fmt.key} {key!r} duplicates line {first_line[key]}")
             continue
         first_line[key] = line
         if not _row_rules(fmt.name, dict(zip(parsed.columns, values)), sheet.label, line, problems):
+            parsed.rejected_keys.add(key)
             continue
         parsed.rows.append(tuple(values))
         parsed.lines.append(line)
@@ -248,8 +252,11 @@ def _row_rules(name: str, row: dict[str, Any], label: str, line: int, problems: 
 
 
 def _check_references(files: dict[str, ParsedFile], conn: sa.Connection, problems: list[str]) -> None:
-    """Every *_ref naming another row must name one in the files or in the database."""
-    keys_in_files = {name: {row[f.columns.index(f.fmt.key)] for row in f.rows} for name, f in files.items()}
+    """Every *_ref naming another row must name one in the files or in the database. A ref to a row
+    already reported as bad is not reported again (one mistake, one message)."""
+    keys_in_files = {
+        name: {row[f.columns.index(f.fmt.key)] for row in f.rows} | f.rejected_keys for name, f in files.items()
+    }
     for name in IMPORT_ORDER:
         parsed = files.get(name)
         if parsed is None:
