@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -103,13 +104,18 @@ def upgrade(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
                             "put the change in a new numbered file"
                         )
                     continue
-                with conn.begin():
-                    # The raw psycopg connection runs a whole file (several statements, no parameters).
-                    conn.connection.dbapi_connection.execute(migration.sql)
-                    conn.execute(
-                        sa.text("INSERT INTO schema_migrations (version, name, checksum) VALUES (:v, :n, :c)"),
-                        {"v": migration.version, "n": migration.name, "c": migration.checksum},
-                    )
+                try:
+                    with conn.begin():
+                        # The raw psycopg connection runs a whole file (several statements, no parameters).
+                        conn.connection.dbapi_connection.execute(migration.sql)
+                        conn.execute(
+                            sa.text("INSERT INTO schema_migrations (version, name, checksum) VALUES (:v, :n, :c)"),
+                            {"v": migration.version, "n": migration.name, "c": migration.checksum},
+                        )
+                except psycopg.DatabaseError as exc:
+                    if isinstance(exc, psycopg.OperationalError):
+                        raise
+                    raise MigrationError(f"{migration.name} failed and was rolled back: {exc}") from exc
                 done.append(migration.name)
         finally:
             conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": _LOCK_ID})

@@ -1,0 +1,129 @@
+"""The `akig` command, run in-process with typer's runner against a real test database."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from akig_cli.main import app
+from tests.akig_data.test_importer import FILES, write_folder
+from tests.conftest import SMALL_UNTIL
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def cli_env(fresh_db, monkeypatch):
+    s = fresh_db.settings
+    monkeypatch.setenv("AKIG_DATABASE_URL", s.database_url)
+    monkeypatch.setenv("AKIG_REDIS_URL", s.redis_url)
+    monkeypatch.setenv("AKIG_CACHE_PREFIX", s.cache_prefix)
+    return fresh_db
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["db"], ["db", "init"], ["db", "status"], ["import"], ["demo"], ["demo", "seed"], ["demo", "up"],
+     ["query"], ["serve"]],
+)
+def test_every_command_has_help(args):
+    result = run(*args, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_db_init_is_idempotent(cli_env):
+    result = run("db", "init")
+    assert result.exit_code == 0 and "already up to date" in result.output
+    status = run("db", "status")
+    assert status.exit_code == 0 and "applied  001_schema.sql" in status.output and "pending" not in status.output
+
+
+def test_import_reports_counts_then_nothing_new(cli_env, tmp_path):
+    folder = write_folder(tmp_path / "data")
+    first = run("import", str(folder))
+    assert first.exit_code == 0, first.output
+    assert "payments           3 rows: 3 new, 0 updated, 0 unchanged" in first.output
+    second = run("import", str(folder))
+    assert "payments           3 rows: 0 new, 0 updated, 3 unchanged" in second.output
+
+
+def test_import_failure_lists_problems_and_exits_1(cli_env, tmp_path):
+    bad = "payment_ref,lease_ref,paid_at,amount,method\nP1,L1,2026-01-05,-5000,cash\nP2,L1,2026-01-05,x,cash\n"
+    result = run("import", str(write_folder(tmp_path / "bad", payments=bad)))
+    assert result.exit_code == 1
+    assert 'payments.csv line 2: amount must be a positive integer (got "-5000")' in result.output
+    assert 'payments.csv line 3: amount must be a positive integer (got "x")' in result.output
+    assert "2 problem(s); nothing was imported." in result.output
+
+
+def test_demo_seed_and_queries(cli_env):
+    seeded = run("demo", "seed", "--scale", "small", "--until", SMALL_UNTIL.isoformat())
+    assert seeded.exit_code == 0, seeded.output
+    assert "payments" in seeded.output
+    again = run("demo", "seed", "--scale", "small")
+    assert again.exit_code == 1 and "--reset" in again.output
+
+    listing = run("query", "--list")
+    assert "site_kpis(date_from: date" in listing.output and "portfolio_summary(as_of: date" in listing.output
+
+    as_json = run("query", "portfolio_summary", f"as_of={SMALL_UNTIL}", "--format", "json")
+    assert as_json.exit_code == 0, as_json.output
+    row = json.loads(as_json.output)[0]
+    assert isinstance(row["arrears"], int) and isinstance(row["collection_rate"], float)
+    assert row["month_start"] == "2026-06-01" and row["owner_ref"] is None
+
+    sites = json.loads(run("query", "site_kpis", "from=2026-06-01", "to=2026-06-30", "owner_ref=OWN-0001",
+                           "-f", "json").output)
+    assert sites and {s["owner_ref"] for s in sites} == {"OWN-0001"}
+    assert all(0 <= s["punctuality_rate"] <= 1 for s in sites if s["punctuality_rate"] is not None)
+
+    as_csv = run("query", "arrears_by_lease", f"as_of={SMALL_UNTIL}", "--format", "csv")
+    header, first = as_csv.output.splitlines()[:2]
+    assert header.startswith("lease_ref,tenant_ref,unit_ref,site_ref,owner_ref,arrears,credit")
+    assert first.split(",")[5].isdigit()
+
+    table = run("query", "good_payers", f"as_of={SMALL_UNTIL}")
+    assert table.exit_code == 0 and "badge" in table.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["query", "arrears_by_site", "as_of=2026-13-01"], "as_of must be a date"),
+        (["query", "arrears_by_site", "as_of"], "parameters are key=value"),
+        (["query", "arrears_by_planet"], "unknown read"),
+        (["query", "arrears_by_site", "owner_ref=NOPE"], "unknown owner_ref: NOPE"),
+    ],
+)
+def test_query_refusals_exit_2(cli_env, args, message):
+    result = run(*args)
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_demo_seed_refuses_a_bad_date(cli_env):
+    result = run("demo", "seed", "--until", "hier")
+    assert result.exit_code == 1 and "--until must be a date" in result.output
+
+
+def test_unreachable_database_is_a_clear_message(monkeypatch):
+    monkeypatch.setenv("AKIG_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/akig")
+    monkeypatch.setenv("AKIG_REDIS_URL", "off")
+    result = run("db", "init")
+    assert result.exit_code == 1
+    assert "PostgreSQL does not answer at postgresql+psycopg://postgres@127.0.0.1:1/akig" in result.output
+
+
+def test_installed_entry_point_runs():
+    akig = Path(sys.executable).parent / "akig"
+    result = subprocess.run([str(akig), "query", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "key=value" in result.stdout
