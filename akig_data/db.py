@@ -54,7 +54,10 @@ def create_engine(url: str, statement_timeout_ms: int = 60_000) -> Engine:
         pool_size=5,
         max_overflow=10,
         pool_recycle=1800,
-        connect_args={"options": options, "connect_timeout": 5, "application_name": "akig"},
+        # prepare_threshold=None: no server-side prepared statements, so every read is planned with its
+        # actual arguments (a generic plan cannot simplify "owner_ref IS NULL OR ...").
+        connect_args={"options": options, "connect_timeout": 5, "application_name": "akig",
+                      "prepare_threshold": None},
     )
 
 

@@ -309,6 +309,7 @@ def import_path(path: Path | str, progress: Callable[..., Any] | None = None) ->
             raise ImportFailed(problems)
         results = []
         with conn.begin():
+            conn.execute(sa.text("SET LOCAL statement_timeout = 0"))  # a large import is not a read
             for name in IMPORT_ORDER:
                 parsed = files.get(name)
                 if parsed is not None:

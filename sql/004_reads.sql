@@ -1,7 +1,7 @@
 -- 004: the reads the data layer exposes (akig_data.reads registers one Python function per read).
--- Every read takes p_owner_ref (NULL = all owners; unknown = error) and every row that belongs to
--- one owner carries its owner_ref. Money is bigint GNF, rates float8 in 0..1 (collection may exceed
--- 1), NULL when their divisor is 0; nothing is rounded here.
+-- Every read takes p_owner_ref (NULL = all owners; the data layer refuses an unknown one before
+-- calling) and every row that belongs to one owner carries its owner_ref. Money is bigint GNF, rates
+-- float8 in 0..1 (collection may exceed 1), NULL when their divisor is 0; nothing is rounded here.
 
 CREATE FUNCTION arrears_by_lease(p_as_of date, p_owner_ref text DEFAULT NULL)
 RETURNS TABLE (lease_ref text, tenant_ref text, unit_ref text, site_ref text, owner_ref text,
@@ -11,7 +11,7 @@ LANGUAGE sql STABLE AS $$
     SELECT l.lease_ref, t.tenant_ref, u.unit_ref, s.site_ref, o.owner_ref,
            b.arrears, b.credit, b.bucket_0_30, b.bucket_31_60, b.bucket_61_90, b.bucket_90_plus,
            b.oldest_unpaid_due_date, b.days_late
-      FROM lease_balances(p_as_of, (SELECT owner_id_of(p_owner_ref))) b
+      FROM lease_balances(p_as_of, p_owner_ref) b
       JOIN leases l ON l.id = b.lease_id
       JOIN tenants t ON t.id = b.tenant_id
       JOIN units u ON u.id = b.unit_id
@@ -30,7 +30,7 @@ LANGUAGE sql STABLE AS $$
         SELECT b.site_id, sum(b.arrears)::bigint AS arrears, count(*) FILTER (WHERE b.arrears > 0)::integer AS late,
                sum(b.bucket_0_30)::bigint AS b0, sum(b.bucket_31_60)::bigint AS b1,
                sum(b.bucket_61_90)::bigint AS b2, sum(b.bucket_90_plus)::bigint AS b3
-          FROM lease_balances(p_as_of, (SELECT owner_id_of(p_owner_ref))) b
+          FROM lease_balances(p_as_of, p_owner_ref) b
          GROUP BY b.site_id
     )
     SELECT s.site_ref, o.owner_ref, s.name, s.commune, s.quartier,
@@ -49,12 +49,10 @@ RETURNS TABLE (site_ref text, owner_ref text, site_name text, commune text, quar
                dues integer, on_time_dues integer, punctuality_rate double precision,
                arrears bigint, late_leases integer)
 LANGUAGE sql STABLE AS $$
-    WITH scope AS (
-        SELECT owner_id_of(p_owner_ref) AS owner_id
-    ), due AS (
+    WITH due AS (
         SELECT d.site_id, sum(d.amount)::bigint AS due, count(*)::integer AS dues,
                count(*) FILTER (WHERE d.on_time)::integer AS on_time
-          FROM dues_status(p_from, p_to, (SELECT owner_id FROM scope)) d
+          FROM dues_status(p_from, p_to, p_owner_ref) d
          GROUP BY d.site_id
     ), paid AS (
         SELECT u.site_id, sum(p.amount)::bigint AS collected
@@ -65,7 +63,7 @@ LANGUAGE sql STABLE AS $$
          GROUP BY u.site_id
     ), bal AS (
         SELECT b.site_id, sum(b.arrears)::bigint AS arrears, count(*) FILTER (WHERE b.arrears > 0)::integer AS late
-          FROM lease_balances(p_to, (SELECT owner_id FROM scope)) b
+          FROM lease_balances(p_to, p_owner_ref) b
          GROUP BY b.site_id
     )
     SELECT s.site_ref, o.owner_ref, s.name, s.commune, s.quartier,
@@ -89,16 +87,14 @@ CREATE FUNCTION good_payers(p_as_of date, p_owner_ref text DEFAULT NULL)
 RETURNS TABLE (tenant_ref text, full_name text, owner_ref text, badge text, ratio double precision,
                dues integer, on_time_dues integer)
 LANGUAGE sql STABLE AS $$
-    WITH scope AS (
-        SELECT owner_id_of(p_owner_ref) AS owner_id
-    ), clean AS (
+    WITH clean AS (
         SELECT b.tenant_id
-          FROM lease_balances(p_as_of, (SELECT owner_id FROM scope)) b
+          FROM lease_balances(p_as_of, p_owner_ref) b
          GROUP BY b.tenant_id
         HAVING max(b.arrears) = 0
     ), window_dues AS (
         SELECT d.tenant_id, count(*)::integer AS dues, count(*) FILTER (WHERE d.on_time)::integer AS on_time
-          FROM dues_status(p_as_of - 364, p_as_of, (SELECT owner_id FROM scope)) d
+          FROM dues_status(p_as_of - 364, p_as_of, p_owner_ref) d
          WHERE d.tenant_id IN (SELECT c.tenant_id FROM clean c)
          GROUP BY d.tenant_id
         HAVING count(*) >= 6
@@ -128,7 +124,7 @@ LANGUAGE sql STABLE AS $$
                 WHEN pp.paid > 0 THEN 'partial'
                 ELSE 'broken' END
       FROM promises pr
-      JOIN scoped_leases((SELECT owner_id_of(p_owner_ref))) sl ON sl.lease_id = pr.lease_id
+      JOIN scoped_leases(p_owner_ref) sl ON sl.lease_id = pr.lease_id
       JOIN leases l ON l.id = pr.lease_id
       JOIN tenants t ON t.id = sl.tenant_id
       JOIN sites s ON s.id = sl.site_id
@@ -151,33 +147,30 @@ RETURNS TABLE (owner_ref text, sites integer, units integer, occupied_units inte
                due bigint, collected bigint, collection_rate double precision,
                dues integer, on_time_dues integer, punctuality_rate double precision)
 LANGUAGE sql STABLE AS $$
-    WITH scope AS (
-        SELECT owner_id_of(p_owner_ref) AS owner_id,
-               make_date(extract(year FROM p_as_of)::integer, extract(month FROM p_as_of)::integer, 1) AS m0
-    ), stock AS (
+    WITH stock AS (
         SELECT count(DISTINCT s.id)::integer AS sites, count(DISTINCT u.id)::integer AS units
-          FROM sites s LEFT JOIN units u ON u.site_id = s.id
-         WHERE (SELECT owner_id FROM scope) IS NULL OR s.owner_id = (SELECT owner_id FROM scope)
+          FROM sites s JOIN owners o ON o.id = s.owner_id LEFT JOIN units u ON u.site_id = s.id
+         WHERE p_owner_ref IS NULL OR o.owner_ref = p_owner_ref
     ), active AS (
         SELECT count(DISTINCT sl.unit_id)::integer AS occupied, count(DISTINCT sl.tenant_id)::integer AS tenants
-          FROM scoped_leases((SELECT owner_id FROM scope)) sl
+          FROM scoped_leases(p_owner_ref) sl
          WHERE sl.start_date <= p_as_of AND (sl.end_date IS NULL OR sl.end_date >= p_as_of)
     ), bal AS (
         SELECT coalesce(sum(b.arrears), 0)::bigint AS arrears, count(*) FILTER (WHERE b.arrears > 0)::integer AS late,
                coalesce(sum(b.credit), 0)::bigint AS credit
-          FROM lease_balances(p_as_of, (SELECT owner_id FROM scope)) b
+          FROM lease_balances(p_as_of, p_owner_ref) b
     ), due AS (
         SELECT coalesce(sum(d.amount), 0)::bigint AS due, count(*)::integer AS dues,
                count(*) FILTER (WHERE d.on_time)::integer AS on_time
-          FROM dues_status((SELECT m0 FROM scope), p_as_of, (SELECT owner_id FROM scope)) d
+          FROM dues_status(due_in_month(month_idx(p_as_of), 1), p_as_of, p_owner_ref) d
     ), paid AS (
         SELECT coalesce(sum(p.amount), 0)::bigint AS collected
           FROM payments p
-          JOIN scoped_leases((SELECT owner_id FROM scope)) sl ON sl.lease_id = p.lease_id
-         WHERE p.paid_on BETWEEN (SELECT m0 FROM scope) AND p_as_of
+          JOIN scoped_leases(p_owner_ref) sl ON sl.lease_id = p.lease_id
+         WHERE p.paid_on BETWEEN due_in_month(month_idx(p_as_of), 1) AND p_as_of
     )
     SELECT p_owner_ref, stock.sites, stock.units, active.occupied, active.tenants,
-           bal.arrears, bal.late, bal.credit, (SELECT m0 FROM scope),
+           bal.arrears, bal.late, bal.credit, due_in_month(month_idx(p_as_of), 1),
            due.due, paid.collected, paid.collected::double precision / nullif(due.due, 0),
            due.dues, due.on_time, due.on_time::double precision / nullif(due.dues, 0)
       FROM stock, active, bal, due, paid

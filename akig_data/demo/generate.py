@@ -172,8 +172,10 @@ class DemoGenerator:
         out.append(Table("sites", ("site_ref", "owner_ref", "name", "commune", "quartier", "lat", "lon"),
                          sites, len(sites)))
 
-        # Units: about one unit per 1.12 tenants over the years (turnover), at least 2 per site.
-        n_units = max(2 * sc.sites, round(sc.tenants / 1.12))
+        # Units: tenants over the years = units x leases per unit (turnover grows with the years) x 0.97
+        # (a few tenants rent two units); at least 2 units per site.
+        leases_per_unit = 1 + 0.13 * (sc.years - 1.3)
+        n_units = max(2 * sc.sites, round(sc.tenants / (0.97 * leases_per_unit)))
         per_site = 2 + rng.multinomial(n_units - 2 * sc.sites, rng.dirichlet(np.full(sc.sites, 2.0)))
         kinds_p = np.array([k[2] for k in UNIT_KINDS])
         units, unit_site, unit_rent = [], [], []
