@@ -7,8 +7,9 @@ the frame handed to a caller are the same thing.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -110,13 +111,19 @@ def arrow_from_result(description: Iterable[Any], rows: list[tuple]) -> pa.Table
     return pa.table(arrays, names=names) if names else pa.table({})
 
 
-def fetch_arrow(engine: Engine, sql: str, params: dict[str, Any]) -> pa.Table:
-    """Run one parameterised SELECT and return its rows as an Arrow table."""
+@contextlib.contextmanager
+def translated_errors() -> Iterator[None]:
+    """Raise the data layer's own errors (DatabaseUnavailable, InvalidParameter) for driver errors."""
     try:
-        with engine.connect() as conn:
-            result = conn.execute(sa.text(sql), params)
-            description = result.cursor.description
-            rows = result.fetchall()
+        yield
     except sa.exc.DBAPIError as exc:
         raise translate_error(exc) from exc
+
+
+def fetch_arrow(engine: Engine, sql: str, params: dict[str, Any]) -> pa.Table:
+    """Run one parameterised SELECT and return its rows as an Arrow table."""
+    with translated_errors(), engine.connect() as conn:
+        result = conn.execute(sa.text(sql), params)
+        description = result.cursor.description
+        rows = result.fetchall()
     return arrow_from_result(description, [tuple(r) for r in rows])

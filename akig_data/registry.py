@@ -30,6 +30,7 @@ import pyarrow as pa
 from akig_data import metrics
 from akig_data.db import LOCAL_TZ, fetch_arrow
 from akig_data.errors import InvalidParameter
+from akig_data.horizon import ensure_dues_horizon
 from akig_data.runtime import get_runtime
 
 TZ = ZoneInfo(LOCAL_TZ)
@@ -229,6 +230,9 @@ def execute(spec: ReadSpec, kwargs: dict[str, Any]) -> pa.Table:
     runtime = get_runtime()
     if args.get("owner_ref") is not None and spec.name != "owners":
         _check_owner(args["owner_ref"])
+    dates = [v for v in args.values() if isinstance(v, dt.date)]
+    if dates:
+        ensure_dues_horizon(runtime, max(dates))
     scope = str(args.get("owner_ref") or "*")
 
     def compute() -> pa.Table:

@@ -289,3 +289,41 @@ def test_lease_payment_totals_follow_every_kind_of_write(ledger):
 def test_reads_refuse_a_reversed_period(fresh_db):
     with pytest.raises(InvalidParameter, match="after date_to"):
         reads.site_kpis(date_from="2026-02-01", date_to="2026-01-01")
+
+
+def drift(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT count(*) FROM lease_dues_drift")).scalar()
+
+
+def test_stored_dues_follow_every_write(ledger):
+    engine = ledger.rt.engine
+    ledger.one_lease(start="2026-01-01", due_day=31, lease="L1")
+    ledger.one_lease(start="2025-11-15", end="2026-04-10", due_day=15, lease="L2")
+    ledger.pay("L1", "2026-01-31", 100_000, ref="A")
+    ledger.pay("L1", "2026-03-02", 150_000, ref="B")
+    ledger.pay("L2", "2025-10-01", 300_000, ref="C")
+    assert drift(engine) == 0
+    for sql in (
+        "UPDATE payments SET paid_at = '2026-01-15' WHERE payment_ref = 'B'",
+        "UPDATE payments SET amount = 50000, lease_id = (SELECT id FROM leases WHERE lease_ref = 'L2') "
+        "WHERE payment_ref = 'A'",
+        "DELETE FROM payments WHERE payment_ref = 'C'",
+        "UPDATE leases SET due_day = 1, monthly_rent = 120000 WHERE lease_ref = 'L1'",
+        "UPDATE leases SET end_date = NULL WHERE lease_ref = 'L2'",
+        "UPDATE leases SET start_date = '2026-02-01' WHERE lease_ref = 'L1'",
+        "TRUNCATE payments",
+    ):
+        with engine.begin() as conn:
+            conn.execute(sa.text(sql))
+        assert drift(engine) == 0, sql
+
+
+def test_reads_past_the_dues_horizon_extend_it(ledger):
+    ledger.one_lease(start="2026-01-01", due_day=1)
+    with ledger.rt.engine.connect() as conn:
+        horizon = conn.execute(sa.text("SELECT until_mi FROM dues_horizon")).scalar()
+    far = d(f"{horizon // 12 + 3}-06-30")   # years past the stored horizon
+    kpi = reads.site_kpis(date_from=far.replace(month=1, day=1), date_to=far).iloc[0]
+    assert kpi["dues"] == 6 and kpi["on_time_dues"] == 0
+    assert drift(ledger.rt.engine) == 0

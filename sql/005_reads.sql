@@ -7,7 +7,7 @@ CREATE FUNCTION arrears_by_lease(p_as_of date, p_owner_ref text DEFAULT NULL)
 RETURNS TABLE (lease_ref text, tenant_ref text, unit_ref text, site_ref text, owner_ref text,
                arrears bigint, credit bigint, bucket_0_30 bigint, bucket_31_60 bigint,
                bucket_61_90 bigint, bucket_90_plus bigint, oldest_unpaid_due_date date, days_late integer)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT l.lease_ref, t.tenant_ref, u.unit_ref, s.site_ref, o.owner_ref,
            b.arrears, b.credit, b.bucket_0_30, b.bucket_31_60, b.bucket_61_90, b.bucket_90_plus,
            b.oldest_unpaid_due_date, b.days_late
@@ -25,7 +25,7 @@ CREATE FUNCTION arrears_by_site(p_as_of date, p_owner_ref text DEFAULT NULL)
 RETURNS TABLE (site_ref text, owner_ref text, site_name text, commune text, quartier text,
                arrears bigint, late_leases integer, bucket_0_30 bigint, bucket_31_60 bigint,
                bucket_61_90 bigint, bucket_90_plus bigint)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     WITH agg AS (
         SELECT b.site_id, sum(b.arrears)::bigint AS arrears, count(*) FILTER (WHERE b.arrears > 0)::integer AS late,
                sum(b.bucket_0_30)::bigint AS b0, sum(b.bucket_31_60)::bigint AS b1,
@@ -48,7 +48,7 @@ RETURNS TABLE (site_ref text, owner_ref text, site_name text, commune text, quar
                due bigint, collected bigint, collection_rate double precision,
                dues integer, on_time_dues integer, punctuality_rate double precision,
                arrears bigint, late_leases integer)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     WITH due AS (
         SELECT d.site_id, sum(d.amount)::bigint AS due, count(*)::integer AS dues,
                count(*) FILTER (WHERE d.on_time)::integer AS on_time
@@ -86,7 +86,7 @@ $$;
 CREATE FUNCTION good_payers(p_as_of date, p_owner_ref text DEFAULT NULL)
 RETURNS TABLE (tenant_ref text, full_name text, owner_ref text, badge text, ratio double precision,
                dues integer, on_time_dues integer)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     WITH clean AS (
         SELECT b.tenant_id
           FROM lease_balances(p_as_of, p_owner_ref) b
@@ -116,7 +116,7 @@ $$;
 CREATE FUNCTION promises(p_as_of date, p_owner_ref text DEFAULT NULL)
 RETURNS TABLE (promise_ref text, lease_ref text, tenant_ref text, site_ref text, owner_ref text,
                agent_ref text, amount bigint, created_on date, due_date date, paid bigint, status text)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT pr.promise_ref, l.lease_ref, t.tenant_ref, s.site_ref, o.owner_ref, a.agent_ref,
            pr.amount, pr.created_on, pr.due_date, pp.paid,
            CASE WHEN pp.paid >= pr.amount THEN 'kept'
@@ -146,7 +146,7 @@ RETURNS TABLE (owner_ref text, sites integer, units integer, occupied_units inte
                arrears bigint, late_leases integer, credit bigint, month_start date,
                due bigint, collected bigint, collection_rate double precision,
                dues integer, on_time_dues integer, punctuality_rate double precision)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     WITH stock AS (
         SELECT count(DISTINCT s.id)::integer AS sites, count(DISTINCT u.id)::integer AS units
           FROM sites s JOIN owners o ON o.id = s.owner_id LEFT JOIN units u ON u.site_id = s.id
