@@ -57,10 +57,47 @@ CREATE TABLE leases (
     start_date   date NOT NULL,
     end_date     date CHECK (end_date IS NULL OR end_date >= start_date),
     monthly_rent bigint NOT NULL CHECK (monthly_rent > 0),
-    due_day      smallint NOT NULL CHECK (due_day BETWEEN 1 AND 31)
+    due_day      smallint NOT NULL CHECK (due_day BETWEEN 1 AND 31),
+    -- The unit's site and that site's owner, copied here by triggers: every money read groups leases
+    -- by site and filters them by owner, and row-level security filters them by owner.
+    site_id      bigint NOT NULL REFERENCES sites (id),
+    owner_id     bigint NOT NULL REFERENCES owners (id)
 );
 CREATE INDEX leases_unit_id ON leases (unit_id);
 CREATE INDEX leases_tenant_id ON leases (tenant_id);
+CREATE INDEX leases_site_id ON leases (site_id);
+CREATE INDEX leases_owner_id ON leases (owner_id);
+
+CREATE FUNCTION leases_set_site() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT u.site_id, s.owner_id INTO NEW.site_id, NEW.owner_id
+      FROM units u JOIN sites s ON s.id = u.site_id
+     WHERE u.id = NEW.unit_id;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER leases_set_site BEFORE INSERT OR UPDATE OF unit_id ON leases
+    FOR EACH ROW EXECUTE FUNCTION leases_set_site();
+
+CREATE FUNCTION units_move_leases() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE leases l SET site_id = n.site_id, owner_id = s.owner_id
+      FROM new_rows n JOIN sites s ON s.id = n.site_id
+     WHERE l.unit_id = n.id AND (l.site_id, l.owner_id) IS DISTINCT FROM (n.site_id, s.owner_id);
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION sites_move_leases() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE leases l SET owner_id = n.owner_id
+      FROM new_rows n
+     WHERE l.site_id = n.id AND l.owner_id IS DISTINCT FROM n.owner_id;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER units_move_leases AFTER UPDATE ON units
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION units_move_leases();
+CREATE TRIGGER sites_move_leases AFTER UPDATE ON sites
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION sites_move_leases();
 
 CREATE TABLE payments (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

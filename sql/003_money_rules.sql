@@ -54,15 +54,11 @@ CREATE FUNCTION scoped_leases(p_owner_ref text)
 RETURNS TABLE (lease_id bigint, unit_id bigint, site_id bigint, owner_id bigint, tenant_id bigint,
                start_date date, end_date date, due_day integer, rent bigint, first_mi integer, end_mi integer)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT l.id, l.unit_id, u.site_id, s.owner_id, l.tenant_id, l.start_date, l.end_date,
+    SELECT l.id, l.unit_id, l.site_id, l.owner_id, l.tenant_id, l.start_date, l.end_date,
            l.due_day::integer, l.monthly_rent, l.first_due_mi, l.last_due_mi
       FROM leases l
-      JOIN units u ON u.id = l.unit_id
-      JOIN sites s ON s.id = u.site_id
-      JOIN owners o ON o.id = s.owner_id
-     WHERE p_owner_ref IS NULL OR o.owner_ref = p_owner_ref
+     WHERE p_owner_ref IS NULL OR l.owner_id = (SELECT o.id FROM owners o WHERE o.owner_ref = p_owner_ref)
 $$;
-
 -- FIFO leaves the newest dues unpaid: with `arrears` owed on a lease whose last due so far is in month
 -- lm, the dues of months after m are unpaid for rent x (lm - m), so what is unpaid of the dues of months
 -- up to m is what remains of the arrears (never below 0). Each parameter is used once, so PostgreSQL

@@ -55,12 +55,11 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
           FROM dues_status(p_from, p_to, p_owner_ref) d
          GROUP BY d.site_id
     ), paid AS (
-        SELECT u.site_id, sum(p.amount)::bigint AS collected
+        SELECT l.site_id, sum(p.amount)::bigint AS collected
           FROM payments p
           JOIN leases l ON l.id = p.lease_id
-          JOIN units u ON u.id = l.unit_id
          WHERE p.paid_on BETWEEN p_from AND p_to
-         GROUP BY u.site_id
+         GROUP BY l.site_id
     ), bal AS (
         SELECT b.site_id, sum(b.arrears)::bigint AS arrears, count(*) FILTER (WHERE b.arrears > 0)::integer AS late
           FROM lease_balances(p_to, p_owner_ref) b

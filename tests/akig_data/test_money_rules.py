@@ -327,3 +327,21 @@ def test_reads_past_the_dues_horizon_extend_it(ledger):
     kpi = reads.site_kpis(date_from=far.replace(month=1, day=1), date_to=far).iloc[0]
     assert kpi["dues"] == 6 and kpi["on_time_dues"] == 0
     assert drift(ledger.rt.engine) == 0
+
+
+def test_moving_a_unit_or_a_site_moves_its_leases(ledger):
+    ledger.one_lease(start="2026-01-01", lease="L1", owner="O1", site="S1")
+    ledger.owner("O2")
+    ledger.site("S2", "O2")
+    engine = ledger.rt.engine
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE units SET site_id = (SELECT id FROM sites WHERE site_ref = 'S2')"))
+    ledger.rt.memo.bump(["units"])
+    assert list(reads.arrears_by_lease(as_of="2026-03-10")[["site_ref", "owner_ref"]].iloc[0]) == ["S2", "O2"]
+    assert reads.arrears_by_site(as_of="2026-03-10", owner_ref="O2").iloc[0]["arrears"] == 300_000
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE sites SET owner_id = (SELECT id FROM owners WHERE owner_ref = 'O1') "
+                             "WHERE site_ref = 'S2'"))
+    ledger.rt.memo.bump(["sites"])
+    assert reads.arrears_by_lease(as_of="2026-03-10", owner_ref="O1").iloc[0]["site_ref"] == "S2"
+    assert reads.arrears_by_lease(as_of="2026-03-10", owner_ref="O2").empty
