@@ -14,8 +14,7 @@ BRAND = "#0b6e4f"
 
 
 def fmt_int(value: Any) -> str:
-    if value is None or value is pn.pane.base.PaneBase:  # pragma: no cover
-        return "—"
+    """12345 -> '12 345' (narrow no-break space); None/NA -> '—'."""
     try:
         return f"{int(value):,}".replace(",", "\u202f")
     except (TypeError, ValueError):
