@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import logging
 from typing import Any, Callable
 
 import panel as pn
@@ -61,13 +62,17 @@ def error_panel(exc: Exception) -> pn.pane.Alert:
 
 
 def guarded(render: Callable[[], Any]) -> Any:
-    """Run a pane's render function; turn a known failure into a French banner instead of a traceback."""
+    """Run a pane's render function; turn a known failure into a French banner instead of a traceback.
+    A database outage is reported to the process's DatabaseWatch, which re-renders the page when
+    PostgreSQL is back (panes bind to its `available` parameter)."""
     try:
         return render()
     except Exception as exc:  # the banner is the user's view of any failure; the log keeps the detail
-        import logging
+        if isinstance(exc, DatabaseUnavailable):
+            from dashboards.database_watch import database_watch
 
-        if not isinstance(exc, AkigError):
+            database_watch().report_failure()
+        elif not isinstance(exc, AkigError):
             logging.getLogger("akig.dashboards").exception("pane failed")
         return error_panel(exc)
 

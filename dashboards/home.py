@@ -10,6 +10,7 @@ import param
 from akig_data import reads
 from akig_data.registry import today
 from dashboards import components as ui
+from dashboards.database_watch import database_watch
 
 
 class HomePage(pn.viewable.Viewer):
@@ -22,8 +23,7 @@ class HomePage(pn.viewable.Viewer):
         super().__init__(**params)
         self._date = pn.widgets.DatePicker.from_param(self.param.as_of, name="Date de situation")
 
-    @param.depends("as_of")
-    def summary(self):
+    def summary(self, *_):
         return ui.guarded(self._summary)
 
     def _summary(self):
@@ -49,8 +49,7 @@ class HomePage(pn.viewable.Viewer):
         ]
         return pn.FlexBox(*cards, flex_wrap="wrap", sizing_mode="stretch_width")
 
-    @param.depends("as_of")
-    def worst_sites(self):
+    def worst_sites(self, *_):
         return ui.guarded(self._worst_sites)
 
     def _worst_sites(self):
@@ -83,13 +82,15 @@ class HomePage(pn.viewable.Viewer):
                 ] if links else []
 
     def __panel__(self):
+        watch = database_watch()  # re-renders the panes when PostgreSQL is back after an outage
         return ui.page(
             "Accueil",
             main=[
                 pn.pane.Markdown("## Synthèse du portefeuille", margin=(0, 10)),
-                pn.panel(self.summary, loading_indicator=True),
+                pn.panel(pn.bind(self.summary, self.param.as_of, watch.param.available), loading_indicator=True),
                 pn.pane.Markdown("## Sites les plus en retard", margin=(0, 10)),
-                pn.panel(self.worst_sites, loading_indicator=True),
+                pn.panel(pn.bind(self.worst_sites, self.param.as_of, watch.param.available),
+                         loading_indicator=True),
                 *self.apps(),
             ],
             sidebar=[self._date, pn.pane.Markdown("[État du service (JSON)](./api/health)")],
