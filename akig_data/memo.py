@@ -180,6 +180,15 @@ class Memo:
                 return compute(), "fallback"
             if got_lock:
                 try:
+                    # Double-check: the previous holder may have stored the answer between our miss
+                    # and our lock.
+                    try:
+                        blob = self.client.get(key.value)
+                    except redis.RedisError as exc:
+                        self._mark_down("get", exc)
+                        blob = None
+                    if blob is not None:
+                        return ipc_to_table(blob), "wait"
                     table = compute()
                     try:
                         self.client.set(key.value, table_to_ipc(table), ex=max(1, int(ttl)))
