@@ -22,17 +22,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def served(small_db, redis_url, tmp_path_factory):
-    """Base URL of a running server (the same command users run), stopped at the end of the session."""
+def start_server(database_url: str, redis_url: str, home: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+    """Run `akig serve` (the same command users run) on a free port; return the process and base URL."""
     port = free_port()
-    settings = settings_for(small_db, redis_url)
-    env = dict(os.environ, AKIG_DATABASE_URL=small_db, AKIG_REDIS_URL=redis_url,
-               AKIG_CACHE_PREFIX=settings.cache_prefix, AKIG_HOME=str(tmp_path_factory.mktemp("home")))
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    env = dict(os.environ, AKIG_DATABASE_URL=database_url, AKIG_REDIS_URL=redis_url,
+               AKIG_CACHE_PREFIX=settings_for(database_url, redis_url).cache_prefix, AKIG_HOME=str(home))
+    log = home / "serve.log"
     akig = Path(sys.executable).parent / "akig"
     with log.open("wb") as out:
-        proc = subprocess.Popen([str(akig), "serve", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen([str(akig), "serve", "--port", str(port), *extra],
+                                stdout=out, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -40,18 +39,27 @@ def served(small_db, redis_url, tmp_path_factory):
             raise RuntimeError(f"akig serve exited:\n{log.read_text()}")
         try:
             urllib.request.urlopen(base + "/api/health", timeout=2)
-            break
+            return proc, base
         except OSError:
             time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError(f"akig serve did not answer:\n{log.read_text()}")
-    yield base
+    proc.kill()
+    raise RuntimeError(f"akig serve did not answer:\n{log.read_text()}")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def served(small_db, redis_url, tmp_path_factory):
+    """Base URL of a running server over the small data set, stopped at the end of the session."""
+    proc, base = start_server(small_db, redis_url, tmp_path_factory.mktemp("home"))
+    yield base
+    stop_server(proc)
 
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -37,6 +37,20 @@ def test_unknown_path_is_404(served):
     assert info.value.code == 404
 
 
+def test_several_server_processes_answer(small_db, redis_url, tmp_path):
+    from tests.dashboards.conftest import start_server, stop_server
+
+    proc, base = start_server(small_db, redis_url, tmp_path, "--num-procs", "2")
+    try:
+        for _ in range(6):
+            with urllib.request.urlopen(base + "/api/health") as response:
+                assert json.loads(response.read())["status"] == "ok"
+            with urllib.request.urlopen(base + "/") as response:
+                assert response.status == 200 and b"AKIG" in response.read()
+    finally:
+        stop_server(proc)
+
+
 class TestHealthWhenPostgreSQLIsDown(AsyncHTTPTestCase):
     def get_app(self):
         return Application(http_handlers.routes())
