@@ -46,7 +46,7 @@ def kpi_card(title: str, value: str, note: str = "") -> pn.pane.HTML:
         + (f'<div class="akig-kpi-note">{html.escape(note)}</div>' if note else "")
         + "</div>"
     )
-    return pn.pane.HTML(body, width=250, margin=(5, 5))
+    return pn.pane.HTML(body, width=275, margin=(5, 5))
 
 
 def error_panel(exc: Exception) -> pn.pane.Alert:

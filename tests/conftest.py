@@ -25,7 +25,10 @@ from akig_data import migrations, runtime
 from akig_data.db import normalise_url
 from akig_data.settings import Settings
 
-SMALL_UNTIL = dt.date(2026, 6, 30)  # the seeded test data set ends here: tests do not move with the calendar
+SMALL_UNTIL = dt.date(2026, 6, 30)
+# AKIG_TEST_EMBEDDED=1 runs the suite on the embedded servers even when local ones answer (to check
+# that `make test` passes on a bare laptop).
+FORCE_EMBEDDED = os.environ.get("AKIG_TEST_EMBEDDED") == "1"  # the seeded test data set ends here: tests do not move with the calendar
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -48,7 +51,7 @@ def server_url(embedded_home) -> str:
     url = os.environ.get("AKIG_TEST_DATABASE_URL")
     if url:
         return normalise_url(url)
-    if _reachable("127.0.0.1", 5432):
+    if not FORCE_EMBEDDED and _reachable("127.0.0.1", 5432):
         return "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     from akig_data import embedded
 
@@ -60,7 +63,7 @@ def redis_url(embedded_home) -> str:
     url = os.environ.get("AKIG_TEST_REDIS_URL")
     if url:
         return url
-    if _reachable("127.0.0.1", 6379):
+    if not FORCE_EMBEDDED and _reachable("127.0.0.1", 6379):
         return "redis://127.0.0.1:6379/0"
     from akig_data import embedded
 
