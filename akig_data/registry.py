@@ -230,6 +230,10 @@ def execute(spec: ReadSpec, kwargs: dict[str, Any]) -> pa.Table:
     runtime = get_runtime()
     if args.get("owner_ref") is not None and spec.name != "owners":
         _check_owner(args["owner_ref"])
+    if args.get("site_ref") is not None and spec.name != "sites":
+        _check_site(args["site_ref"], args.get("owner_ref"))
+    if args.get("tenant_ref") is not None:
+        _check_tenant(args["tenant_ref"], args.get("owner_ref"))
     dates = [v for v in args.values() if isinstance(v, dt.date)]
     if dates:
         ensure_dues_horizon(runtime, max(dates))
@@ -256,6 +260,25 @@ def _check_owner(owner_ref: str) -> None:
     known = execute(get("owners"), {}).column("owner_ref").to_pylist()
     if owner_ref not in known:
         raise InvalidParameter(f"unknown owner_ref: {owner_ref}")
+
+
+def _check_site(site_ref: str, owner_ref: str | None) -> None:
+    """A site outside the owner's scope is refused exactly like a site that does not exist."""
+    known = execute(get("sites"), {"owner_ref": owner_ref}).column("site_ref").to_pylist()
+    if site_ref not in known:
+        raise InvalidParameter(f"unknown site_ref: {site_ref}")
+
+
+def _check_tenant(tenant_ref: str, owner_ref: str | None) -> None:
+    """A tenant with no lease in the owner's scope is refused exactly like one that does not exist."""
+    found = sql_table(
+        "SELECT 1 FROM tenants t WHERE t.tenant_ref = :tenant_ref AND (CAST(:owner_ref AS text) IS NULL OR EXISTS ("
+        " SELECT 1 FROM leases l JOIN owners o ON o.id = l.owner_id"
+        " WHERE l.tenant_id = t.id AND o.owner_ref = CAST(:owner_ref AS text)))",
+        tenant_ref=tenant_ref, owner_ref=owner_ref,
+    )
+    if found.num_rows == 0:
+        raise InvalidParameter(f"unknown tenant_ref: {tenant_ref}")
 
 
 def sql_table(sql: str, **params: Any) -> pa.Table:

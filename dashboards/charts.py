@@ -1,0 +1,116 @@
+"""The owner dashboard's charts (HoloViews on Bokeh, with hover tools), built from data-layer frames.
+
+Amounts are drawn in millions of GNF (axis label says so) and shown exactly, French style, on hover.
+A frame with nothing to draw gives a French message instead of an empty chart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import holoviews as hv
+import pandas as pd
+import panel as pn
+
+from dashboards.components import fmt_gnf, fmt_rate
+
+MONTHS_FR = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."]
+BUCKETS = [("bucket_0_30", "0–30 j", "#f2c94c"), ("bucket_31_60", "31–60 j", "#f2994a"),
+           ("bucket_61_90", "61–90 j", "#d9534f"), ("bucket_90_plus", "+ de 90 j", "#7b1e1e")]
+DUE_COLOR, PAID_COLOR = "#9fb3c8", "#0b6e4f"
+
+
+def month_label(day: dt.date) -> str:
+    return f"{MONTHS_FR[day.month - 1]} {day.year}"
+
+
+def empty(message: str) -> pn.pane.Alert:
+    return pn.pane.Alert(message, alert_type="light", sizing_mode="stretch_width")
+
+
+def _common(**extra) -> dict:
+    return dict(responsive=True, height=320, tools=["hover"], toolbar="above", default_tools=["save", "reset"],
+                fontscale=1.0, **extra)
+
+
+def collected_vs_due(trend: pd.DataFrame) -> pn.viewable.Viewable:
+    """Grouped bars: due and collected per month."""
+    if trend.empty or (trend["due"].fillna(0).sum() == 0 and trend["collected"].fillna(0).sum() == 0):
+        return empty("Aucune échéance ni aucun paiement sur ces mois.")
+    rows = []
+    for _, r in trend.iterrows():
+        label = month_label(r["month"])
+        rows.append((label, "Dû", int(r["due"]) / 1e6, fmt_gnf(r["due"])))
+        rows.append((label, "Encaissé", int(r["collected"]) / 1e6, fmt_gnf(r["collected"])))
+    frame = pd.DataFrame(rows, columns=["Mois", "Série", "Montant", "Exact"])
+    bars = hv.Bars(frame, kdims=["Mois", "Série"], vdims=["Montant", "Exact"])
+    return pn.pane.HoloViews(bars.opts(
+        **_common(hover_tooltips=[("Mois", "@Mois"), ("", "@Série"), ("Montant", "@Exact")]),
+        color=hv.dim("Série").categorize({"Dû": DUE_COLOR, "Encaissé": PAID_COLOR}),
+        ylabel="millions GNF", xlabel="", title="Encaissé et dû par mois", show_legend=False,
+        xrotation=45, multi_level=False,
+    ), sizing_mode="stretch_width")
+
+
+def rate_trend(trend: pd.DataFrame) -> pn.viewable.Viewable:
+    """Collection and punctuality rates per month, in %."""
+    frame = trend.assign(
+        Mois=[month_label(m) for m in trend["month"]],
+        recouvrement=trend["collection_rate"].astype("float64") * 100,
+        ponctualite=trend["punctuality_rate"].astype("float64") * 100,
+    )
+    if frame[["recouvrement", "ponctualite"]].isna().all().all():
+        return empty("Aucune échéance sur ces mois : pas de taux à calculer.")
+    frame["Recouvrement"] = [fmt_rate(v) for v in trend["collection_rate"]]
+    frame["Ponctualité"] = [fmt_rate(v) for v in trend["punctuality_rate"]]
+    collect = hv.Curve(frame, "Mois", ["recouvrement", "Recouvrement"], label="Taux de recouvrement")
+    punctual = hv.Curve(frame, "Mois", ["ponctualite", "Ponctualité"], label="Taux de ponctualité")
+    points = (hv.Scatter(frame, "Mois", ["recouvrement", "Recouvrement"]).opts(color=PAID_COLOR, size=7)
+              * hv.Scatter(frame, "Mois", ["ponctualite", "Ponctualité"]).opts(color="#f2994a", size=7))
+    overlay = (collect.opts(color=PAID_COLOR, line_width=3) * punctual.opts(color="#f2994a", line_width=3) * points)
+    return pn.pane.HoloViews(overlay.opts(
+        hv.opts.Curve(**_common(), ylabel="%", xlabel="", xrotation=45),
+        hv.opts.Scatter(tools=["hover"]),
+        hv.opts.Overlay(title="Taux de recouvrement et de ponctualité", legend_position="bottom_left",
+                        responsive=True, height=320),
+    ), sizing_mode="stretch_width")
+
+
+def aging_by_site(arrears: pd.DataFrame, top: int = 15) -> pn.viewable.Viewable:
+    """Stacked bars: each site's arrears split by age, the `top` largest sites."""
+    arrears = arrears[arrears["arrears"] > 0].nlargest(top, "arrears")
+    if arrears.empty:
+        return empty("Aucun impayé à cette date.")
+    rows = []
+    for _, r in arrears.iterrows():
+        for column, label, _ in BUCKETS:
+            rows.append((r["site_name"], label, int(r[column]) / 1e6, fmt_gnf(r[column]), fmt_gnf(r["arrears"])))
+    frame = pd.DataFrame(rows, columns=["Site", "Ancienneté", "Montant", "Exact", "Total"])
+    colors = {label: color for _, label, color in BUCKETS}
+    bars = hv.Bars(frame, kdims=["Site", "Ancienneté"], vdims=["Montant", "Exact", "Total"])
+    return pn.pane.HoloViews(bars.opts(
+        **_common(hover_tooltips=[("Site", "@Site"), ("Ancienneté", "@Ancienneté"), ("Montant", "@Exact"),
+                                  ("Total du site", "@Total")]),
+        stacked=True, color=hv.dim("Ancienneté").categorize(colors), cmap=list(colors.values()),
+        ylabel="millions GNF", xlabel="", xrotation=45, title=f"Impayés par ancienneté ({len(arrears)} sites les plus en retard)",
+        legend_position="top_right",
+    ), sizing_mode="stretch_width")
+
+
+def arrears_by_place(arrears: pd.DataFrame, level: str) -> pn.viewable.Viewable:
+    """Horizontal bars: arrears per commune or quartier."""
+    by_place = (arrears.groupby(level, as_index=False)[["arrears", "late_leases"]].sum()
+                .query("arrears > 0").sort_values("arrears"))
+    if by_place.empty:
+        return empty("Aucun impayé à cette date.")
+    frame = pd.DataFrame({
+        "Lieu": by_place[level], "Montant": by_place["arrears"] / 1e6,
+        "Exact": [fmt_gnf(v) for v in by_place["arrears"]], "Baux": by_place["late_leases"].astype(int),
+    })
+    title = "Impayés par commune" if level == "commune" else "Impayés par quartier"
+    bars = hv.Bars(frame, kdims=["Lieu"], vdims=["Montant", "Exact", "Baux"])
+    return pn.pane.HoloViews(bars.opts(
+        **_common(hover_tooltips=[("", "@Lieu"), ("Impayés", "@Exact"), ("Baux en retard", "@Baux")]),
+        invert_axes=True, color="#d9534f", xlabel="", ylabel="millions GNF", title=title,
+        height=max(220, 28 * len(frame) + 80),
+    ), sizing_mode="stretch_width")
