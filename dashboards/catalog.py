@@ -17,8 +17,11 @@ class AppEntry:
 
 
 def entries() -> list[AppEntry]:
-    from dashboards import home
+    from dashboards import home, owner_dashboard
 
     return [
         AppEntry("/", "Accueil", "Synthèse du portefeuille et accès aux applications.", home.create, "🏠"),
+        AppEntry("/proprietaire", "Tableau de bord propriétaire",
+                 "Impayés, recouvrement et ponctualité par période, sites, locataires en retard, bons payeurs, "
+                 "fiche et relevé de chaque locataire, recherche.", owner_dashboard.create, "📊"),
     ]

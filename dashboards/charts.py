@@ -14,6 +14,9 @@ import panel as pn
 
 from dashboards.components import fmt_gnf, fmt_rate
 
+if "bokeh" not in hv.Store.renderers:
+    hv.extension("bokeh", logo=False)
+
 MONTHS_FR = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."]
 BUCKETS = [("bucket_0_30", "0–30 j", "#f2c94c"), ("bucket_31_60", "31–60 j", "#f2994a"),
            ("bucket_61_90", "61–90 j", "#d9534f"), ("bucket_90_plus", "+ de 90 j", "#7b1e1e")]
@@ -29,33 +32,45 @@ def empty(message: str) -> pn.pane.Alert:
 
 
 def _common(**extra) -> dict:
-    return dict(responsive=True, height=320, tools=["hover"], toolbar="above", default_tools=["save", "reset"],
-                fontscale=1.0, **extra)
+    return {**dict(responsive=True, height=320, tools=["hover"], toolbar="above", default_tools=["save", "reset"],
+                   fontscale=1.0, shared_axes=False), **extra}
 
 
 def collected_vs_due(trend: pd.DataFrame) -> pn.viewable.Viewable:
-    """Grouped bars: due and collected per month."""
+    """Per month, what was due (wide light bar) and what was collected (narrow dark bar inside it)."""
     if trend.empty or (trend["due"].fillna(0).sum() == 0 and trend["collected"].fillna(0).sum() == 0):
         return empty("Aucune échéance ni aucun paiement sur ces mois.")
-    rows = []
-    for _, r in trend.iterrows():
-        label = month_label(r["month"])
-        rows.append((label, "Dû", int(r["due"]) / 1e6, fmt_gnf(r["due"])))
-        rows.append((label, "Encaissé", int(r["collected"]) / 1e6, fmt_gnf(r["collected"])))
-    frame = pd.DataFrame(rows, columns=["Mois", "Série", "Montant", "Exact"])
-    bars = hv.Bars(frame, kdims=["Mois", "Série"], vdims=["Montant", "Exact"])
-    return pn.pane.HoloViews(bars.opts(
-        **_common(hover_tooltips=[("Mois", "@Mois"), ("", "@Série"), ("Montant", "@Exact")]),
-        color=hv.dim("Série").categorize({"Dû": DUE_COLOR, "Encaissé": PAID_COLOR}),
-        ylabel="millions GNF", xlabel="", title="Encaissé et dû par mois", show_legend=False,
-        xrotation=45, multi_level=False,
+    frame = pd.DataFrame({
+        "Mois": month_labels(trend),
+        "Dû": trend["due"].astype("int64") / 1e6, "Encaissé": trend["collected"].astype("int64") / 1e6,
+        "Dû exact": [fmt_gnf(v) for v in trend["due"]], "Encaissé exact": [fmt_gnf(v) for v in trend["collected"]],
+        "Taux": [fmt_rate(v) for v in trend["collection_rate"]],
+    })
+    tooltips = [("Mois", "@Mois"), ("Dû", "@{Dû exact}"), ("Encaissé", "@{Encaissé exact}"), ("Taux", "@Taux")]
+    due = hv.Bars(frame, "Mois", ["Dû", "Dû exact", "Encaissé exact", "Taux"], label="Dû").opts(
+        color=DUE_COLOR, bar_width=0.85, hover_tooltips=tooltips)
+    paid = hv.Bars(frame, "Mois", ["Encaissé", "Dû exact", "Encaissé exact", "Taux"], label="Encaissé").opts(
+        color=PAID_COLOR, bar_width=0.45, hover_tooltips=tooltips)
+    return pn.pane.HoloViews((due * paid).opts(
+        hv.opts.Bars(**_common(), ylabel="millions GNF", xlabel="", xrotation=45),
+        hv.opts.Overlay(title="Encaissé et dû par mois", legend_position="top", responsive=True, height=340),
     ), sizing_mode="stretch_width")
+
+
+def month_labels(trend: pd.DataFrame) -> list[str]:
+    """French month labels; the last month is marked "en cours" when it is not over."""
+    labels = [month_label(m) for m in trend["month"]]
+    if len(trend) and "as_of" in trend.attrs:
+        last = trend["month"].iloc[-1]
+        if trend.attrs["as_of"] < (pd.Timestamp(last) + pd.offsets.MonthEnd(0)).date():
+            labels[-1] += " (en cours)"
+    return labels
 
 
 def rate_trend(trend: pd.DataFrame) -> pn.viewable.Viewable:
     """Collection and punctuality rates per month, in %."""
     frame = trend.assign(
-        Mois=[month_label(m) for m in trend["month"]],
+        Mois=month_labels(trend),
         recouvrement=trend["collection_rate"].astype("float64") * 100,
         ponctualite=trend["punctuality_rate"].astype("float64") * 100,
     )
@@ -77,23 +92,23 @@ def rate_trend(trend: pd.DataFrame) -> pn.viewable.Viewable:
 
 
 def aging_by_site(arrears: pd.DataFrame, top: int = 15) -> pn.viewable.Viewable:
-    """Stacked bars: each site's arrears split by age, the `top` largest sites."""
-    arrears = arrears[arrears["arrears"] > 0].nlargest(top, "arrears")
+    """Stacked horizontal bars: each site's arrears split by age, the `top` largest sites (largest on top)."""
+    arrears = arrears[arrears["arrears"] > 0].nlargest(top, "arrears").iloc[::-1]
     if arrears.empty:
         return empty("Aucun impayé à cette date.")
     rows = []
     for _, r in arrears.iterrows():
         for column, label, _ in BUCKETS:
             rows.append((r["site_name"], label, int(r[column]) / 1e6, fmt_gnf(r[column]), fmt_gnf(r["arrears"])))
-    frame = pd.DataFrame(rows, columns=["Site", "Ancienneté", "Montant", "Exact", "Total"])
+    frame = pd.DataFrame(rows, columns=["Site", "Ancienneté", "Impayés", "Exact", "Total"])
     colors = {label: color for _, label, color in BUCKETS}
-    bars = hv.Bars(frame, kdims=["Site", "Ancienneté"], vdims=["Montant", "Exact", "Total"])
+    bars = hv.Bars(frame, kdims=["Site", "Ancienneté"], vdims=["Impayés", "Exact", "Total"])
     return pn.pane.HoloViews(bars.opts(
         **_common(hover_tooltips=[("Site", "@Site"), ("Ancienneté", "@Ancienneté"), ("Montant", "@Exact"),
-                                  ("Total du site", "@Total")]),
-        stacked=True, color=hv.dim("Ancienneté").categorize(colors), cmap=list(colors.values()),
-        ylabel="millions GNF", xlabel="", xrotation=45, title=f"Impayés par ancienneté ({len(arrears)} sites les plus en retard)",
-        legend_position="top_right",
+                                  ("Total du site", "@Total")], height=max(320, 26 * len(arrears) + 110)),
+        stacked=True, invert_axes=True, color=hv.dim("Ancienneté").categorize(colors), cmap=list(colors.values()),
+        ylabel="millions GNF", xlabel="", title="Impayés par ancienneté des sites les plus en retard",
+        legend_position="bottom", show_legend=True,
     ), sizing_mode="stretch_width")
 
 
@@ -104,13 +119,13 @@ def arrears_by_place(arrears: pd.DataFrame, level: str) -> pn.viewable.Viewable:
     if by_place.empty:
         return empty("Aucun impayé à cette date.")
     frame = pd.DataFrame({
-        "Lieu": by_place[level], "Montant": by_place["arrears"] / 1e6,
+        "Lieu": by_place[level], "Impayés du lieu": by_place["arrears"] / 1e6,
         "Exact": [fmt_gnf(v) for v in by_place["arrears"]], "Baux": by_place["late_leases"].astype(int),
     })
     title = "Impayés par commune" if level == "commune" else "Impayés par quartier"
-    bars = hv.Bars(frame, kdims=["Lieu"], vdims=["Montant", "Exact", "Baux"])
+    bars = hv.Bars(frame, kdims=["Lieu"], vdims=["Impayés du lieu", "Exact", "Baux"])
     return pn.pane.HoloViews(bars.opts(
-        **_common(hover_tooltips=[("", "@Lieu"), ("Impayés", "@Exact"), ("Baux en retard", "@Baux")]),
+        **_common(hover_tooltips=[("", "@Lieu"), ("Impayés", "@Exact"), ("Baux en retard", "@Baux")],
+                  height=max(320, 24 * len(frame) + 80)),
         invert_axes=True, color="#d9534f", xlabel="", ylabel="millions GNF", title=title,
-        height=max(220, 28 * len(frame) + 80),
     ), sizing_mode="stretch_width")

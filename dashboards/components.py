@@ -39,11 +39,17 @@ def fmt_gnf(value: Any) -> str:
         return "—"
 
 
-def kpi_card(title: str, value: str, note: str = "") -> pn.pane.HTML:
+def kpi_card(title: str, value: str, note: str = "", delta: tuple[str, str] | None = None) -> pn.pane.HTML:
+    """A KPI: title, value, a note, and optionally its change (text, tone good|bad|flat) vs the previous period."""
+    change = ""
+    if delta and delta[0]:
+        change = (f'<div class="akig-kpi-delta akig-{delta[1]}">{html.escape(delta[0])}'
+                  f' <span>vs période précédente</span></div>')
     body = (
         f'<div class="akig-kpi"><div class="akig-kpi-title">{html.escape(title)}</div>'
         f'<div class="akig-kpi-value">{html.escape(value)}</div>'
         + (f'<div class="akig-kpi-note">{html.escape(note)}</div>' if note else "")
+        + change
         + "</div>"
     )
     return pn.pane.HTML(body, width=275, margin=(5, 5))
@@ -83,6 +89,9 @@ CSS = f"""
 .akig-kpi-title {{ color: #5f6b73; font-size: 0.85em; text-transform: uppercase; letter-spacing: .03em; }}
 .akig-kpi-value {{ color: #1d2a30; font-size: 1.55em; font-weight: 600; margin-top: 2px; white-space: nowrap; }}
 .akig-kpi-note {{ color: #5f6b73; font-size: 0.8em; margin-top: 2px; }}
+.akig-kpi-delta {{ font-size: 0.85em; font-weight: 600; margin-top: 4px; }}
+.akig-kpi-delta span {{ font-weight: 400; color: #5f6b73; }}
+.akig-good {{ color: #0b6e4f; }} .akig-bad {{ color: #b3261e; }} .akig-flat {{ color: #5f6b73; }}
 .akig-app-card {{ display: block; padding: 12px 16px; border: 1px solid #e3e6e8; border-radius: 6px;
                   text-decoration: none; color: #1d2a30; background: #fff; }}
 .akig-app-card:hover {{ border-color: {BRAND}; }}

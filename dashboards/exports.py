@@ -1,0 +1,57 @@
+"""CSV and Excel downloads of the tables shown in the apps (pn.widgets.FileDownload).
+
+The files hold what the table shows, with French headers: CSV in UTF-8 with a BOM (so that Excel opens
+accents correctly), and .xlsx with numbers as numbers, GNF amounts formatted, a frozen header and filters.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Callable
+
+import pandas as pd
+import panel as pn
+
+GNF_FORMAT = '#,##0" GNF"'
+RATE_FORMAT = "0.0%"
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False).encode("utf-8-sig")
+
+
+def excel_bytes(frame: pd.DataFrame, sheet: str, money: tuple[str, ...] = (), rates: tuple[str, ...] = ()) -> bytes:
+    """One sheet: header frozen, auto-filter, GNF and % formats, readable column widths."""
+    from openpyxl.utils import get_column_letter
+
+    out = frame.copy()
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.DatetimeTZDtype):
+            out[column] = out[column].dt.tz_localize(None)  # Excel has no time zones; Conakry is UTC+0
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        out.to_excel(writer, sheet_name=sheet[:31], index=False)
+        ws = writer.sheets[sheet[:31]]
+        ws.freeze_panes = "A2"
+        ws.auto_filter.ref = ws.dimensions
+        for index, column in enumerate(out.columns, start=1):
+            letter = get_column_letter(index)
+            width = max([len(str(column))] + [len(str(v)) for v in out[column].head(200)]) + 2
+            ws.column_dimensions[letter].width = min(max(width, 10), 60)
+            number_format = GNF_FORMAT if column in money else RATE_FORMAT if column in rates else None
+            if number_format:
+                for cell in ws[letter][1:]:
+                    cell.number_format = number_format
+    return buffer.getvalue()
+
+
+def export_buttons(frame: Callable[[], pd.DataFrame], basename: str, money: tuple[str, ...] = (),
+                   rates: tuple[str, ...] = ()) -> pn.Row:
+    """Two download buttons; the frame is built when the button is clicked (always the current view)."""
+    csv = pn.widgets.FileDownload(
+        callback=lambda: io.BytesIO(csv_bytes(frame())), filename=f"{basename}.csv", label="⬇ CSV",
+        button_type="light", embed=False, width=90, margin=(0, 5))
+    xlsx = pn.widgets.FileDownload(
+        callback=lambda: io.BytesIO(excel_bytes(frame(), basename, money, rates)), filename=f"{basename}.xlsx",
+        label="⬇ Excel", button_type="light", embed=False, width=90, margin=(0, 5))
+    return pn.Row(csv, xlsx, margin=0)

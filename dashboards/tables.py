@@ -1,0 +1,37 @@
+"""Tabulator tables the French way: amounts with thin-space thousands, rates in %, dates dd/mm/yyyy."""
+
+from __future__ import annotations
+
+import pandas as pd
+import panel as pn
+
+MONEY = {"type": "money", "thousand": "\u202f", "symbol": "", "precision": 0}
+PERCENT = {"type": "money", "decimal": ",", "thousand": "\u202f", "symbol": "\u00a0%", "symbolAfter": True,
+           "precision": 1}
+
+
+def as_percent(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Rates 0..1 -> numbers 0..100 for display (sortable, unlike text)."""
+    out = frame.copy()
+    for column in columns:
+        out[column] = out[column].astype("float64") * 100
+    return out
+
+
+def french_dates(frame: pd.DataFrame, columns: tuple[str, ...], with_time: bool = False) -> pd.DataFrame:
+    out = frame.copy()
+    fmt = "%d/%m/%Y %H:%M" if with_time else "%d/%m/%Y"
+    for column in columns:
+        out[column] = [v.strftime(fmt) if v is not None and not pd.isna(v) else "" for v in out[column]]
+    return out
+
+
+def table(frame: pd.DataFrame, money: tuple[str, ...] = (), percent: tuple[str, ...] = (), page_size: int = 10,
+          remote: bool = False, selectable: bool = False, **kwargs) -> pn.widgets.Tabulator:
+    formatters = {c: MONEY for c in money} | {c: PERCENT for c in percent}
+    align = {c: "right" for c in (*money, *percent)}
+    return pn.widgets.Tabulator(
+        frame, show_index=False, disabled=True, layout="fit_data_stretch", sizing_mode="stretch_width",
+        formatters=formatters, text_align=align, pagination="remote" if remote else "local",
+        page_size=page_size, selectable=1 if selectable else False, **kwargs,
+    )
