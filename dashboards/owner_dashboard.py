@@ -177,7 +177,7 @@ class OwnerDashboard(pn.viewable.Viewer):
             return pn.pane.Alert("Aucun site pour ce propriétaire.", alert_type="info")
         widget = table(frame, money=("Impayés (GNF)",),
                        percent=("Occupation (%)", "Recouvrement (%)", "Ponctualité (%)"),
-                       page_size=15, remote=True, selectable=True)
+                       page_size=15, remote=True, selectable=True, layout="fit_columns")
         widget.on_click(lambda event: self.open_site(frame.iloc[event.row]["Réf."]))
         return pn.Column(widget, export_buttons(self.sites_frame, "sites", money=("Impayés (GNF)",)),
                          sizing_mode="stretch_width")
@@ -208,7 +208,8 @@ class OwnerDashboard(pn.viewable.Viewer):
         if frame.empty:
             return pn.pane.Alert(f"Aucun locataire ne correspond à « {html.escape(self.search.strip())} ».",
                                  alert_type="warning")
-        widget = table(frame, page_size=8, selectable=True, css_classes=["akig-search-results"])
+        widget = table(frame, page_size=8, selectable=True, css_classes=["akig-search-results"], layout="fit_columns",
+                       hidden_columns=["Locataire", "Téléphone", "Trouvé par"])
         widget.on_click(lambda event: self.open_tenant(frame.iloc[event.row]["Locataire"]))
         return widget
 

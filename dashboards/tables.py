@@ -5,9 +5,17 @@ from __future__ import annotations
 import pandas as pd
 import panel as pn
 
-MONEY = {"type": "money", "thousand": "\u202f", "symbol": "", "precision": 0}
-PERCENT = {"type": "money", "decimal": ",", "thousand": "\u202f", "symbol": "\u00a0%", "symbolAfter": True,
-           "precision": 1}
+# Tabulator's money formatter, French style ("1 250 000", "42,5"); a missing value (None) stays blank.
+MONEY = {"type": "money", "thousand": "\u202f", "decimal": ",", "symbol": "", "precision": 0}
+PERCENT = {"type": "money", "thousand": "\u202f", "decimal": ",", "symbol": "", "precision": 1}
+PAGINATION_FR = {
+    "locale": "fr",
+    "langs": {"fr": {"pagination": {
+        "first": "«", "first_title": "Première page", "last": "»", "last_title": "Dernière page",
+        "prev": "‹", "prev_title": "Page précédente", "next": "›", "next_title": "Page suivante",
+        "page_size": "Lignes par page", "counter": {"showing": "", "of": "sur", "rows": "lignes", "pages": "pages"},
+    }}},
+}
 
 
 def as_percent(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -29,9 +37,14 @@ def french_dates(frame: pd.DataFrame, columns: tuple[str, ...], with_time: bool 
 def table(frame: pd.DataFrame, money: tuple[str, ...] = (), percent: tuple[str, ...] = (), page_size: int = 10,
           remote: bool = False, selectable: bool = False, **kwargs) -> pn.widgets.Tabulator:
     formatters = {c: MONEY for c in money} | {c: PERCENT for c in percent}
+    frame = frame.copy()
+    for column in (*money, *percent):
+        if frame[column].isna().any():  # NaN would print "NaN": send None, which prints blank
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     align = {c: "right" for c in (*money, *percent)}
+    kwargs.setdefault("layout", "fit_data_stretch")
     return pn.widgets.Tabulator(
-        frame, show_index=False, disabled=True, layout="fit_data_stretch", sizing_mode="stretch_width",
+        frame, show_index=False, disabled=True, sizing_mode="stretch_width", configuration=PAGINATION_FR,
         formatters=formatters, text_align=align, pagination="remote" if remote else "local",
         page_size=page_size, selectable=1 if selectable else False, **kwargs,
     )
