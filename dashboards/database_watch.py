@@ -31,11 +31,13 @@ class DatabaseWatch(param.Parameterized):
 
     def report_failure(self) -> None:
         with self._lock:
-            if self.available:
-                self.available = False
             if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
                 self._thread = threading.Thread(target=self._wait_for_database, name="akig-db-watch", daemon=True)
                 self._thread.start()
+        # Outside the lock: setting it re-renders bound panes, which may report failures themselves.
+        if self.available:
+            self.available = False
 
     @staticmethod
     def database_answers() -> bool:

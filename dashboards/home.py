@@ -16,7 +16,7 @@ from dashboards.database_watch import database_watch
 class HomePage(pn.viewable.Viewer):
     """Portfolio summary at a date (a parameter, so the page can be tested and embedded without a browser)."""
 
-    as_of = param.Date(default=None, doc="Date de situation")
+    as_of = param.CalendarDate(default=None, doc="Date de situation")
 
     def __init__(self, **params):
         params.setdefault("as_of", today())

@@ -51,7 +51,7 @@ def change(current, previous, *, rate: bool = False, good_when_up: bool | None =
 class OwnerDashboard(pn.viewable.Viewer):
     owner_ref = param.String(default="", doc="Propriétaire ('' = tous)")
     site_ref = param.String(default="", doc="Site ('' = tous)")
-    as_of = param.Date(default=None, doc="Date de situation")
+    as_of = param.CalendarDate(default=None, doc="Date de situation")
     period = param.Selector(default="month", objects=list(PERIODS), doc="Période")
     tenant_ref = param.String(default="", doc="Locataire ouvert dans la fiche")
     search = param.String(default="", doc="Recherche de locataire")
@@ -67,7 +67,16 @@ class OwnerDashboard(pn.viewable.Viewer):
                                owner_ref=self.owner_ref)
         self.param.watch(self._follow, ["owner_ref", "site_ref", "as_of", "tenant_ref"])
         if sync_url and pn.state.location is not None:
-            pn.state.location.sync(self, URL_KEYS)
+            pn.state.location.sync(self, URL_KEYS, on_error=self._apply_url_one_by_one)
+
+    def _apply_url_one_by_one(self, values: dict) -> None:
+        """A bad value in a shared URL (a mistyped date, an unknown period) is skipped, not fatal."""
+        for name, value in values.items():
+            try:
+                self.param.update(**{name: value})
+            except Exception:
+                if pn.state.notifications is not None:
+                    pn.state.notifications.warning(f"Paramètre d'adresse ignoré : {URL_KEYS.get(name, name)}={value}")
 
     # -- state -----------------------------------------------------------------------------------------
     def _follow(self, *_):

@@ -20,7 +20,7 @@ STATUS_FR = {"vacant": "Vacant", "late": "En retard", "up_to_date": "À jour"}
 
 class SiteDetail(pn.viewable.Viewer):
     site_ref = param.String(default="")
-    as_of = param.Date(default=None)
+    as_of = param.CalendarDate(default=None)
     owner_ref = param.String(default="")
 
     def __init__(self, on_tenant: Callable[[str], None] | None = None, **params):

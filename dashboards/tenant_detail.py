@@ -27,7 +27,7 @@ OUTCOME_FR = {
 
 class TenantDetail(pn.viewable.Viewer):
     tenant_ref = param.String(default="", doc="Locataire affiché")
-    as_of = param.Date(default=None)
+    as_of = param.CalendarDate(default=None)
     owner_ref = param.String(default="", doc="Restreint aux baux de ce propriétaire")
 
     def __init__(self, **params):
