@@ -9,7 +9,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from tornado.testing import AsyncHTTPTestCase
 from tornado.web import Application
 
 from akig_data import runtime
@@ -51,20 +50,46 @@ def test_several_server_processes_answer(small_db, redis_url, tmp_path):
         stop_server(proc)
 
 
-class TestHealthWhenPostgreSQLIsDown(AsyncHTTPTestCase):
-    def get_app(self):
-        return Application(http_handlers.routes())
+def serve_in_thread(app: Application, port: int):
+    """Run a Tornado app on its own event loop in a thread (the browser tests own the main thread's loop)."""
+    import asyncio
+    import threading
 
-    def test_health_is_503_with_status_down(self):
-        runtime.configure(Settings(database_url="postgresql://postgres@127.0.0.1:1/akig", redis_url="off"))
-        try:
-            response = self.fetch("/api/health")
-        finally:
-            runtime.reset()
-        assert response.code == 503
-        report = json.loads(response.body)
-        assert report["status"] == "down" and report["database"]["ok"] is False
-        assert report["cache"] == {"ok": False, "enabled": False}
+    ready = threading.Event()
+    holder: dict = {}
+
+    def run():
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        server = app.listen(port, address="127.0.0.1")
+        holder.update(loop=loop, server=server)
+        ready.set()
+        loop.run_forever()
+        server.stop()
+        loop.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    ready.wait(10)
+    return lambda: (holder["loop"].call_soon_threadsafe(holder["loop"].stop), thread.join(5))
+
+
+def test_health_is_503_with_status_down_when_postgresql_is_down():
+    from tests.dashboards.conftest import free_port
+
+    runtime.configure(Settings(database_url="postgresql://postgres@127.0.0.1:1/akig", redis_url="off"))
+    port = free_port()
+    stop = serve_in_thread(Application(http_handlers.routes()), port)
+    try:
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=10)
+        assert info.value.code == 503
+        report = json.loads(info.value.read())
+    finally:
+        stop()
+        runtime.reset()
+    assert report["status"] == "down" and report["database"]["ok"] is False
+    assert report["cache"] == {"ok": False, "enabled": False}
 
 
 def open_app(browser, url: str):
