@@ -216,3 +216,15 @@ def search_tenants(q: str, owner_ref: str | None = None, limit: int = 20, offset
         " CAST(:offset AS integer))",
         q=text, owner_ref=owner_ref, limit=limit, offset=offset,
     )
+
+
+@read(depends_on=LEDGER_TABLES)
+def punctuality_by_cohort(date_from: dt.date = MONTH_START, date_to: dt.date = TODAY,
+                          owner_ref: str | None = None) -> pa.Table:
+    """Leases grouped by the month they started: their dues in [date_from, date_to] and the share paid on time."""
+    _check_period(date_from, date_to)
+    return sql_table(
+        "SELECT * FROM punctuality_by_cohort(CAST(:date_from AS date), CAST(:date_to AS date),"
+        " CAST(:owner_ref AS text))",
+        date_from=date_from, date_to=date_to, owner_ref=owner_ref,
+    )

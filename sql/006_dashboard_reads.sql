@@ -256,3 +256,20 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
       LEFT JOIN agents a ON a.id = e.agent_id
      ORDER BY e.at DESC, e.kind
 $$;
+
+-- Punctuality by cohort: leases grouped by the month they started, with the dues of [from, to] and
+-- how many were paid on time (analysts compare cohorts: do recent tenants pay better?).
+CREATE FUNCTION punctuality_by_cohort(p_from date, p_to date, p_owner_ref text DEFAULT NULL)
+RETURNS TABLE (owner_ref text, cohort date, leases integer, dues integer, on_time_dues integer,
+               punctuality_rate double precision, due bigint)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT p_owner_ref, due_in_month(month_idx(l.start_date), 1) AS cohort,
+           count(DISTINCT d.lease_id)::integer, count(*)::integer,
+           count(*) FILTER (WHERE d.on_time)::integer,
+           (count(*) FILTER (WHERE d.on_time))::double precision / count(*),
+           sum(d.amount)::bigint
+      FROM dues_status(p_from, p_to, p_owner_ref) d
+      JOIN leases l ON l.id = d.lease_id
+     GROUP BY 2
+     ORDER BY 2
+$$;

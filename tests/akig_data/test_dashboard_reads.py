@@ -105,3 +105,12 @@ def test_refs_outside_the_owner_scope_are_unknown(small_data):
                 read(tenant_ref=foreign, owner_ref="OWN-0001")
     with pytest.raises(InvalidParameter, match="unknown tenant_ref: NOBODY"):
         reads.tenant_card(tenant_ref="NOBODY")
+
+
+def test_punctuality_by_cohort_adds_up_to_the_period(small_data):
+    year = (SMALL_UNTIL.replace(year=SMALL_UNTIL.year - 1) + dt.timedelta(days=1), SMALL_UNTIL)
+    cohorts = reads.punctuality_by_cohort(date_from=year[0], date_to=year[1])
+    kpi = reads.period_kpis(date_from=year[0], date_to=year[1]).iloc[0]
+    assert cohorts["dues"].sum() == kpi["dues"] and cohorts["on_time_dues"].sum() == kpi["on_time_dues"]
+    assert (cohorts["cohort"].map(lambda d: d.day) == 1).all()
+    assert cohorts["punctuality_rate"].between(0, 1).all()
