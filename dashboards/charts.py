@@ -106,8 +106,8 @@ def aging_by_site(arrears: pd.DataFrame, top: int = 15) -> pn.viewable.Viewable:
     return pn.pane.HoloViews(bars.opts(
         **_common(hover_tooltips=[("Site", "@Site"), ("Ancienneté", "@Ancienneté"), ("Montant", "@Exact"),
                                   ("Total du site", "@Total")], height=max(320, 26 * len(arrears) + 110)),
-        stacked=True, invert_axes=True, color=hv.dim("Ancienneté").categorize(colors), cmap=list(colors.values()),
-        ylabel="millions GNF", xlabel="", title="Impayés par ancienneté des sites les plus en retard",
+        stacked=True, invert_axes=True, cmap=list(colors.values()),
+        ylabel="millions GNF", xlabel="", title="Ancienneté des impayés",
         legend_position="bottom", show_legend=True,
     ), sizing_mode="stretch_width")
 

@@ -1,0 +1,62 @@
+"""Take the README's screenshots of the owner dashboard (run it on the `demo` data set):
+
+    AKIG_DATABASE_URL=... AKIG_REDIS_URL=... .venv/bin/python docs/take_screenshots.py
+
+It starts `akig serve` on a free port, opens the pages in headless Chromium and writes PNG files to
+docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.dashboard import ARGS, start_server  # noqa: E402
+
+OUT = ROOT / "docs" / "screenshots"
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    proc, base = start_server("screenshots")
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1500})
+            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("http://127.0.0.1", "ws://"))
+                       else r.abort())
+            page.goto(base + "/proprietaire")
+            page.wait_for_selector("canvas", timeout=60_000)
+            time.sleep(2)
+            page.screenshot(path=str(OUT / "proprietaire_synthese.png"))
+            page.get_by_text("Sites", exact=True).first.click()
+            page.locator(".tabulator-row").nth(0).locator(".tabulator-cell[tabulator-field='Site']").click()
+            page.get_by_text("Logements", exact=True).wait_for(timeout=30_000)
+            time.sleep(2)
+            page.screenshot(path=str(OUT / "proprietaire_sites.png"))
+            page.get_by_placeholder("ex. Dialo, 622 12 34 56…").fill("Dialo")
+            first = page.locator(".akig-search-results .tabulator-row").first
+            first.wait_for(timeout=30_000)
+            first.locator(".tabulator-cell[tabulator-field='Nom']").click()
+            page.get_by_text("Historique du recouvrement").wait_for(timeout=30_000)
+            time.sleep(2)
+            page.screenshot(path=str(OUT / "proprietaire_fiche_locataire.png"))
+            page.goto(base + "/")
+            page.wait_for_selector(".akig-kpi-value", timeout=60_000)
+            time.sleep(1)
+            page.screenshot(path=str(OUT / "accueil.png"))
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    print("\n".join(str(p.relative_to(ROOT)) for p in sorted(OUT.glob("*.png"))))
+
+
+if __name__ == "__main__":
+    main()
