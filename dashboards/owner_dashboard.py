@@ -220,7 +220,7 @@ class OwnerDashboard(pn.viewable.Viewer):
         widget = table(frame, page_size=8, selectable=True, css_classes=["akig-search-results"], layout="fit_columns",
                        hidden_columns=["Locataire", "Téléphone", "Trouvé par"])
         widget.on_click(lambda event: self.open_tenant(frame.iloc[event.row]["Locataire"]))
-        return widget
+        return pn.Column(widget, export_buttons(self.search_frame, "recherche"), sizing_mode="stretch_width")
 
     # -- the page ----------------------------------------------------------------------------------------
     def _filters(self) -> list:
