@@ -64,10 +64,10 @@ async def load(browser, url: str) -> tuple[float, float]:
     await page.route("**/*", lambda route: route.continue_()
                      if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1")) else route.abort())
     start = time.perf_counter()
-    await page.goto(url)
-    await page.wait_for_selector(".akig-kpi-value", timeout=120_000)
+    await page.goto(url, timeout=300_000, wait_until="commit")
+    await page.wait_for_selector(".akig-kpi-value", timeout=300_000)
     kpi = time.perf_counter() - start
-    await page.wait_for_selector("canvas", timeout=120_000)
+    await page.wait_for_selector("canvas", timeout=300_000)
     chart = time.perf_counter() - start
     await context.close()
     return kpi, chart

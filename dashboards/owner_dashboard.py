@@ -28,6 +28,7 @@ BADGES = {"gold": "🌟 or", "silver": "✅ argent", "bronze": "👍 bronze"}
 URL_KEYS = {"owner_ref": "proprietaire", "site_ref": "site", "as_of": "date", "period": "periode",
             "tenant_ref": "locataire"}
 TABS = ["Synthèse", "Sites", "Locataires", "Fiche locataire"]
+MAX_SITE_OPTIONS = 200
 
 
 def change(current, previous, *, rate: bool = False, good_when_up: bool | None = True) -> tuple[str, str]:
@@ -146,9 +147,11 @@ class OwnerDashboard(pn.viewable.Viewer):
         return frame[frame["site_ref"] == self.site_ref] if self.site_ref else frame
 
     # -- panes -------------------------------------------------------------------------------------------
-    def _bound(self, render, *names):
+    def _bound(self, render, *names, defer: bool = True):
+        """A pane re-rendered when the named parameters (or the database's availability) change.
+        Deferred panes are drawn just after the page loads, so the KPI row shows first."""
         params = [self.param[n] for n in names] + [self._watch.param.available]
-        return pn.panel(pn.bind(lambda *_: ui.guarded(render), *params), loading_indicator=True)
+        return pn.panel(pn.bind(lambda *_: ui.guarded(render), *params), loading_indicator=True, defer_load=defer)
 
     def kpi_row(self):
         data = self.kpis()
@@ -205,7 +208,7 @@ class OwnerDashboard(pn.viewable.Viewer):
         if frame.empty:
             return pn.pane.Alert("Aucun bon payeur à cette date (il faut au moins 6 échéances sur 12 mois, "
                                  "sans impayé).", alert_type="info")
-        widget = table(frame, percent=("À l'heure (%)",), page_size=10)
+        widget = table(frame, percent=("À l'heure (%)",), page_size=10, remote=True)
         widget.on_click(lambda event: self.open_tenant(frame.iloc[event.row]["Locataire"]))
         return pn.Column(widget, export_buttons(self.good_payers_frame, "bons_payeurs"), sizing_mode="stretch_width")
 
@@ -238,8 +241,15 @@ class OwnerDashboard(pn.viewable.Viewer):
 
         def site_options(*_):
             frame = reads.sites(**self.scope())
-            site.options = {"Tous les sites": ""} | {
-                f"{n} ({r})": r for r, n in zip(frame["site_ref"], frame["site_name"])}
+            if len(frame) > MAX_SITE_OPTIONS:
+                # Thousands of sites make a useless list and a heavy page: offer those that owe most (the
+                # sites table and the search reach the others), and the one selected.
+                owing = reads.arrears_by_site(as_of=self.as_of, **self.scope()).head(MAX_SITE_OPTIONS)
+                frame = frame[frame["site_ref"].isin(set(owing["site_ref"]) | {self.site_ref})]
+                label = f"Tous les sites ({MAX_SITE_OPTIONS} plus gros impayés listés)"
+            else:
+                label = "Tous les sites"
+            site.options = {label: ""} | {f"{n} ({r})": r for r, n in zip(frame["site_ref"], frame["site_name"])}
             site.value = self.site_ref if self.site_ref in site.options.values() else ""
 
         site_options()
@@ -271,14 +281,15 @@ class OwnerDashboard(pn.viewable.Viewer):
             pn.pane.Markdown("### Bons payeurs"),
             self._bound(self.good_payers_table, "owner_ref", "as_of"),
             sizing_mode="stretch_width")
-        self._tabs = pn.Tabs(*zip(TABS, [synthese, sites, tenants, self.tenant]), dynamic=False,
+        # dynamic: a tab's content is sent to the browser when it is opened, not with the first page.
+        self._tabs = pn.Tabs(*zip(TABS, [synthese, sites, tenants, self.tenant]), dynamic=True,
                              sizing_mode="stretch_width")
         if self.tenant_ref:
             self._tabs.active = TABS.index("Fiche locataire")
         sidebar = ui.guarded(self._filters)
         return ui.page(
             "Tableau de bord propriétaire",
-            main=[self._bound(self.kpi_row, "owner_ref", "site_ref", "as_of", "period"), self._tabs],
+            main=[self._bound(self.kpi_row, "owner_ref", "site_ref", "as_of", "period", defer=False), self._tabs],
             sidebar=sidebar if isinstance(sidebar, list) else [sidebar],
         )
 

@@ -33,6 +33,9 @@ def serve(port: int = 5006, address: str = "127.0.0.1", num_procs: int = 1, show
     runtime.reset()  # no pooled connection may cross a fork
     pn.extension("tabulator", notifications=True)
     pn.config.loading_indicator = True
+    # Deferred panes (charts, tables) render in a thread pool: the event loop stays free to answer the
+    # browser, so the KPI row shows while the charts are being drawn.
+    pn.config.nthreads = int(os.environ.get("AKIG_SERVER_THREADS", "2"))
     pn.serve(
         app_routes(),
         port=port,
