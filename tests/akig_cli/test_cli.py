@@ -95,6 +95,9 @@ def test_demo_seed_and_queries(cli_env):
     table = run("query", "good_payers", f"as_of={SMALL_UNTIL}")
     assert table.exit_code == 0 and "badge" in table.output
 
+    found = json.loads(run("query", "search_tenants", "q=Dialo", "-f", "json").output)
+    assert found and all("diallo" in t["full_name"].lower() or "dialo" in t["full_name"].lower() for t in found)
+
 
 @pytest.mark.parametrize(
     "args, message",
