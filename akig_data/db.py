@@ -120,9 +120,18 @@ def translated_errors() -> Iterator[None]:
         raise translate_error(exc) from exc
 
 
-def fetch_arrow(engine: Engine, sql: str, params: dict[str, Any]) -> pa.Table:
-    """Run one parameterised SELECT and return its rows as an Arrow table."""
-    with translated_errors(), engine.connect() as conn:
+_SCOPE_SQL = sa.text("SELECT set_config('akig.owner_ref', :scope, true), set_config('role', :role, true)")
+ROLE_ALL, ROLE_OWNER = "akig_read_all", "akig_read_owner"
+
+
+def fetch_arrow(engine: Engine, sql: str, params: dict[str, Any], scope: str = "*",
+                row_security: bool = True) -> pa.Table:
+    """Run one parameterised SELECT and return its rows as an Arrow table. The transaction first becomes
+    the reading role of its scope (every owner: akig_read_all; one owner: akig_read_owner, which
+    PostgreSQL's row-level security restricts to that owner) in the same round trip."""
+    with translated_errors(), engine.begin() as conn:
+        if row_security:
+            conn.execute(_SCOPE_SQL, {"scope": scope, "role": ROLE_ALL if scope == "*" else ROLE_OWNER})
         result = conn.execute(sa.text(sql), params)
         description = result.cursor.description
         rows = result.fetchall()

@@ -31,6 +31,7 @@ from akig_data import metrics
 from akig_data.db import LOCAL_TZ, fetch_arrow
 from akig_data.errors import InvalidParameter
 from akig_data.horizon import ensure_dues_horizon
+from akig_data.scope import ALL, principal, scoped, sql_scope
 from akig_data.runtime import get_runtime
 
 TZ = ZoneInfo(LOCAL_TZ)
@@ -228,16 +229,37 @@ def execute(spec: ReadSpec, kwargs: dict[str, Any]) -> pa.Table:
     """Run a read through the memo; return its Arrow table."""
     args = spec.bind(kwargs)
     runtime = get_runtime()
-    if args.get("owner_ref") is not None and spec.name != "owners":
-        _check_owner(args["owner_ref"])
-    if args.get("site_ref") is not None and spec.name != "sites":
-        _check_site(args["site_ref"], args.get("owner_ref"))
-    if args.get("tenant_ref") is not None:
-        _check_tenant(args["tenant_ref"], args.get("owner_ref"))
-    dates = [v for v in args.values() if isinstance(v, dt.date)]
-    if dates:
-        ensure_dues_horizon(runtime, max(dates))
-    scope = str(args.get("owner_ref") or "*")
+    _restrict_to_principal(spec, args)
+    scope = str(args.get("owner_ref") or ALL)
+    with scoped(scope):
+        if args.get("owner_ref") is not None and spec.name != "owners":
+            _check_owner(args["owner_ref"])
+        if args.get("site_ref") is not None and spec.name != "sites":
+            _check_site(args["site_ref"], args.get("owner_ref"))
+        if args.get("tenant_ref") is not None:
+            _check_tenant(args["tenant_ref"], args.get("owner_ref"))
+        dates = [v for v in args.values() if isinstance(v, dt.date)]
+        if dates:
+            ensure_dues_horizon(runtime, max(dates))
+        return _memoized(spec, args, scope, runtime)
+
+
+def _restrict_to_principal(spec: ReadSpec, args: dict[str, Any]) -> None:
+    """An owner's session reads his data only: owner_ref is forced to his, another owner's is refused
+    exactly like an unknown one (the message does not say that it exists)."""
+    owner = principal()
+    if owner in (None, ALL):
+        return
+    if "owner_ref" not in args:
+        raise InvalidParameter(f"{spec.name} is not available to an owner")
+    if args["owner_ref"] is None:
+        args["owner_ref"] = owner
+    elif args["owner_ref"] != owner:
+        raise InvalidParameter(f"unknown owner_ref: {args['owner_ref']}")
+
+
+def _memoized(spec: ReadSpec, args: dict[str, Any], scope: str, runtime) -> pa.Table:
+    """Answer from the memo, or run the read's SQL (once, for concurrent callers of the same key)."""
 
     def compute() -> pa.Table:
         metrics.SQL_EXECUTIONS.labels(spec.name).inc()
@@ -282,8 +304,10 @@ def _check_tenant(tenant_ref: str, owner_ref: str | None) -> None:
 
 
 def sql_table(sql: str, **params: Any) -> pa.Table:
-    """Run a parameterised SELECT on the application's engine (for read bodies)."""
-    return fetch_arrow(get_runtime().engine, sql, params)
+    """Run a parameterised SELECT on the application's engine (for read bodies), as the application
+    role, under the current read's scope (row-level security)."""
+    runtime = get_runtime()
+    return fetch_arrow(runtime.engine, sql, params, scope=sql_scope(), row_security=runtime.settings.row_security)
 
 
 def get(name: str) -> ReadSpec:

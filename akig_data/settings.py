@@ -7,6 +7,9 @@ AKIG_HOME          folder for embedded servers' data (default: .akig in the curr
 AKIG_CACHE_PREFIX  prefix of every Redis key (default "akig"), so that several databases can share a Redis.
 AKIG_CACHE_TTL     default lifetime in seconds of a memoized read (default 900).
 AKIG_STATEMENT_TIMEOUT_MS  PostgreSQL statement timeout for reads (default 60000).
+AKIG_ROW_SECURITY  "on" (default): every read becomes akig_read_all or akig_read_owner (created by the
+                   migrations; row-level security applies to both). "off" only for tools that must read as
+                   the connecting user. In production, connect as akig_app (it can only become those roles).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class Settings:
     cache_prefix: str = "akig"
     cache_ttl: int = 900
     statement_timeout_ms: int = 60_000
+    row_security: bool = True
     redis_socket_timeout: float = 0.5
     redis_retry_after: float = 2.0
 
@@ -41,6 +45,7 @@ class Settings:
             cache_prefix=_env("AKIG_CACHE_PREFIX", "akig"),
             cache_ttl=int(_env("AKIG_CACHE_TTL", "900")),
             statement_timeout_ms=int(_env("AKIG_STATEMENT_TIMEOUT_MS", "60000")),
+            row_security=(_env("AKIG_ROW_SECURITY", "on") or "on").lower() not in ("off", "0", "false", "no"),
         )
 
     @property

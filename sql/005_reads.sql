@@ -26,7 +26,7 @@ RETURNS TABLE (site_ref text, owner_ref text, site_name text, commune text, quar
                arrears bigint, late_leases integer, bucket_0_30 bigint, bucket_31_60 bigint,
                bucket_61_90 bigint, bucket_90_plus bigint)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    WITH agg AS (
+    WITH agg AS MATERIALIZED (  -- materialized: computed once, however the planner joins it to sites
         SELECT b.site_id, sum(b.arrears)::bigint AS arrears, count(*) FILTER (WHERE b.arrears > 0)::integer AS late,
                sum(b.bucket_0_30)::bigint AS b0, sum(b.bucket_31_60)::bigint AS b1,
                sum(b.bucket_61_90)::bigint AS b2, sum(b.bucket_90_plus)::bigint AS b3
@@ -49,27 +49,29 @@ RETURNS TABLE (site_ref text, owner_ref text, site_name text, commune text, quar
                dues integer, on_time_dues integer, punctuality_rate double precision,
                arrears bigint, late_leases integer, units integer, occupied_units integer)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    WITH due AS (
+    -- Each per-site aggregate is materialized: computed once, however the planner joins it to sites
+    -- (row-level security makes its row estimates too low to trust).
+    WITH due AS MATERIALIZED (
         SELECT d.site_id, sum(d.amount)::bigint AS due, count(*)::integer AS dues,
                count(*) FILTER (WHERE d.on_time)::integer AS on_time
           FROM dues_status(p_from, p_to, p_owner_ref) d
          GROUP BY d.site_id
-    ), paid AS (
+    ), paid AS MATERIALIZED (
         SELECT l.site_id, sum(p.amount)::bigint AS collected
           FROM payments p
           JOIN leases l ON l.id = p.lease_id
          WHERE p.paid_on BETWEEN p_from AND p_to
          GROUP BY l.site_id
-    ), bal AS (
+    ), bal AS MATERIALIZED (
         SELECT b.site_id, sum(b.arrears)::bigint AS arrears, count(*) FILTER (WHERE b.arrears > 0)::integer AS late
           FROM lease_balances(p_to, p_owner_ref) b
          GROUP BY b.site_id
-    ), stock AS (
-        SELECT u.site_id, count(*)::integer AS units,
-               count(*) FILTER (WHERE EXISTS (
-                   SELECT 1 FROM leases l WHERE l.unit_id = u.id AND l.start_date <= p_to
-                      AND (l.end_date IS NULL OR l.end_date >= p_to)))::integer AS occupied
-          FROM units u
+    ), occupied AS MATERIALIZED (
+        SELECT DISTINCT l.unit_id FROM leases l
+         WHERE l.start_date <= p_to AND (l.end_date IS NULL OR l.end_date >= p_to)
+    ), stock AS MATERIALIZED (
+        SELECT u.site_id, count(*)::integer AS units, count(oc.unit_id)::integer AS occupied
+          FROM units u LEFT JOIN occupied oc ON oc.unit_id = u.id
          GROUP BY u.site_id
     )
     SELECT s.site_ref, o.owner_ref, s.name, s.commune, s.quartier,
@@ -94,12 +96,12 @@ CREATE FUNCTION good_payers(p_as_of date, p_owner_ref text DEFAULT NULL)
 RETURNS TABLE (tenant_ref text, full_name text, owner_ref text, badge text, ratio double precision,
                dues integer, on_time_dues integer)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    WITH clean AS (
+    WITH clean AS MATERIALIZED (
         SELECT b.tenant_id
           FROM lease_balances(p_as_of, p_owner_ref) b
          GROUP BY b.tenant_id
         HAVING max(b.arrears) = 0
-    ), window_dues AS (
+    ), window_dues AS MATERIALIZED (
         SELECT d.tenant_id, count(*)::integer AS dues, count(*) FILTER (WHERE d.on_time)::integer AS on_time
           FROM dues_status(p_as_of - 364, p_as_of, p_owner_ref) d
          WHERE d.tenant_id IN (SELECT c.tenant_id FROM clean c)

@@ -54,13 +54,13 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         SELECT due_in_month(m, 1) AS month_start,
                least(due_in_month(m + 1, 1) - 1, p_as_of) AS month_end
           FROM generate_series(month_idx(p_as_of) - p_months + 1, month_idx(p_as_of)) AS m
-    ), due AS (
+    ), due AS MATERIALIZED (
         SELECT due_in_month(month_idx(d.due_date), 1) AS month_start, sum(d.amount)::bigint AS due,
                count(*)::integer AS dues, count(*) FILTER (WHERE d.on_time)::integer AS on_time
           FROM dues_status((SELECT min(month_start) FROM months), p_as_of, p_owner_ref) d
          WHERE p_site_ref IS NULL OR d.site_id = (SELECT s.id FROM sites s WHERE s.site_ref = p_site_ref)
          GROUP BY 1
-    ), paid AS (
+    ), paid AS MATERIALIZED (
         SELECT due_in_month(month_idx(p.paid_on), 1) AS month_start, sum(p.amount)::bigint AS collected
           FROM payments p
           JOIN scoped_site_leases(p_owner_ref, p_site_ref) sl ON sl.lease_id = p.lease_id
@@ -118,7 +118,7 @@ RETURNS TABLE (tenant_ref text, full_name text, phone text, owner_ref text, site
                arrears bigint, late_leases integer, days_late integer, last_contact_at timestamptz,
                last_contact_kind text, last_contact_outcome text)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    WITH late AS (
+    WITH late AS MATERIALIZED (
         SELECT b.tenant_id, sum(b.arrears)::bigint AS arrears, count(*)::integer AS leases,
                max(b.days_late)::integer AS days_late,
                (array_agg(b.site_id ORDER BY b.arrears DESC))[1] AS site_id,
