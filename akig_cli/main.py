@@ -6,6 +6,9 @@
     akig demo up                      db init + seed when empty + serve (what `make demo` runs)
     akig query NAME key=value ...     run any registered read (`akig query --list`)
     akig serve --port 5006            the one Panel server with every app and the HTTP endpoints
+    akig users add|passwd|disable|enable|list|totp|token   accounts, second factor, API tokens
+    akig audit verify|show            the hash-chained audit trail
+    akig tenant export|erase REF      a tenant's personal data (JSON) / pseudonymise it
 """
 
 from __future__ import annotations
@@ -26,8 +29,14 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Create, upgrade and inspect the database schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="The synthetic demo data set.", no_args_is_help=True)
+users_app = typer.Typer(help="Accounts: roles, passwords, TOTP second factor, API tokens.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail (append-only, hash-chained).", no_args_is_help=True)
+tenant_app = typer.Typer(help="A tenant's personal data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+app.add_typer(tenant_app, name="tenant")
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -137,6 +146,19 @@ def demo_seed(
         run_seed(scale.value, seed=seed, until=until_date, reset=reset, log=typer.echo)
     except DatabaseNotEmpty as exc:
         _fail(str(exc))
+    _print_demo_users()
+
+
+def _print_demo_users() -> None:
+    """Create the missing demo accounts and print their passwords (once: they are stored hashed)."""
+    from akig_data.audit import cli_actor
+    from akig_data.demo.users import create_demo_users
+
+    created = create_demo_users(actor=cli_actor())
+    if created:
+        typer.echo("Demo accounts (passwords shown once; change them with `akig users passwd`):")
+        for username, role, password in created:
+            typer.echo(f"  {role:<8} {username:<14} {password}")
 
 
 @demo_app.command("up")
@@ -158,6 +180,7 @@ def demo_up(
         run_seed(scale.value, log=typer.echo)
     else:
         typer.echo("Reusing the data already in the database.")
+    _print_demo_users()
     _serve(port=port, address=address, num_procs=1, runtime=runtime)
 
 
@@ -207,11 +230,186 @@ def query(
             typer.echo(frame.to_string(index=False) if len(frame) else "(no rows)")
 
 
+# -- users --------------------------------------------------------------------------------------------
+def _password(password_stdin: bool, confirm: bool = True) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return typer.prompt("Mot de passe", hide_input=True, confirmation_prompt=confirm)
+
+
+def _user_command(fn, *args, **kwargs):
+    from akig_data.audit import cli_actor
+    from akig_data.errors import AkigError
+
+    _runtime()
+    try:
+        return fn(*args, actor=cli_actor(), **kwargs)
+    except AkigError as exc:
+        _fail(str(exc), code=2)
+
+
+@users_app.command("add")
+def users_add(
+    username: str = typer.Argument(..., help="login name (a-z, 0-9, . _ -)"),
+    role: str = typer.Option(..., help="admin, manager, owner, agent, analyst or ops"),
+    owner: Optional[str] = typer.Option(None, help="owner_ref the account stands for (role owner)"),
+    agent: Optional[str] = typer.Option(None, help="agent_ref the account stands for (role agent)"),
+    password_stdin: bool = typer.Option(False, help="read the password from standard input"),
+) -> None:
+    """Create an account (the password is asked twice, never echoed, stored as an argon2id hash)."""
+    from akig_data import users
+
+    password = _password(password_stdin)
+    user = _user_command(users.add, username, password, role, owner_ref=owner, agent_ref=agent)
+    typer.echo(f"created {user.username} ({user.role})"
+               + (" — second factor required: enrolment at first login or `akig users totp`" if user.role in users.TOTP_REQUIRED else ""))
+
+
+@users_app.command("passwd")
+def users_passwd(username: str, password_stdin: bool = typer.Option(False, help="read the password from standard input")) -> None:
+    """Set a new password (the account's open sessions end)."""
+    from akig_data import users
+
+    _user_command(users.set_password, username, _password(password_stdin))
+    typer.echo(f"password changed for {username}")
+
+
+@users_app.command("disable")
+def users_disable(username: str) -> None:
+    """Disable an account: no login, its sessions and API token stop working."""
+    from akig_data import users
+
+    _user_command(users.set_active, username, False)
+    typer.echo(f"{username} disabled")
+
+
+@users_app.command("enable")
+def users_enable(username: str) -> None:
+    """Re-enable a disabled account."""
+    from akig_data import users
+
+    _user_command(users.set_active, username, True)
+    typer.echo(f"{username} enabled")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Every account with its role, what it stands for, second factor and token state."""
+    from akig_data import users
+
+    _runtime()
+    for u in users.list_users():
+        stands = u.owner_ref or u.agent_ref or ""
+        typer.echo(f"{u.username:<20} {u.role:<8} {stands:<10} {'active' if u.active else 'DISABLED':<8} "
+                   f"totp={'yes' if u.totp_confirmed else 'no':<3} token={'yes' if u.token_created_at else 'no'}")
+
+
+@users_app.command("totp")
+def users_totp(
+    username: str,
+    remove: bool = typer.Option(False, "--remove", help="remove the second factor instead"),
+    confirm: Optional[str] = typer.Option(None, help="a 6-digit code from the app, to confirm the enrolment"),
+) -> None:
+    """Enrol a TOTP second factor: prints the otpauth URI and a QR code to scan, then confirm with --confirm."""
+    from akig_data import users
+
+    if remove:
+        _user_command(users.remove_totp, username)
+        typer.echo(f"second factor removed for {username}")
+        return
+    if confirm is not None:
+        ok = _user_command(users.confirm_totp, username, confirm)
+        if not ok:
+            _fail("code refusé (vérifiez l'heure du téléphone)", code=2)
+        typer.echo(f"second factor confirmed for {username}")
+        return
+    import io
+
+    import qrcode
+
+    secret = _user_command(users.begin_totp, username)
+    uri = users.totp_uri(users.get(username), secret)
+    qr = qrcode.QRCode(border=1)
+    qr.add_data(uri)
+    buffer = io.StringIO()
+    qr.print_ascii(out=buffer, invert=True)
+    typer.echo(buffer.getvalue())
+    typer.echo(f"{uri}\nThen: akig users totp {username} --confirm CODE")
+
+
+@users_app.command("token")
+def users_token(username: str, revoke: bool = typer.Option(False, "--revoke", help="remove the token")) -> None:
+    """Issue a new API token (the previous one stops working); printed once, stored hashed."""
+    from akig_data import users
+
+    if revoke:
+        _user_command(users.revoke_token, username)
+        typer.echo(f"token revoked for {username}")
+        return
+    typer.echo(_user_command(users.rotate_token, username))
+
+
+# -- audit --------------------------------------------------------------------------------------------
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the hash chain; exit 1 at the first edited or deleted row."""
+    from akig_data import audit
+
+    _runtime()
+    report = audit.verify()
+    if not report.ok:
+        _fail(f"audit chain BROKEN after {report.rows} good rows: {report.reason}")
+    typer.echo(f"audit chain intact: {report.rows} rows")
+
+
+@audit_app.command("show")
+def audit_show(limit: int = typer.Option(50, help="newest entries to show")) -> None:
+    """The newest entries."""
+    from akig_data import audit
+
+    _runtime()
+    frame = audit.entries(limit=limit)
+    typer.echo(frame.to_string(index=False) if len(frame) else "(empty)")
+
+
+# -- tenant -------------------------------------------------------------------------------------------
+@tenant_app.command("export")
+def tenant_export(tenant_ref: str, out: Optional[Path] = typer.Option(None, help="write to this file instead of stdout")) -> None:
+    """Everything held about a tenant, as JSON (identity, leases, payments, promises, calls, visits)."""
+    import json
+
+    from akig_data import privacy
+
+    data = _user_command(privacy.export_tenant, tenant_ref)
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    if out:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"written {out}")
+    else:
+        typer.echo(text)
+
+
+@tenant_app.command("erase")
+def tenant_erase(tenant_ref: str, yes: bool = typer.Option(False, "--yes", help="do not ask for confirmation")) -> None:
+    """Pseudonymise a tenant (name, phone, e-mail, notes); the money history is kept."""
+    from akig_data import privacy
+
+    if not yes:
+        typer.confirm(f"Effacer l'identité et les coordonnées de {tenant_ref} ?", abort=True)
+    changed = _user_command(privacy.erase_tenant, tenant_ref)
+    typer.echo(f"{tenant_ref} erased: " + ", ".join(f"{k} {v}" for k, v in changed.items()))
+
+
 # -- serve --------------------------------------------------------------------------------------------
 def _serve(port: int, address: str, num_procs: int, runtime) -> None:
+    from dashboards.auth import AuthSettings, StartupRefused
     from dashboards.server import serve as run_server
 
-    typer.echo(f"AKIG is served at http://{address}:{port}/")
+    try:
+        AuthSettings.from_env()
+    except StartupRefused as exc:
+        _fail(str(exc))
+    typer.echo(f"AKIG is served at http://{address}:{port}/ (log in at /login)")
     run_server(port=port, address=address, num_procs=num_procs)
 
 

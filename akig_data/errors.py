@@ -9,6 +9,10 @@ class InvalidParameter(AkigError, ValueError):
     """A read or a command was called with a value it cannot accept (unknown owner, bad date ...)."""
 
 
+class AccessDenied(AkigError, PermissionError):
+    """The logged-in user's role may not do this (roles.py)."""
+
+
 class DatabaseUnavailable(AkigError):
     """PostgreSQL cannot be reached; callers show a message and try again later."""
 

@@ -29,3 +29,17 @@ CACHE_ERRORS = Counter(
     "Redis errors met by the data layer, by operation",
     ["operation"],
 )
+LOGIN_ATTEMPTS = Counter(
+    "akig_login_attempts_total",
+    "Login attempts by outcome: success, failure (wrong password, unknown user or wrong code), locked",
+    ["outcome"],
+)
+LOCKOUTS = Counter(
+    "akig_login_lockouts_total",
+    "Usernames or addresses locked after too many failed logins",
+)
+API_REQUESTS = Counter(
+    "akig_api_requests_total",
+    "HTTP API requests by route and status",
+    ["route", "status"],
+)

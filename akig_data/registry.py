@@ -29,9 +29,10 @@ import pyarrow as pa
 
 from akig_data import metrics
 from akig_data.db import LOCAL_TZ, fetch_arrow
-from akig_data.errors import InvalidParameter
+from akig_data.errors import AccessDenied, InvalidParameter
 from akig_data.horizon import ensure_dues_horizon
-from akig_data.scope import ALL, principal, scoped, sql_scope
+from akig_data import roles
+from akig_data.scope import ALL, current, scoped, sql_scope
 from akig_data.runtime import get_runtime
 
 TZ = ZoneInfo(LOCAL_TZ)
@@ -245,13 +246,19 @@ def execute(spec: ReadSpec, kwargs: dict[str, Any]) -> pa.Table:
 
 
 def _restrict_to_principal(spec: ReadSpec, args: dict[str, Any]) -> None:
-    """An owner's session reads his data only: owner_ref is forced to his, another owner's is refused
-    exactly like an unknown one (the message does not say that it exists)."""
-    owner = principal()
-    if owner in (None, ALL):
+    """A session may make only the reads its role allows (roles.py). An owner's session reads his data
+    only: owner_ref is forced to his, another owner's is refused exactly like an unknown one (the
+    message does not say that it exists)."""
+    who = current()
+    if who is None:
+        return
+    if not roles.can_read(who.role, spec.name):
+        raise AccessDenied(f"Accès refusé : le rôle {who.role} ne peut pas consulter {spec.name}.")
+    owner = who.owner_scope
+    if owner == ALL:
         return
     if "owner_ref" not in args:
-        raise InvalidParameter(f"{spec.name} is not available to an owner")
+        raise AccessDenied(f"Accès refusé : {spec.name} n'est pas limité à un propriétaire.")
     if args["owner_ref"] is None:
         args["owner_ref"] = owner
     elif args["owner_ref"] != owner:

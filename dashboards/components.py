@@ -103,6 +103,7 @@ def page(title: str, main: list[Any], sidebar: list[Any] | None = None) -> pn.te
     pn.config.raw_css = list(dict.fromkeys([*pn.config.raw_css, CSS]))
     return pn.template.FastListTemplate(
         title=f"AKIG — {title}",
+        header=[user_badge()],
         header_background=BRAND,
         accent_base_color=BRAND,
         sidebar=sidebar or [],
@@ -110,3 +111,26 @@ def page(title: str, main: list[Any], sidebar: list[Any] | None = None) -> pn.te
         main_layout=None,
         theme_toggle=False,
     )
+
+
+def user_badge() -> pn.pane.HTML:
+    """Who is logged in, with the logout link (top right of every page)."""
+    from akig_data import roles
+    from akig_data.scope import current
+
+    try:
+        who = current()
+    except AkigError:
+        who = None
+    text = (f"{html.escape(who.username)} ({roles.ROLE_LABELS.get(who.role, who.role)}) · "
+            if who is not None else "")
+    return pn.pane.HTML(f'<div style="color:#fff;white-space:nowrap">{text}<a href="/logout" '
+                        f'style="color:#fff">Se déconnecter</a></div>', align="center", margin=(0, 20))
+
+
+def refusal_page(title: str, message: str) -> pn.template.FastListTemplate:
+    """What a session sees instead of an app its role may not open (or when its session ended)."""
+    return page(title, main=[
+        pn.pane.Alert(f"**{html.escape(message)}**", alert_type="warning", sizing_mode="stretch_width"),
+        pn.pane.HTML('<p><a href="/">Retour à l\'accueil</a> · <a href="/logout">Se déconnecter</a></p>'),
+    ])

@@ -45,13 +45,42 @@ def excel_bytes(frame: pd.DataFrame, sheet: str, money: tuple[str, ...] = (), ra
     return buffer.getvalue()
 
 
+def audited_export(basename: str, kind: str, frame: pd.DataFrame) -> None:
+    """Refuse the export when the session's role may not export; else write it to the audit trail."""
+    from akig_data import audit, roles
+    from akig_data.errors import AccessDenied
+    from akig_data.scope import current
+
+    who = current()
+    if who is not None and not roles.can_export(who.role):
+        raise AccessDenied("Accès refusé : votre rôle ne permet pas d'exporter.")
+    from dashboards.auth import session_address
+
+    audit.record(actor=who.username if who else "?", role=who.role if who else None, action="export",
+                 target=f"{basename}.{kind}", address=session_address() if who else None,
+                 details={"rows": int(len(frame)), "owner_scope": who.owner_scope if who else "*"})
+
+
 def export_buttons(frame: Callable[[], pd.DataFrame], basename: str, money: tuple[str, ...] = (),
                    rates: tuple[str, ...] = ()) -> pn.Row:
-    """Two download buttons; the frame is built when the button is clicked (always the current view)."""
+    """Two download buttons (none for a role that may not export); the frame is built when the button
+    is clicked (always the current view), and each download is written to the audit trail."""
+    from akig_data import roles
+    from akig_data.scope import current
+
+    who = current()
+    if who is not None and not roles.can_export(who.role):
+        return pn.Row(margin=0)
+
+    def make(kind: str) -> io.BytesIO:
+        data = frame()
+        audited_export(basename, kind, data)
+        return io.BytesIO(csv_bytes(data) if kind == "csv" else excel_bytes(data, basename, money, rates))
+
     csv = pn.widgets.FileDownload(
-        callback=lambda: io.BytesIO(csv_bytes(frame())), filename=f"{basename}.csv", label="⬇ CSV",
+        callback=lambda: make("csv"), filename=f"{basename}.csv", label="⬇ CSV",
         button_type="light", embed=False, width=90, margin=(0, 5))
     xlsx = pn.widgets.FileDownload(
-        callback=lambda: io.BytesIO(excel_bytes(frame(), basename, money, rates)), filename=f"{basename}.xlsx",
+        callback=lambda: make("xlsx"), filename=f"{basename}.xlsx",
         label="⬇ Excel", button_type="light", embed=False, width=90, margin=(0, 5))
     return pn.Row(csv, xlsx, margin=0)

@@ -7,7 +7,7 @@ import datetime as dt
 import panel as pn
 import param
 
-from akig_data import reads
+from akig_data import reads, roles
 from akig_data.registry import today
 from dashboards import components as ui
 from dashboards.database_watch import database_watch
@@ -72,7 +72,8 @@ class HomePage(pn.viewable.Viewer):
         """Links to the other apps of the server (the catalog grows with each app)."""
         from dashboards.catalog import entries
 
-        links = [e for e in entries() if e.path != "/"]
+        role = _role()
+        links = [e for e in entries() if e.path != "/" and (role is None or roles.can_open(role, e.path))]
         cards = "".join(
             f'<a class="akig-app-card" href=".{e.path}"><b>{e.icon} {e.title}</b><br>{e.description}</a>'
             for e in links
@@ -83,18 +84,31 @@ class HomePage(pn.viewable.Viewer):
 
     def __panel__(self):
         watch = database_watch()  # re-renders the panes when PostgreSQL is back after an outage
+        role = _role()
+        main = []
+        if role is None or roles.can_read(role, "portfolio_summary"):
+            main += [pn.pane.Markdown("## Synthèse du portefeuille", margin=(0, 10)),
+                     pn.panel(pn.bind(self.summary, self.param.as_of, watch.param.available), loading_indicator=True)]
+        if role is None or roles.can_read(role, "arrears_by_site"):
+            main += [pn.pane.Markdown("## Sites les plus en retard", margin=(0, 10)),
+                     pn.panel(pn.bind(self.worst_sites, self.param.as_of, watch.param.available),
+                              loading_indicator=True)]
+        apps = self.apps()
+        if not main and not apps:
+            main.append(pn.pane.Alert("Votre rôle n'ouvre encore aucune application de ce serveur.",
+                                      alert_type="info", sizing_mode="stretch_width"))
         return ui.page(
             "Accueil",
-            main=[
-                pn.pane.Markdown("## Synthèse du portefeuille", margin=(0, 10)),
-                pn.panel(pn.bind(self.summary, self.param.as_of, watch.param.available), loading_indicator=True),
-                pn.pane.Markdown("## Sites les plus en retard", margin=(0, 10)),
-                pn.panel(pn.bind(self.worst_sites, self.param.as_of, watch.param.available),
-                         loading_indicator=True),
-                *self.apps(),
-            ],
+            main=main + apps,
             sidebar=[self._date, pn.pane.Markdown("[État du service (JSON)](./api/health)")],
         )
+
+
+def _role() -> str | None:
+    from akig_data.scope import current
+
+    who = current()
+    return who.role if who is not None else None
 
 
 def create():

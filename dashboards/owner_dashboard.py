@@ -60,7 +60,14 @@ class OwnerDashboard(pn.viewable.Viewer):
 
     def __init__(self, sync_url: bool = False, **params):
         params.setdefault("as_of", today())
+        # An owner's session is pinned to his own owner_ref (the data layer would refuse any other).
+        self._fixed_owner = current_owner_scope()
+        if self._fixed_owner:
+            params["owner_ref"] = self._fixed_owner
         super().__init__(**params)
+        if self._fixed_owner:
+            self.param.watch(lambda e: setattr(self, "owner_ref", self._fixed_owner)
+                             if e.new != self._fixed_owner else None, "owner_ref")
         self._watch = database_watch()
         self._tabs: pn.Tabs | None = None
         self.tenant = TenantDetail(tenant_ref=self.tenant_ref, as_of=self.as_of, owner_ref=self.owner_ref)
@@ -228,9 +235,9 @@ class OwnerDashboard(pn.viewable.Viewer):
     # -- the page ----------------------------------------------------------------------------------------
     def _filters(self) -> list:
         owners = reads.owners()
-        owner_options = {"Tous les propriétaires": ""} | {
+        owner_options = ({} if self._fixed_owner else {"Tous les propriétaires": ""}) | {
             f"{name} ({ref})": ref for ref, name in zip(owners["owner_ref"], owners["name"])}
-        owner = pn.widgets.Select(name="Propriétaire", options=owner_options,
+        owner = pn.widgets.Select(name="Propriétaire", options=owner_options, disabled=bool(self._fixed_owner),
                                   value=self.owner_ref if self.owner_ref in owner_options.values() else "")
         site = pn.widgets.Select(name="Site")
         date = pn.widgets.DatePicker.from_param(self.param.as_of, name="Date de situation")
@@ -292,6 +299,14 @@ class OwnerDashboard(pn.viewable.Viewer):
             main=[self._bound(self.kpi_row, "owner_ref", "site_ref", "as_of", "period", defer=False), self._tabs],
             sidebar=sidebar if isinstance(sidebar, list) else [sidebar],
         )
+
+
+def current_owner_scope() -> str:
+    """The owner_ref a logged-in owner is restricted to, '' for the roles that see every owner."""
+    from akig_data.scope import ALL, current
+
+    who = current()
+    return who.owner_scope if who is not None and who.owner_scope != ALL else ""
 
 
 def create():

@@ -11,12 +11,30 @@ import os
 
 import panel as pn
 
-from dashboards import catalog, http_handlers
+from dashboards import auth, catalog, http_handlers
 
 
 def app_routes() -> dict[str, object]:
-    """Path -> factory (a function: Panel calls it once per session, so no state is shared)."""
-    return {entry.path: entry.factory for entry in catalog.entries()}
+    """Path -> factory (a function: Panel calls it once per session, so no state is shared). Each
+    factory first checks that the session's role may open that app (akig_data.roles)."""
+    return {entry.path: guarded_factory(entry) for entry in catalog.entries()}
+
+
+def guarded_factory(entry: catalog.AppEntry):
+    def create():
+        from akig_data import roles
+        from akig_data.errors import AccessDenied
+        from dashboards import components as ui
+
+        try:
+            who = auth.session_principal()
+        except AccessDenied as exc:
+            return ui.refusal_page(entry.title, str(exc))
+        if not roles.can_open(who.role, entry.path):
+            return ui.refusal_page(entry.title, f"Accès refusé : votre rôle ({roles.ROLE_LABELS[who.role]}) "
+                                                "ne permet pas d'ouvrir cette application.")
+        return entry.factory()
+    return create
 
 
 def allowed_origins(address: str, port: int) -> list[str]:
@@ -27,9 +45,12 @@ def allowed_origins(address: str, port: int) -> list[str]:
 def serve(port: int = 5006, address: str = "127.0.0.1", num_procs: int = 1, show: bool = False) -> None:
     """Start the server and block. With num_procs > 1 Tornado forks after binding the port; the data
     layer's connections are opened lazily in each process (none is inherited across the fork)."""
-    from akig_data import runtime
+    from akig_data import runtime, scope
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    auth_settings = auth.AuthSettings.from_env()  # refuses production without a cookie secret
+    auth.configure(auth_settings)
+    scope.set_principal_resolver(auth.session_principal)  # every read of a session is restricted to its user
     runtime.reset()  # no pooled connection may cross a fork
     pn.extension("tabulator", notifications=True)
     pn.config.loading_indicator = True
@@ -45,5 +66,7 @@ def serve(port: int = 5006, address: str = "127.0.0.1", num_procs: int = 1, show
         title={entry.path: f"AKIG — {entry.title}" for entry in catalog.entries()},
         websocket_origin=allowed_origins(address, port),
         extra_patterns=http_handlers.routes(),
+        auth_provider=auth.AkigAuthProvider(),
+        cookie_secret=auth_settings.secret,
         verbose=False,
     )

@@ -175,7 +175,7 @@ def test_every_read_as_owner_a_returns_only_a_rows(maps, warm):
     if warm:  # an admin (every owner visible) fills the cache with the same calls first
         for name, kwargs in _calls(sites, leases, owner_a):
             registry.run(name, **kwargs)
-    scope.set_principal_resolver(lambda: owner_a)
+    scope.set_principal_resolver(lambda: scope.Principal('a', 'owner', owner_a))
     try:
         for name, kwargs in _calls(sites, leases, owner_a):
             frame = registry.run(name, **kwargs)
@@ -195,7 +195,7 @@ def test_owner_a_asking_for_b_refs_gets_unknown(maps, warm):
         for name, kwargs in b_calls:
             registry.run(name, **kwargs)
             registry.run(name, **{**kwargs, "owner_ref": owner_b})
-    scope.set_principal_resolver(lambda: owner_a)
+    scope.set_principal_resolver(lambda: scope.Principal('a', 'owner', owner_a))
     try:
         for name, kwargs in b_calls:
             with pytest.raises(InvalidParameter, match="unknown owner_ref"):
@@ -210,7 +210,7 @@ def test_owner_a_asking_for_b_refs_gets_unknown(maps, warm):
 
 
 def test_reads_that_name_no_owner_are_not_offered_to_owners(small_data):
-    scope.set_principal_resolver(lambda: "OWN-0001")
+    scope.set_principal_resolver(lambda: scope.Principal("a", "owner", "OWN-0001"))
     try:
         assert set(reads.owners()["owner_ref"]) == {"OWN-0001"}
     finally:

@@ -1,0 +1,107 @@
+"""The six roles and what each may open, read, export and call: the one access table.
+
+The server, the HTTP API and the data layer all ask this module; the README's access table is
+generated from it (`markdown_table()`), and tests/dashboards/test_access_table.py walks every cell
+against the running server. A later app adds its path here and nowhere else.
+"""
+
+from __future__ import annotations
+
+ROLES = ("admin", "manager", "owner", "agent", "analyst", "ops")
+ROLE_LABELS = {
+    "admin": "administrateur", "manager": "responsable", "owner": "propriétaire",
+    "agent": "agent", "analyst": "analyste", "ops": "exploitation",
+}
+
+# Reads about sites and money totals: no tenant's name or phone in them.
+SITE_READS = frozenset({"arrears_by_site", "site_kpis", "period_kpis", "monthly_trend", "portfolio_summary",
+                        "sites", "owners"})
+# Reads that name tenants (names, phones, ledgers).
+TENANT_READS = frozenset({"arrears_by_lease", "good_payers", "late_tenants", "promises", "punctuality_by_cohort",
+                          "search_tenants", "site_units", "tenant_card", "tenant_leases", "tenant_ledger",
+                          "tenant_timeline"})
+
+# Who sees every owner; an owner sees only his own (forced by the data layer and by PostgreSQL).
+ALL_OWNERS = frozenset({"admin", "manager", "analyst", "ops"})
+
+_READS_BY_ROLE = {
+    "admin": SITE_READS | TENANT_READS,
+    "manager": SITE_READS | TENANT_READS,
+    "owner": SITE_READS | TENANT_READS,   # restricted to his own sites
+    "analyst": SITE_READS | TENANT_READS,
+    "ops": SITE_READS,                    # no tenant contact details
+    "agent": frozenset(),                 # his missions and their tenants come with the desk (issue 5)
+}
+
+APPS = {
+    # path -> roles that may open it
+    "/": frozenset(ROLES),
+    "/proprietaire": frozenset({"admin", "manager", "owner", "analyst"}),
+    "/admin/journal": frozenset({"admin"}),
+}
+
+EXPORT_ROLES = frozenset({"admin", "manager", "owner", "analyst"})
+
+ENDPOINTS = {
+    # "METHOD path" -> roles, or "open" / "metrics token"
+    "GET /api/health": "open",
+    "GET /api/me": frozenset(ROLES),
+    "GET /api/reads/{name}": "per read",
+    "GET /metrics": "metrics token",
+}
+
+
+def can_open(role: str | None, path: str) -> bool:
+    return role in APPS.get(path, frozenset())
+
+
+def can_read(role: str | None, read_name: str) -> bool:
+    return read_name in _READS_BY_ROLE.get(role or "", frozenset())
+
+
+def can_export(role: str | None) -> bool:
+    return role in EXPORT_ROLES
+
+
+def sees_all_owners(role: str | None) -> bool:
+    return role in ALL_OWNERS
+
+
+def shows_contact_details(role: str | None) -> bool:
+    """Tenants' phones and e-mails: not for ops (they watch the map and the health of the system)."""
+    return role in ("admin", "manager", "owner", "analyst", "agent")
+
+
+def readable(role: str | None) -> frozenset[str]:
+    return _READS_BY_ROLE.get(role or "", frozenset())
+
+
+def markdown_table() -> str:
+    """The README's access table: one row per app, read group, export and endpoint."""
+    head = "| | " + " | ".join(ROLES) + " |\n|---|" + "---|" * len(ROLES) + "\n"
+    rows: list[tuple[str, list[str]]] = []
+    for path, roles in APPS.items():
+        rows.append((f"app `{path}`", ["✔" if r in roles else "—" for r in ROLES]))
+
+    def mark(r: str, group: frozenset[str]) -> str:
+        if not group <= readable(r):
+            return "—"
+        return "own sites" if not sees_all_owners(r) else "✔"
+
+    rows.append(("reads about sites and totals (" + ", ".join(sorted(SITE_READS)) + ")",
+                 [mark(r, SITE_READS) for r in ROLES]))
+    rows.append(("reads naming tenants (" + ", ".join(sorted(TENANT_READS)) + ")",
+                 [mark(r, TENANT_READS) for r in ROLES]))
+    rows.append(("CSV / Excel exports", [("own sites" if not sees_all_owners(r) else "✔") if can_export(r) else "—"
+                                          for r in ROLES]))
+    for endpoint, who in ENDPOINTS.items():
+        if who == "open":
+            cells = ["open"] * len(ROLES)
+        elif who == "metrics token":
+            cells = ["bearer token (AKIG_METRICS_TOKEN)"] + [""] * (len(ROLES) - 1)
+        elif who == "per read":
+            cells = ["as reads above"] * len(ROLES)
+        else:
+            cells = ["✔" if r in who else "—" for r in ROLES]
+        rows.append((f"`{endpoint}`", cells))
+    return head + "".join(f"| {label} | " + " | ".join(cells) + " |\n" for label, cells in rows)
