@@ -83,7 +83,10 @@ def upgrade(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
     with engine.connect() as conn:
         conn.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": _LOCK_ID})
         try:
-            conn.execute(sa.text(_CREATE_TABLE))
+            # Only when missing: the application's login role (akig_app) may not create tables, and runs
+            # this at start only to check that the schema is up to date.
+            if not conn.execute(sa.text("SELECT to_regclass('schema_migrations') IS NOT NULL")).scalar():
+                conn.execute(sa.text(_CREATE_TABLE))
             conn.commit()
             recorded = {
                 v: (n, c)

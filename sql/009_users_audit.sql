@@ -75,4 +75,4 @@ GRANT SELECT, INSERT ON audit_log TO akig_app;
 GRANT SELECT ON owners, agents TO akig_app;
 -- (owners has row-level security: the login role may read the owner a user stands for)
 CREATE POLICY owners_app ON owners TO akig_app USING (true);
-GRANT SELECT ON schema_migrations TO akig_app;
+GRANT SELECT ON schema_migrations, dues_horizon TO akig_app;  -- health check, dues horizon check

@@ -22,11 +22,54 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(database_url: str, redis_url: str, home: Path, *extra: str) -> tuple[subprocess.Popen, str]:
-    """Run `akig serve` (the same command users run) on a free port; return the process and base URL."""
+COOKIE_SECRET = "test-secret-" + "x" * 40
+METRICS_TOKEN = "test-metrics-token"
+PASSWORD = "Test-password-1"
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+# One account per role (admin and manager with a confirmed TOTP factor), and a second owner.
+TEST_USERS = {
+    "t-admin": ("admin", {}), "t-manager": ("manager", {}), "t-owner": ("owner", {"owner_ref": "OWN-0001"}),
+    "t-owner2": ("owner", {"owner_ref": "OWN-0002"}), "t-agent": ("agent", {"agent_ref": "AGT-001"}),
+    "t-analyst": ("analyst", {}), "t-ops": ("ops", {}),
+}
+
+
+def app_url(database_url: str) -> str:
+    """The same database, as the application's login role (akig_app: no privilege of its own, RLS)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(database_url).set(username="akig_app", password=None).render_as_string(hide_password=False)
+
+
+def ensure_test_users(database_url: str, redis_url: str) -> None:
+    """Create the test accounts once per database (as the tables' owner, like `akig users add`)."""
+    import sqlalchemy as sa
+
+    from akig_data import runtime, users
+
+    runtime.configure(settings_for(database_url, redis_url))
+    try:
+        for username, (role, refs) in TEST_USERS.items():
+            if users.get(username) is None:
+                users.add(username, PASSWORD, role, actor="test", **refs)
+                if role in users.TOTP_REQUIRED:
+                    with runtime.get_runtime().engine.begin() as conn:
+                        conn.execute(sa.text("UPDATE users SET totp_secret = :s, totp_confirmed = true "
+                                             "WHERE username = :u"), {"s": TOTP_SECRET, "u": username})
+    finally:
+        runtime.reset()
+
+
+def start_server(database_url: str, redis_url: str, home: Path, *extra: str,
+                 env_extra: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """Run `akig serve` (the same command users run) on a free port, connected as akig_app; return the
+    process and base URL."""
+    ensure_test_users(database_url, redis_url)
     port = free_port()
-    env = dict(os.environ, AKIG_DATABASE_URL=database_url, AKIG_REDIS_URL=redis_url,
-               AKIG_CACHE_PREFIX=settings_for(database_url, redis_url).cache_prefix, AKIG_HOME=str(home))
+    env = dict(os.environ, AKIG_DATABASE_URL=app_url(database_url), AKIG_REDIS_URL=redis_url,
+               AKIG_CACHE_PREFIX=settings_for(database_url, redis_url).cache_prefix, AKIG_HOME=str(home),
+               AKIG_COOKIE_SECRET=COOKIE_SECRET, AKIG_METRICS_TOKEN=METRICS_TOKEN,
+               AKIG_API_RATE_PER_ADDRESS="100000", AKIG_API_RATE_PER_USER="100000", **(env_extra or {}))
     log = home / "serve.log"
     akig = Path(sys.executable).parent / "akig"
     with log.open("wb") as out:
@@ -52,6 +95,23 @@ def stop_server(proc: subprocess.Popen) -> None:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def login(base: str, username: str) -> str:
+    """A session cookie for one of TEST_USERS."""
+    from dashboards.login_client import login_cookie
+
+    return login_cookie(base, username, PASSWORD, TOTP_SECRET)
+
+
+_cookies: dict[tuple[str, str], str] = {}
+
+
+def session_cookie(base: str, username: str) -> str:
+    """One session per test user and server, reused (logging in costs an argon2 check)."""
+    if (base, username) not in _cookies:
+        _cookies[(base, username)] = login(base, username)
+    return _cookies[(base, username)]
 
 
 @pytest.fixture(scope="session")

@@ -92,9 +92,15 @@ def test_health_is_503_with_status_down_when_postgresql_is_down():
     assert report["cache"] == {"ok": False, "enabled": False}
 
 
-def open_app(browser, url: str):
-    """Open a page, refuse every request that leaves the machine, collect console and page errors."""
+def open_app(browser, url: str, user: str | None = "t-analyst"):
+    """Open a page logged in as a test user (None: not logged in), refuse every request that leaves the
+    machine, collect console and page errors."""
+    from tests.dashboards.conftest import session_cookie
+
     page = browser.new_page(viewport={"width": 1400, "height": 900})
+    base = "/".join(url.split("/", 3)[:3])
+    if user is not None:
+        page.context.add_cookies([{"name": "user", "value": session_cookie(base, user), "url": base}])
     problems: list[str] = []
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     page.on("console", lambda msg: problems.append(f"console: {msg.text}")
@@ -111,10 +117,13 @@ def open_app(browser, url: str):
     return page, problems
 
 
+READY = {"/admin/journal": ".tabulator-row"}
+
+
 @pytest.mark.parametrize("path", [entry.path for entry in catalog.entries()])
 def test_every_app_opens_without_errors(served, browser, path):
-    page, problems = open_app(browser, served + path)
-    page.wait_for_selector(".akig-kpi", timeout=30_000)
+    page, problems = open_app(browser, served + path, user="t-admin")
+    page.wait_for_selector(READY.get(path, ".akig-kpi"), timeout=30_000)
     page.wait_for_timeout(500)
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"app{path.replace('/', '_') or '_home'}.png"), full_page=True)
