@@ -1,0 +1,265 @@
+"""Logins and the HTTP endpoints against a real `akig serve`: XSRF, cookies (tampered, expired, after
+logout or a password change), TOTP, lockout, tokens, rate limits, /metrics, production start-up."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pyotp
+import pytest
+from tornado.web import create_signed_value
+
+from akig_data import runtime, users
+from dashboards.login_client import LoginFailed, login_cookie
+from tests.conftest import SMALL_UNTIL, settings_for
+from tests.dashboards.conftest import (COOKIE_SECRET, METRICS_TOKEN, PASSWORD, TOTP_SECRET, login, session_cookie,
+                                       start_server, stop_server)
+
+
+def get(url: str, cookie: str | None = None, token: str | None = None, headers: dict | None = None):
+    request = urllib.request.Request(url, headers=headers or {})
+    if cookie:
+        request.add_header("Cookie", f"user={cookie}")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, err.read().decode()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def open_no_redirect(url: str, cookie: str | None = None) -> tuple[int, str]:
+    opener = urllib.request.build_opener(NoRedirect())
+    request = urllib.request.Request(url, headers={"Cookie": f"user={cookie}"} if cookie else {})
+    try:
+        with opener.open(request, timeout=30) as response:
+            return response.status, ""
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers.get("Location", "")
+
+
+def test_every_app_redirects_to_the_login_page_without_a_session(served):
+    from dashboards import catalog
+
+    for entry in catalog.entries():
+        status, location = open_no_redirect(served + entry.path)
+        assert status == 302 and "/login?next=" in location, entry.path
+
+
+def test_login_page_is_french_with_an_xsrf_token(served):
+    status, headers, page = get(served + "/login?next=/proprietaire")
+    assert status == 200 and "Connexion" in page and "Mot de passe" in page and "Se connecter" in page
+    assert re.search(r'name="_xsrf" value="[^"]+"', page)
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+
+
+def test_a_login_post_without_the_xsrf_token_is_refused(served):
+    request = urllib.request.Request(served + "/login", data=b"username=t-analyst&password=" + PASSWORD.encode())
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(request, timeout=30)
+    assert err.value.code == 403
+
+
+def test_next_never_leads_to_another_site(served):
+    from dashboards.auth import _safe_next
+
+    for hostile in ("https://evil.example/", "//evil.example", "/\\evil.example", "javascript:alert(1)"):
+        assert _safe_next(hostile) == "/"
+    assert _safe_next("/proprietaire?site=S1") == "/proprietaire?site=S1"
+
+
+def test_a_session_opens_the_apps_and_the_api(served):
+    cookie = session_cookie(served, "t-analyst")
+    assert open_no_redirect(served + "/proprietaire", cookie)[0] == 200
+    status, _, body = get(served + "/api/me", cookie=cookie)
+    assert status == 200 and json.loads(body)["role"] == "analyst"
+
+
+def _forge(value: str, secret: str = COOKIE_SECRET) -> str:
+    return create_signed_value(secret, "user", value).decode()
+
+
+def test_tampered_forged_and_expired_cookies_are_refused(served):
+    good = session_cookie(served, "t-analyst")
+    tampered = good[:-3] + ("aaa" if not good.endswith("aaa") else "bbb")
+    now = int(time.time())
+    forged = _forge(f"t-admin|{now}|abc", secret="not-the-secret-" + "y" * 40)
+    expired = _forge(f"t-analyst|{now - 9 * 3600}|abc")      # the session lasts 8 hours
+    valid_shape = _forge(f"t-analyst|{now}|abc")              # signed with the secret: accepted
+    for cookie in (tampered, forged, expired, "t-admin"):
+        assert get(served + "/api/me", cookie=cookie)[0] == 401, cookie
+        assert open_no_redirect(served + "/proprietaire", cookie)[0] == 302
+    assert get(served + "/api/me", cookie=valid_shape)[0] == 200
+
+
+def test_logout_ends_the_session_even_if_the_cookie_is_replayed(served):
+    cookie = login(served, "t-analyst")
+    assert get(served + "/api/me", cookie=cookie)[0] == 200
+    status, _, page = get(served + "/logout", cookie=cookie)
+    assert status == 200 and "déconnecté" in page
+    assert get(served + "/api/me", cookie=cookie)[0] == 401
+    assert open_no_redirect(served + "/", cookie)[0] == 302
+
+
+def test_admins_need_the_totp_code(served):
+    with pytest.raises(LoginFailed, match="TOTP code is required"):
+        login_cookie(served, "t-admin", PASSWORD, None)
+    cookie = login_cookie(served, "t-admin", PASSWORD, TOTP_SECRET)
+    assert json.loads(get(served + "/api/me", cookie=cookie)[2])["role"] == "admin"
+
+
+def test_api_tokens_authenticate_and_rotate(served, small_db, redis_url):
+    runtime.configure(settings_for(small_db, redis_url))
+    try:
+        first = users.rotate_token("t-agent", actor="test")
+        status, _, body = get(served + "/api/me", token=first)
+        assert status == 200 and json.loads(body)["agent_ref"] == "AGT-001"
+        second = users.rotate_token("t-agent", actor="test")
+    finally:
+        runtime.reset()
+    assert get(served + "/api/me", token=first)[0] == 401
+    assert get(served + "/api/me", token=second)[0] == 200
+    status, headers, _ = get(served + "/api/me", token="akig_not-a-token")
+    assert status == 401 and headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_metrics_need_the_bearer_token(served):
+    assert get(served + "/metrics")[0] == 401
+    assert get(served + "/metrics", token="wrong")[0] == 401
+    assert get(served + "/metrics", cookie=session_cookie(served, "t-admin"))[0] == 401
+    status, _, body = get(served + "/metrics", token=METRICS_TOKEN)
+    assert status == 200 and "akig_login_attempts_total" in body
+
+
+def test_health_stays_open(served):
+    assert get(served + "/api/health")[0] == 200
+
+
+def test_bad_read_parameters_are_400_with_a_message(served):
+    cookie = session_cookie(served, "t-analyst")
+    status, _, body = get(served + "/api/reads/arrears_by_site?as_of=demain", cookie=cookie)
+    assert status == 400 and "as_of must be a date" in json.loads(body)["error"]
+    assert get(served + "/api/reads/no_such_read", cookie=cookie)[0] == 404
+
+
+# --- servers of their own (their counters must not lock the shared one) ------------------------
+
+@pytest.fixture()
+def own_server(small_db, redis_url, tmp_path):
+    servers = []
+
+    def start(**env):
+        proc, base = start_server(small_db, redis_url, tmp_path, env_extra=env)
+        servers.append(proc)
+        return base
+
+    yield start
+    for proc in servers:
+        stop_server(proc)
+
+
+def _login_status(base: str, username: str, password: str) -> tuple[int, str]:
+    try:
+        login_cookie(base, username, password)
+        return 302, ""
+    except LoginFailed as exc:
+        status, _, message = str(exc).partition(": ")
+        return int(status), message
+
+
+def test_five_failures_lock_the_username_with_one_message_for_all(own_server):
+    base = own_server()
+    unknown = _login_status(base, "nobody-here", "whatever-1")
+    wrong = _login_status(base, "t-ops", "wrong-password-1")
+    assert unknown == wrong == (401, "Identifiant ou mot de passe incorrect.")
+    for _ in range(2):
+        _login_status(base, "t-ops", "wrong-password-1")
+    assert _login_status(base, "t-ops", "wrong-password-2")[0] == 401  # the 5th failure still answers
+    status, message = _login_status(base, "t-ops", PASSWORD)        # right password, but locked
+    assert status == 429 and message == "Trop de tentatives. Réessayez dans 15 minutes."
+    # the address is locked too (5 failures from 127.0.0.1): another account cannot try either
+    assert _login_status(base, "t-analyst", PASSWORD)[0] == 429
+
+
+def test_api_rate_limit_answers_429_with_retry_after(own_server):
+    base = own_server(AKIG_API_RATE_PER_USER="3")
+    cookie = login(base, "t-analyst")
+    statuses = [get(base + "/api/me", cookie=cookie)[0] for _ in range(3)]
+    status, headers, body = get(base + "/api/me", cookie=cookie)
+    assert statuses == [200, 200, 200] and status == 429
+    assert 1 <= int(headers["Retry-After"]) <= 60 and json.loads(body)["retry_after"] == int(headers["Retry-After"])
+
+
+def test_a_password_change_or_a_disabled_account_ends_access(own_server, small_db, redis_url):
+    base = own_server()
+    cookie = login(base, "t-owner2")
+    runtime.configure(settings_for(small_db, redis_url))
+    try:
+        users.set_password("t-owner2", "Changed-password-2", actor="test")
+        users.rotate_token("t-owner2", actor="test")
+        time.sleep(1.5)
+        token = users.rotate_token("t-owner2", actor="test")
+        assert get(base + "/api/me", token=token)[0] == 200
+        users.set_active("t-owner2", False, actor="test")
+        assert get(base + "/api/me", token=token)[0] == 401          # a token is checked at every request
+        assert _login_status(base, "t-owner2", "Changed-password-2")[0] == 401
+    finally:
+        users.set_active("t-owner2", True, actor="test")
+        users.set_password("t-owner2", PASSWORD, actor="test")
+        runtime.reset()
+    deadline = time.monotonic() + 20  # the server re-reads an account at most every 15 s
+    while get(base + "/api/me", cookie=cookie)[0] == 200 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert get(base + "/api/me", cookie=cookie)[0] == 401
+
+
+def test_totp_enrolment_at_first_login_shows_a_qr_code(own_server, small_db, redis_url):
+    runtime.configure(settings_for(small_db, redis_url))
+    try:
+        if users.get("t-newmanager") is None:
+            users.add("t-newmanager", PASSWORD, "manager", actor="test")
+    finally:
+        runtime.reset()
+    base = own_server()
+    from dashboards.login_client import _opener, _post
+
+    opener, _ = _opener()
+    with opener.open(base + "/login") as response:
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', response.read().decode()).group(1)
+    status, page = _post(opener, base + "/login", {"_xsrf": xsrf, "step": "password", "username": "t-newmanager",
+                                                   "password": PASSWORD})
+    assert status == 200 and 'src="data:image/svg+xml;base64,' in page and "Activer" in page
+    secret = re.search(r"<code>([A-Z2-7]+)</code>", page).group(1)
+    status, page = _post(opener, base + "/login", {"_xsrf": xsrf, "step": "enrol", "code": "000000"
+                                                   if pyotp.TOTP(secret).now() != "000000" else "111111"})
+    assert status == 401 and "Code de vérification incorrect." in page
+    secret = re.search(r"<code>([A-Z2-7]+)</code>", page).group(1)  # a new key is shown
+    status, _ = _post(opener, base + "/login", {"_xsrf": xsrf, "step": "enrol", "code": pyotp.TOTP(secret).now()})
+    assert status == 302
+    runtime.configure(settings_for(small_db, redis_url))
+    try:
+        assert users.get("t-newmanager").totp_confirmed
+    finally:
+        runtime.reset()
+
+
+def test_production_refuses_to_start_without_a_cookie_secret(small_db, redis_url, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "AKIG_COOKIE_SECRET"}
+    env.update(AKIG_ENV="production", AKIG_DATABASE_URL=small_db, AKIG_REDIS_URL=redis_url, AKIG_HOME=str(tmp_path))
+    akig = Path(sys.executable).parent / "akig"
+    result = subprocess.run([str(akig), "serve", "--port", "1"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "AKIG_COOKIE_SECRET" in result.stderr
