@@ -98,7 +98,7 @@ def markdown_table() -> str:
         if who == "open":
             cells = ["open"] * len(ROLES)
         elif who == "metrics token":
-            cells = ["bearer token (AKIG_METRICS_TOKEN)"] + [""] * (len(ROLES) - 1)
+            cells = ["token only"] * len(ROLES)
         elif who == "per read":
             cells = ["as reads above"] * len(ROLES)
         else:

@@ -26,10 +26,14 @@ def guarded_factory(entry: catalog.AppEntry):
         from akig_data.errors import AccessDenied
         from dashboards import components as ui
 
+        from akig_data.scope import current
+
         try:
-            who = auth.session_principal()
+            who = current()
         except AccessDenied as exc:
             return ui.refusal_page(entry.title, str(exc))
+        if who is None:  # no resolver installed: never serve an app without knowing who asks
+            return ui.refusal_page(entry.title, "Accès refusé : aucune session ouverte.")
         if not roles.can_open(who.role, entry.path):
             return ui.refusal_page(entry.title, f"Accès refusé : votre rôle ({roles.ROLE_LABELS[who.role]}) "
                                                 "ne permet pas d'ouvrir cette application.")
