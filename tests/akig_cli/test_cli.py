@@ -33,7 +33,9 @@ def run(*args: str):
 @pytest.mark.parametrize(
     "args",
     [[], ["db"], ["db", "init"], ["db", "status"], ["import"], ["demo"], ["demo", "seed"], ["demo", "up"],
-     ["query"], ["serve"]],
+     ["query"], ["serve"], ["users"], ["users", "add"], ["users", "passwd"], ["users", "disable"],
+     ["users", "enable"], ["users", "list"], ["users", "totp"], ["users", "token"], ["audit"], ["audit", "verify"],
+     ["audit", "show"], ["tenant"], ["tenant", "export"], ["tenant", "erase"]],
 )
 def test_every_command_has_help(args):
     result = run(*args, "--help")
@@ -130,3 +132,52 @@ def test_installed_entry_point_runs():
     akig = Path(sys.executable).parent / "akig"
     result = subprocess.run([str(akig), "query", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "key=value" in result.stdout
+
+
+def test_users_audit_and_tenant_commands(cli_env, tmp_path):
+    import pyotp
+
+    from akig_data import users
+
+    assert run("demo", "seed", "--scale", "small", "--until", SMALL_UNTIL.isoformat()).exit_code == 0
+    result = runner.invoke(app, ["users", "add", "kadi", "--role", "owner", "--owner", "OWN-0001"],
+                           input="Kadi-password-9\nKadi-password-9\n")
+    assert result.exit_code == 0 and "created kadi (owner)" in result.output
+    assert "Kadi-password-9" not in result.output
+    refused = runner.invoke(app, ["users", "add", "kadi2", "--role", "owner", "--password-stdin"],
+                            input="Kadi-password-9\n")
+    assert refused.exit_code == 2 and "Un compte propriétaire" in refused.output
+    listing = run("users", "list")
+    assert "kadi" in listing.output and "OWN-0001" in listing.output and "demo-admin" in listing.output
+    assert runner.invoke(app, ["users", "passwd", "kadi", "--password-stdin"], input="New-password-77\n").exit_code == 0
+    assert users.verify_password("kadi", "New-password-77") is not None
+    token = run("users", "token", "kadi").output.strip()
+    assert users.user_for_token(token).username == "kadi"
+    assert run("users", "token", "kadi", "--revoke").exit_code == 0 and users.user_for_token(token) is None
+    enrol = run("users", "totp", "kadi")
+    secret = enrol.output.split("secret=")[1].split("&")[0]
+    assert run("users", "totp", "kadi", "--confirm", "abc").exit_code == 2
+    assert run("users", "totp", "kadi", "--confirm", pyotp.TOTP(secret).now()).exit_code == 0
+    assert users.get("kadi").totp_confirmed
+    assert run("users", "totp", "kadi", "--remove").exit_code == 0
+    assert run("users", "disable", "kadi").exit_code == 0 and not users.get("kadi").active
+    assert run("users", "enable", "kadi").exit_code == 0 and users.get("kadi").active
+    assert run("users", "disable", "nobody").exit_code == 2
+    tenant = json.loads(run("query", "late_tenants", "as_of=" + SMALL_UNTIL.isoformat(), "-f", "json").output)[0]["tenant_ref"]
+    out = tmp_path / "t.json"
+    assert run("tenant", "export", tenant, "--out", str(out)).exit_code == 0
+    assert json.loads(out.read_text())["tenant"]["tenant_ref"] == tenant
+    assert run("tenant", "export", "NOPE").exit_code == 2
+    erased = run("tenant", "erase", tenant, "--yes")
+    assert erased.exit_code == 0 and "tenants 1" in erased.output
+    verify = run("audit", "verify")
+    assert verify.exit_code == 0 and "intact" in verify.output
+    shown = run("audit", "show", "--limit", "5")
+    assert "tenant_erase" in shown.output
+    with cli_env.engine.begin() as conn:
+        import sqlalchemy as sa
+
+        conn.execute(sa.text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+        conn.execute(sa.text("DELETE FROM audit_log WHERE action = 'user_passwd'"))
+    broken = run("audit", "verify")
+    assert broken.exit_code == 1 and "BROKEN" in broken.output
