@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Callable
 
 import pandas as pd
@@ -63,7 +64,8 @@ class SiteDetail(pn.viewable.Viewer):
         trend = reads.monthly_trend(as_of=self.as_of, owner_ref=self.owner_ref or None, site_ref=self.site_ref)
         trend.attrs["as_of"] = self.as_of
         return pn.Column(
-            pn.pane.Markdown(f"### {site['site_name']} — {site['commune']}, {site['quartier']}"),
+            pn.pane.HTML(f"<h3>{html.escape(str(site['site_name']))} — {html.escape(str(site['commune']))}, "
+                         f"{html.escape(str(site['quartier']))}</h3>"),
             pn.pane.Markdown("#### Logements"),
             units_table,
             export_buttons(self.units_frame, f"logements_{self.site_ref}", money=("Loyer (GNF)", "Impayés (GNF)")),
