@@ -34,6 +34,26 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+BENCH_PASSWORD = "Bench-password-1"
+
+
+def bench_cookie(base: str, role: str = "analyst", owner_ref: str | None = None) -> str:
+    """Log in as a `bench-<role>` account (created on first use, with a TOTP factor for the roles that
+    need one) and return the session cookie. The data layer must point at the served database."""
+    import pyotp
+
+    from akig_data import users
+    from dashboards.login_client import login_cookie
+
+    name = f"bench-{role}"
+    if users.get(name) is None:
+        users.add(name, BENCH_PASSWORD, role, owner_ref=owner_ref, actor="bench")
+        if role in users.TOTP_REQUIRED:
+            secret = users.begin_totp(name, actor="bench")
+            users.confirm_totp(name, pyotp.TOTP(secret).now(), actor="bench")
+    return login_cookie(base, name, BENCH_PASSWORD, users.get(name).totp_secret)
+
+
 def percentile(values, q):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -57,9 +77,10 @@ def start_server(prefix: str) -> tuple[subprocess.Popen, str]:
     raise SystemExit("akig serve did not start")
 
 
-async def load(browser, url: str) -> tuple[float, float]:
-    """Seconds from goto to the KPI values, and to the first chart's canvas."""
+async def load(browser, url: str, cookie: str) -> tuple[float, float]:
+    """Seconds from goto to the KPI values, and to the first chart's canvas (logged in)."""
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    await context.add_cookies([{"name": "user", "value": cookie, "url": url}])
     page = await context.new_page()
     await page.route("**/*", lambda route: route.continue_()
                      if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1")) else route.abort())
@@ -77,21 +98,22 @@ async def run(base: str, loads: int, concurrent: int, memo) -> list[tuple]:
     from playwright.async_api import async_playwright
 
     url = base + "/proprietaire"
+    cookie = bench_cookie(base)
     rows = []
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
-        await load(browser, url)  # first load of the process (imports, templates), not counted
+        await load(browser, url, cookie)  # first load of the process (imports, templates), not counted
         cold = []
         for _ in range(loads):
             memo.bump(LEDGER_TABLES + CONTACT_TABLES)
-            cold.append(await load(browser, url))
-        warm = [await load(browser, url) for _ in range(loads)]
+            cold.append(await load(browser, url, cookie))
+        warm = [await load(browser, url, cookie) for _ in range(loads)]
         gets = []
         for _ in range(loads):
             start = time.perf_counter()
-            urllib.request.urlopen(url, timeout=60).read()
+            urllib.request.urlopen(urllib.request.Request(url, headers={"Cookie": f"user={cookie}"}), timeout=60).read()
             gets.append(time.perf_counter() - start)
-        together = await asyncio.gather(*[load(browser, url) for _ in range(concurrent)])
+        together = await asyncio.gather(*[load(browser, url, cookie) for _ in range(concurrent)])
         await browser.close()
     for label, values in (("cold cache", cold), ("warm cache", warm), (f"{concurrent} sessions at once (warm)", together)):
         rows.append((label, "KPI row", [v[0] for v in values]))

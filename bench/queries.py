@@ -7,6 +7,8 @@ Usage (the database must hold a data set; `--seed large` loads one first if it i
     AKIG_REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/queries.py [--seed large] [--runs 20]
 
 Prints a Markdown table (the README keeps the last one). Not a test: nothing here passes or fails.
+AKIG_ROW_SECURITY=off runs the same SQL without switching to the row-level security roles, to measure
+what RLS costs.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sqlalchemy as sa  # noqa: E402
 
-from akig_data import migrations, naive, registry, runtime  # noqa: E402
+from akig_data import migrations, naive, registry, runtime, scope  # noqa: E402
 from akig_data.registry import table_to_frame  # noqa: E402
 from akig_data.settings import Settings  # noqa: E402
 
@@ -77,7 +79,7 @@ def main() -> None:
     month_start = as_of.replace(day=1)
     print(f"Data: {counts['owners']:,} owners, {counts['sites']:,} sites, {counts['tenants']:,} tenants, "
           f"{counts['leases']:,} leases, {dues:,} dues, {counts['payments']:,} payments; as of {as_of}; "
-          f"{args.runs} runs each.\n")
+          f"{args.runs} runs each; row-level security {'on' if rt.settings.row_security else 'off'}.\n")
 
     cases = [
         ("arrears_by_site", {"as_of": as_of}),
@@ -98,7 +100,12 @@ def main() -> None:
     for name, kwargs in cases:
         spec = registry.get(name)
         bound = spec.bind(kwargs)
-        cold, rows = timed(lambda: table_to_frame(spec.func(**bound)), args.runs)
+        def cold_read():
+            # the SQL as the server runs it: under the owner's row-level security scope (or every owner's)
+            with scope.scoped(bound.get("owner_ref") or scope.ALL):
+                return table_to_frame(spec.func(**bound))
+
+        cold, rows = timed(cold_read, args.runs)
         registry.run(name, **kwargs)  # fill the cache
         warm, _ = timed(lambda: registry.run(name, **kwargs), args.runs)
         label = ", ".join(f"{k}={v}" for k, v in kwargs.items() if k != "as_of") or "all owners"

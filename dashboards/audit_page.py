@@ -7,6 +7,7 @@ import param
 
 from akig_data import audit
 from dashboards import components as ui
+from dashboards.tables import table
 
 PAGE_SIZE = 50
 COLUMNS = {"id": "N°", "at": "Date", "actor": "Qui", "role": "Rôle", "address": "Adresse", "action": "Action",
@@ -26,9 +27,7 @@ class AuditPage(pn.viewable.Viewer):
         if frame.empty:
             return pn.pane.Alert("Aucune entrée pour ces filtres.", alert_type="info", sizing_mode="stretch_width")
         frame["at"] = frame["at"].dt.strftime("%d/%m/%Y %H:%M:%S")
-        return pn.widgets.Tabulator(frame.rename(columns=COLUMNS), show_index=False, disabled=True,
-                                    pagination="local", page_size=PAGE_SIZE, layout="fit_data_stretch",
-                                    sizing_mode="stretch_width")
+        return table(frame.rename(columns=COLUMNS), page_size=PAGE_SIZE)
 
     def verify(self, _=None) -> None:
         report = ui.guarded(audit.verify)

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.dashboard import ARGS, start_server  # noqa: E402
+from bench.dashboard import ARGS, bench_cookie, start_server  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 
@@ -24,13 +24,35 @@ OUT = ROOT / "docs" / "screenshots"
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
+    from akig_data import runtime
+
+    runtime.configure()
     proc, base = start_server("screenshots")
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1500})
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("http://127.0.0.1", "ws://"))
                        else r.abort())
+            page.goto(base + "/proprietaire")
+            page.wait_for_selector("input[name=username]")
+            page.screenshot(path=str(OUT / "connexion.png"))
+            page.context.add_cookies([{"name": "user", "value": bench_cookie(base, "admin"), "url": base}])
+            page.goto(base + "/admin/journal")
+            page.wait_for_selector(".tabulator-row", timeout=60_000)
+            time.sleep(1)
+            page.screenshot(path=str(OUT / "journal_audit.png"))
+            page.context.clear_cookies()
+            owner = runtime.get_runtime().engine.connect().exec_driver_sql(
+                "SELECT owner_ref FROM owners ORDER BY owner_ref LIMIT 1").scalar()
+            page.context.add_cookies([{"name": "user", "value": bench_cookie(base, "owner", owner), "url": base}])
+            page.goto(base + "/proprietaire")
+            page.wait_for_selector("canvas", timeout=60_000)
+            time.sleep(2)
+            page.screenshot(path=str(OUT / "proprietaire_vue_proprietaire.png"))
+            page.context.clear_cookies()
+            page.context.add_cookies([{"name": "user", "value": bench_cookie(base), "url": base}])
+            page.set_viewport_size({"width": 1400, "height": 1500})
             page.goto(base + "/proprietaire")
             page.wait_for_selector("canvas", timeout=60_000)
             time.sleep(2)
