@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from akig_data.bulk import LoadResult, load_rows
 from akig_data.errors import AkigError
 from akig_data.import_formats import FORMATS, IMPORT_ORDER, FileFormat
+from akig_data import audit
 from akig_data.runtime import get_runtime
 
 PROGRESS_ROWS = 20_000  # files at least this long show a progress bar
@@ -285,8 +286,9 @@ def _check_references(files: dict[str, ParsedFile], conn: sa.Connection, problem
 
 
 # -- the import --------------------------------------------------------------------------------------
-def import_path(path: Path | str, progress: Callable[..., Any] | None = None) -> ImportReport:
-    """Validate everything under PATH, then load it all in one transaction; raise ImportFailed otherwise."""
+def import_path(path: Path | str, progress: Callable[..., Any] | None = None, actor: str | None = None) -> ImportReport:
+    """Validate everything under PATH, then load it all in one transaction; raise ImportFailed otherwise.
+    The import is written to the audit trail in the same transaction (who, which file, rows changed)."""
     path = Path(path)
     problems: list[str] = []
     sheets = open_sheets(path, problems)
@@ -314,6 +316,8 @@ def import_path(path: Path | str, progress: Callable[..., Any] | None = None) ->
                 parsed = files.get(name)
                 if parsed is not None:
                     results.append(load_rows(conn, name, parsed.columns, parsed.rows))
+            audit.record(conn, actor=actor or audit.cli_actor(), action="import", target=path.name, address="cli",
+                         details={r.table: {"inserted": r.inserted, "updated": r.updated} for r in results})
     report = ImportReport(results)
     runtime.memo.bump(report.changed_tables)
     return report

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from akig_data.bulk import LOAD_ORDER, LoadResult, load_rows
 from akig_data.demo.generate import DemoGenerator
 from akig_data.errors import AkigError
+from akig_data import audit
 from akig_data.runtime import get_runtime
 
 DATA_TABLES = LOAD_ORDER  # every table the demo fills (and --reset empties)
@@ -54,6 +55,8 @@ def seed(
                 t0 = time.perf_counter()
                 results.append(load_rows(conn, name, table.columns, table.rows))
                 log(f"  {name:<16} {results[-1].rows:>10,} rows  {time.perf_counter() - t0:6.1f} s")
+            audit.record(conn, actor=audit.cli_actor(), action="demo_seed", target=scale, address="cli",
+                         details={"seed": seed, "until": str(generator.until), "reset": reset})
     # VACUUM (outside any transaction) sets the visibility map: index-only scans stay index-only.
     with runtime.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("VACUUM ANALYZE"))

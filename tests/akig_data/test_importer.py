@@ -223,3 +223,14 @@ def test_large_files_report_progress(fresh_db, tmp_path, monkeypatch):
 
     import_path(write_folder(tmp_path / "data"), progress=Bar)
     assert "payments.csv" in updates and "closed" in updates and 1 in updates
+
+
+def test_an_import_is_written_to_the_audit_trail_and_a_refused_one_is_not(fresh_db, tmp_path):
+    from akig_data import audit
+
+    import_path(write_folder(tmp_path / "ok"), actor="awa")
+    log = audit.entries()
+    assert list(log["action"]) == ["import"] and log["actor"][0] == "awa"
+    with pytest.raises(ImportFailed):
+        import_path(write_folder(tmp_path / "bad", owners=FILES["owners"] + ",Sans référence,,\n"), actor="awa")
+    assert len(audit.entries()) == 1

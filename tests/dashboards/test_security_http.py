@@ -181,7 +181,7 @@ def _login_status(base: str, username: str, password: str) -> tuple[int, str]:
         return int(status), message
 
 
-def test_five_failures_lock_the_username_with_one_message_for_all(own_server):
+def test_five_failures_lock_the_username_with_one_message_for_all(own_server, tmp_path):
     base = own_server()
     unknown = _login_status(base, "nobody-here", "whatever-1")
     wrong = _login_status(base, "t-ops", "wrong-password-1")
@@ -193,6 +193,8 @@ def test_five_failures_lock_the_username_with_one_message_for_all(own_server):
     assert status == 429 and message == "Trop de tentatives. Réessayez dans 15 minutes."
     # the address is locked too (5 failures from 127.0.0.1): another account cannot try either
     assert _login_status(base, "t-analyst", PASSWORD)[0] == 429
+    log = (tmp_path / "serve.log").read_text()
+    assert "POST /login" in log and "wrong-password" not in log and PASSWORD not in log  # never logged
 
 
 def test_api_rate_limit_answers_429_with_retry_after(own_server):
