@@ -406,11 +406,50 @@ def _serve(port: int, address: str, num_procs: int, runtime) -> None:
     from dashboards.server import serve as run_server
 
     try:
-        AuthSettings.from_env()
+        auth_settings = AuthSettings.from_env()
     except StartupRefused as exc:
         _fail(str(exc))
+    _serve_as_app_role(runtime, production=auth_settings.production)
     typer.echo(f"AKIG is served at http://{address}:{port}/ (log in at /login)")
     run_server(port=port, address=address, num_procs=num_procs)
+
+
+def _serve_as_app_role(runtime, production: bool) -> None:
+    """The server must not connect as a role that can bypass row-level security (a superuser, or the
+    tables' owner, which ran the migrations). When it would, connect the server as AKIG_APP_ROLE
+    (akig_app) on the same database instead, with AKIG_APP_PASSWORD if the server asks for one; in
+    production, refuse to serve if that is not possible."""
+    import os
+
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    from akig_data.db import create_engine
+
+    with runtime.engine.connect() as conn:
+        bypasses = conn.execute(sa.text(
+            "SELECT r.rolsuper OR r.rolbypassrls OR EXISTS (SELECT 1 FROM pg_tables t WHERE t.tablename = 'leases' "
+            "AND t.tableowner = current_user) FROM pg_roles r WHERE r.rolname = current_user")).scalar()
+    if not bypasses:
+        return
+    role = os.environ.get("AKIG_APP_ROLE", "akig_app")
+    app_url = make_url(runtime.database_url).set(username=role, password=os.environ.get("AKIG_APP_PASSWORD") or None)
+    engine = create_engine(app_url.render_as_string(hide_password=False))
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.DBAPIError as exc:
+        message = (f"the server would connect as a role that bypasses row-level security, and connecting as {role} "
+                   f"failed ({str(exc.orig).strip().splitlines()[0] if exc.orig else exc}); set AKIG_DATABASE_URL to "
+                   f"{role}'s URL (or AKIG_APP_PASSWORD)")
+        if production:
+            _fail(message)
+        typer.secho(f"warning: {message}; serving anyway (development)", fg=typer.colors.YELLOW, err=True)
+        return
+    finally:
+        engine.dispose()
+    os.environ["AKIG_DATABASE_URL"] = app_url.render_as_string(hide_password=False)
+    typer.echo(f"Serving as {role} (row-level security enforced; migrations ran as {make_url(runtime.database_url).username})")
 
 
 @app.command("serve")

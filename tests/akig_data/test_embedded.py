@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 
 from akig_data import embedded
 from akig_data.db import normalise_url
+from dashboards.login_client import login_cookie
 from tests.dashboards.conftest import free_port
 
 
@@ -54,7 +56,16 @@ def test_demo_up_on_embedded_servers_serves_the_demo_data(tmp_path):
                 assert proc.poll() is None, log.read_text()
                 try:
                     with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as r:
-                        return log.read_text(), json.loads(r.read())
+                        health = json.loads(r.read())
+                    text = log.read_text()
+                    account = re.search(r"analyst\s+demo-analyst\s+(\S+)", text)
+                    if account:  # first run: the printed demo account logs in, and the session reads
+                        cookie = login_cookie(f"http://127.0.0.1:{port}", "demo-analyst", account.group(1))
+                        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/reads/portfolio_summary",
+                                                         headers={"Cookie": f"user={cookie}"})
+                        with urllib.request.urlopen(request, timeout=30) as r:
+                            health["read_rows"] = len(json.loads(r.read())["rows"])
+                    return text, health
                 except OSError:
                     time.sleep(0.5)
             raise AssertionError(f"no answer from akig demo up:\n{log.read_text()}")
@@ -65,11 +76,14 @@ def test_demo_up_on_embedded_servers_serves_the_demo_data(tmp_path):
     output, health = run_once()
     assert "Loading the small data set" in output
     assert f"AKIG is served at http://127.0.0.1:{port}/" in output
+    assert "Serving as akig_app (row-level security enforced" in output
+    assert "Demo accounts" in output and health["read_rows"] == 1
     assert health["status"] == "ok"
     assert (tmp_path / "akig-home" / "pg" / "PG_VERSION").exists()
 
     output, health = run_once()
     assert "Reusing the data already in the database." in output and health["status"] == "ok"
+    assert "Demo accounts" not in output  # passwords are printed once
 
     # The embedded PostgreSQL stopped with the last process that used it; start it to look inside.
     url = normalise_url(embedded.start_postgres(tmp_path / "akig-home"))

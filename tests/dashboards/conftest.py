@@ -61,12 +61,12 @@ def ensure_test_users(database_url: str, redis_url: str) -> None:
 
 
 def start_server(database_url: str, redis_url: str, home: Path, *extra: str,
-                 env_extra: dict | None = None) -> tuple[subprocess.Popen, str]:
+                 env_extra: dict | None = None, as_app: bool = True) -> tuple[subprocess.Popen, str]:
     """Run `akig serve` (the same command users run) on a free port, connected as akig_app; return the
     process and base URL."""
     ensure_test_users(database_url, redis_url)
     port = free_port()
-    env = dict(os.environ, AKIG_DATABASE_URL=app_url(database_url), AKIG_REDIS_URL=redis_url,
+    env = dict(os.environ, AKIG_DATABASE_URL=app_url(database_url) if as_app else database_url, AKIG_REDIS_URL=redis_url,
                AKIG_CACHE_PREFIX=settings_for(database_url, redis_url).cache_prefix, AKIG_HOME=str(home),
                AKIG_COOKIE_SECRET=COOKIE_SECRET, AKIG_METRICS_TOKEN=METRICS_TOKEN,
                AKIG_API_RATE_PER_ADDRESS="100000", AKIG_API_RATE_PER_USER="100000")

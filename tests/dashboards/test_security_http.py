@@ -265,3 +265,21 @@ def test_production_refuses_to_start_without_a_cookie_secret(small_db, redis_url
     akig = Path(sys.executable).parent / "akig"
     result = subprocess.run([str(akig), "serve", "--port", "1"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "AKIG_COOKIE_SECRET" in result.stderr
+
+
+def test_serve_switches_from_the_tables_owner_to_the_application_role(small_db, redis_url, tmp_path):
+    proc, base = start_server(small_db, redis_url, tmp_path, as_app=False)
+    try:
+        cookie = login(base, "t-analyst")
+        assert get(base + "/api/reads/sites", cookie=cookie)[0] == 200
+    finally:
+        stop_server(proc)
+    assert "Serving as akig_app (row-level security enforced" in (tmp_path / "serve.log").read_text()
+
+
+def test_production_refuses_to_serve_as_a_role_that_bypasses_row_security(small_db, redis_url, tmp_path):
+    env = dict(os.environ, AKIG_ENV="production", AKIG_COOKIE_SECRET="s" * 40, AKIG_DATABASE_URL=small_db,
+               AKIG_REDIS_URL=redis_url, AKIG_HOME=str(tmp_path), AKIG_APP_ROLE="akig_nobody")
+    akig = Path(sys.executable).parent / "akig"
+    result = subprocess.run([str(akig), "serve", "--port", "1"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "bypasses row-level security" in result.stderr
