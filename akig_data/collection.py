@@ -34,7 +34,6 @@ METHODS = ("cash", "orange_money", "mtn_momo", "bank")
 PROOF_RADIUS_M = 200.0
 MAX_SPEED_KMH = 120.0          # faster than a moto in Conakry traffic: the fix or the visit is wrong
 MAX_AMOUNT = 10_000_000_000    # 10 billion GNF: beyond any rent; a typo guard
-WRITER_ROLES = frozenset({"admin", "manager", "agent"})
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 
 
@@ -135,9 +134,11 @@ def _client_id(value: Any) -> str | None:
 
 def _writer(who: Principal | None, agent_ref: str | None) -> tuple[str, str | None]:
     """(actor name, the agent the action is credited to). An agent writes in his own name only."""
+    if agent_ref is not None and not isinstance(agent_ref, str):
+        raise InvalidParameter("agent_ref : texte attendu.")
     if who is None:
         return audit.cli_actor(), agent_ref
-    if who.role not in WRITER_ROLES:
+    if not roles.can_write_collection(who.role):
         raise AccessDenied(f"Accès refusé : le rôle {roles.ROLE_LABELS.get(who.role, who.role)} ne peut pas "
                            "enregistrer d'action de recouvrement.")
     if who.role == "agent":

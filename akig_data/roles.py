@@ -47,6 +47,7 @@ ENDPOINTS = {
     "GET /api/health": "open",
     "GET /api/me": frozenset(ROLES),
     "GET /api/reads/{name}": "per read",
+    "POST /api/calls, /api/visits, /api/promises, /api/payments": frozenset({"admin", "manager", "agent"}),
     "GET /metrics": "metrics token",
 }
 
@@ -57,6 +58,11 @@ def can_open(role: str | None, path: str) -> bool:
 
 def can_read(role: str | None, read_name: str) -> bool:
     return read_name in _READS_BY_ROLE.get(role or "", frozenset())
+
+
+def can_write_collection(role: str | None) -> bool:
+    """Record calls, visits, promises and payments (an agent in his own name only)."""
+    return role in ENDPOINTS["POST /api/calls, /api/visits, /api/promises, /api/payments"]
 
 
 def can_export(role: str | None) -> bool:

@@ -18,9 +18,9 @@ import os
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tornado.ioloop import IOLoop
-from tornado.web import RequestHandler
+from tornado.web import HTTPError, RequestHandler
 
-from akig_data import export, health, metrics, registry, throttle, users
+from akig_data import collection, export, health, metrics, registry, throttle, users
 from akig_data.errors import AccessDenied, AkigError, DatabaseUnavailable, InvalidParameter
 from akig_data.scope import Principal, acting_as
 from dashboards import auth
@@ -51,6 +51,9 @@ class HealthHandler(JSONHandler):
         self.write_json(report, 200 if report["database"]["ok"] else 503)
 
 
+MAX_BODY = 64 * 1024
+
+
 def api_limits() -> tuple[int, int]:
     """Requests per minute allowed per token/user and per address."""
     return (int(os.environ.get("AKIG_API_RATE_PER_USER", "120")),
@@ -61,18 +64,36 @@ class AuthenticatedHandler(JSONHandler):
     """Resolves the caller (token or session), applies the rate limit, then runs `handle` in a thread
     with the data layer acting as that caller."""
 
-    def _caller(self) -> Principal | None:
+    def _caller(self) -> tuple[Principal | None, bool]:
+        """(who, whether he came with a session cookie rather than a token)."""
         header = self.request.headers.get("Authorization", "")
         if header.lower().startswith("bearer "):
             user = users.user_for_token(header[7:].strip())
-            return Principal(user.username, user.role, user.owner_ref, user.agent_ref) if user else None
-        return auth.principal_from_cookie(self.get_cookie(auth.COOKIE))
+            return (Principal(user.username, user.role, user.owner_ref, user.agent_ref) if user else None), False
+        return auth.principal_from_cookie(self.get_cookie(auth.COOKIE)), True
 
     async def get(self, *args) -> None:
+        await self._serve(args, body=None)
+
+    async def post(self, *args) -> None:
+        if len(self.request.body) > MAX_BODY:
+            self.write_error_json(413, f"Corps de requête trop gros (au plus {MAX_BODY // 1024} Kio).")
+            return
+        try:
+            body = json.loads(self.request.body or b"null")
+        except (ValueError, UnicodeDecodeError):
+            self.write_error_json(400, "JSON invalide.")
+            return
+        if not isinstance(body, dict):
+            self.write_error_json(400, "Un objet JSON est attendu.")
+            return
+        await self._serve(args, body=body)
+
+    async def _serve(self, args, body: dict | None) -> None:
         address = self.request.remote_ip or "?"
         loop = IOLoop.current()
         try:
-            who = await loop.run_in_executor(None, self._caller)
+            who, by_cookie = await loop.run_in_executor(None, self._caller)
         except DatabaseUnavailable as exc:
             self.write_error_json(503, str(exc))
             return
@@ -87,10 +108,17 @@ class AuthenticatedHandler(JSONHandler):
             self.set_header("WWW-Authenticate", 'Bearer realm="akig"')
             self.write_error_json(401, "Authentification requise (jeton d'API ou session).")
             return
+        if body is not None and by_cookie:
+            # A browser session writing: the request must carry the XSRF token (X-XSRFToken header).
+            try:
+                self.check_xsrf_cookie()
+            except HTTPError:
+                self.write_error_json(403, "Jeton XSRF manquant ou invalide.")
+                return
 
         def run():
             with acting_as(who):
-                return self.handle(who, *args)
+                return self.handle(who, *args) if body is None else self.handle_post(who, body, address, *args)
 
         try:
             status, payload = await loop.run_in_executor(None, run)
@@ -107,6 +135,9 @@ class AuthenticatedHandler(JSONHandler):
             self.write_error_json(400, str(exc))
             return
         self.write_json(payload, status)
+
+    def handle_post(self, who: Principal, body: dict, address: str, *args) -> tuple[int, object]:
+        raise HTTPError(405)
 
     def handle(self, who: Principal, *args) -> tuple[int, object]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -138,6 +169,37 @@ class ReadHandler(AuthenticatedHandler):
         return 200, {"read": name, "rows": export.records(frame)}
 
 
+class WriteHandler(AuthenticatedHandler):
+    """POST /api/calls|visits|promises|payments: a JSON object with the fields below (others are refused);
+    201 with the new ref (200 and "duplicate": true for a retried client_id)."""
+
+    FIELDS = {
+        "calls": (collection.record_call, ("lease_ref", "outcome"), ("called_at", "note", "agent_ref", "client_id")),
+        "visits": (collection.record_visit, ("lease_ref", "outcome", "lat", "lon"),
+                   ("accuracy_m", "visited_at", "note", "agent_ref", "client_id")),
+        "promises": (collection.record_promise, ("lease_ref", "amount", "due_date"), ("agent_ref", "client_id")),
+        "payments": (collection.record_payment, ("lease_ref", "amount", "method"),
+                     ("reference", "paid_at", "agent_ref", "client_id")),
+    }
+
+    def handle_post(self, who: Principal, body: dict, address: str, kind: str):
+        command, required, optional = self.FIELDS[kind]
+        missing = [f for f in required if body.get(f) in (None, "")]
+        if missing:
+            raise InvalidParameter(f"Champ obligatoire manquant : {', '.join(missing)}.")
+        unknown = sorted(set(body) - set(required) - set(optional))
+        if unknown:
+            raise InvalidParameter(f"Champ inconnu : {', '.join(unknown)} (champs : {', '.join(required + optional)}).")
+        positional = [body[f] for f in required]
+        if kind == "visits":  # lat and lon are keyword arguments of record_visit
+            positional, keywords = positional[:2], {"lat": body["lat"], "lon": body["lon"]}
+        else:
+            keywords = {}
+        keywords.update({f: body[f] for f in optional if f in body})
+        result = command(*positional, who=who, address=address, **keywords)
+        return (200 if result.duplicate else 201), result.as_dict()
+
+
 class MetricsHandler(RequestHandler):
     """GET /metrics: Prometheus text format, for the bearer of AKIG_METRICS_TOKEN only."""
 
@@ -162,5 +224,6 @@ def routes() -> list[tuple]:
         (r"/api/health", HealthHandler),
         (r"/api/me", MeHandler),
         (r"/api/reads/([a-z_]+)", ReadHandler),
+        (r"/api/(calls|visits|promises|payments)", WriteHandler),
         (r"/metrics", MetricsHandler),
     ]

@@ -1,0 +1,156 @@
+"""POST /api/calls|visits|promises|payments against a real server (as akig_app): created, idempotent,
+every bad body a 4xx JSON error that writes nothing, roles, XSRF for browser sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+import sqlalchemy as sa
+
+from akig_data import reads, roles, runtime, users
+from tests.conftest import SMALL_UNTIL, settings_for
+from tests.dashboards.conftest import TEST_USERS, session_cookie, start_server, stop_server
+
+TODAY = dt.datetime.now(dt.timezone.utc).date()
+
+
+@pytest.fixture(scope="module")
+def api(databases, template_db, redis_url, tmp_path_factory):
+    """A server of its own over a copy of the small data set (these tests write), with tokens."""
+    from akig_data.demo.seed import seed
+
+    name = databases.create("api", template=template_db)
+    url = databases.url(name)
+    runtime.configure(settings_for(url, redis_url))
+    seed("small", seed=7, until=SMALL_UNTIL)
+    runtime.reset()
+    proc, base = start_server(url, redis_url, tmp_path_factory.mktemp("api"))
+    runtime.configure(settings_for(url, redis_url))
+    tokens = {name: users.rotate_token(name, actor="test") for name in TEST_USERS}
+    lease = reads.arrears_by_lease(as_of=SMALL_UNTIL).sort_values("arrears")["lease_ref"].iloc[-1]
+    engine = runtime.get_runtime().engine
+    yield base, tokens, lease, engine
+    runtime.reset()
+    stop_server(proc)
+    databases.drop(name)
+
+
+def post(base: str, path: str, body, token: str | None = None, cookie: str | None = None, raw: bytes | None = None,
+         headers: dict | None = None):
+    data = raw if raw is not None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method="POST",
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    if cookie:
+        request.add_header("Cookie", cookie)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+def counts(engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar()
+                for t in ("calls", "visits", "promises", "payments")}
+
+
+def test_an_agent_records_a_call_a_promise_and_a_payment(api):
+    base, tokens, lease, engine = api
+    agent = tokens["t-agent"]
+    status, body = post(base, "/api/calls", {"lease_ref": lease, "outcome": "promise", "client_id": "ph-1"}, agent)
+    assert status == 201 and body["kind"] == "call" and not body["duplicate"]
+    status, again = post(base, "/api/calls", {"lease_ref": lease, "outcome": "promise", "client_id": "ph-1"}, agent)
+    assert status == 200 and again["duplicate"] and again["ref"] == body["ref"]
+    status, body = post(base, "/api/promises", {"lease_ref": lease, "amount": 150000,
+                                                "due_date": (TODAY + dt.timedelta(days=2)).isoformat()}, agent)
+    assert status == 201 and body["amount"] == 150000
+    status, body = post(base, "/api/payments", {"lease_ref": lease, "amount": 150000, "method": "mtn_momo",
+                                                "reference": "MOMO-778899"}, agent)
+    assert status == 201 and body["receipt_no"].startswith("REC-")
+    with engine.connect() as conn:
+        who = conn.execute(sa.text("SELECT a.agent_ref, p.recorded_by FROM payments p JOIN agents a ON a.id = p.agent_id "
+                                   "WHERE p.payment_ref = :r"), {"r": body["ref"]}).one()
+    assert tuple(who) == ("AGT-001", "t-agent")
+
+
+def test_a_visit_reports_its_proof(api):
+    base, tokens, lease, engine = api
+    with engine.connect() as conn:
+        lat, lon = conn.execute(sa.text("SELECT s.lat, s.lon FROM leases l JOIN sites s ON s.id = l.site_id "
+                                        "WHERE l.lease_ref = :r"), {"r": lease}).one()
+    status, body = post(base, "/api/visits", {"lease_ref": lease, "outcome": "reached", "lat": lat, "lon": lon,
+                                              "accuracy_m": 5}, tokens["t-manager"])
+    assert status == 400 and "agent_ref" in body["error"]  # a manager names the agent who visited
+    status, body = post(base, "/api/visits", {"lease_ref": lease, "outcome": "reached", "lat": lat, "lon": lon,
+                                              "accuracy_m": 5, "agent_ref": "AGT-003"}, tokens["t-manager"])
+    assert status == 201 and body["proof"] is True and body["distance_m"] == 0
+
+
+@pytest.mark.parametrize("path, body, raw, status, message", [
+    ("/api/calls", None, b"{not json", 400, "JSON invalide"),
+    ("/api/calls", None, b"[1, 2]", 400, "objet JSON"),
+    ("/api/calls", {"outcome": "reached"}, None, 400, "Champ obligatoire manquant : lease_ref"),
+    ("/api/calls", {"lease_ref": "L", "outcome": "reached", "extra": 1}, None, 400, "Champ inconnu : extra"),
+    ("/api/calls", {"lease_ref": 12, "outcome": "reached"}, None, 400, "lease_ref"),
+    ("/api/calls", {"lease_ref": "BAIL-NOPE", "outcome": "reached"}, None, 400, "Bail inconnu"),
+    ("/api/calls", {"lease_ref": "LEASE", "outcome": ["x"]}, None, 400, "outcome"),
+    ("/api/calls", {"lease_ref": "LEASE", "outcome": "reached", "agent_ref": {"a": 1}}, None, 400, "agent_ref"),
+    ("/api/promises", {"lease_ref": "LEASE", "amount": "beaucoup", "due_date": "2099-01-01"}, None, 400, "entier"),
+    ("/api/promises", {"lease_ref": "LEASE", "amount": 1000, "due_date": "2020-01-01"}, None, 400, "déjà passée"),
+    ("/api/payments", {"lease_ref": "LEASE", "amount": -1, "method": "cash"}, None, 400, "supérieur à zéro"),
+    ("/api/payments", {"lease_ref": "LEASE", "amount": 1000, "method": "cash", "paid_at": 12}, None, 400, "paid_at"),
+    ("/api/visits", {"lease_ref": "LEASE", "outcome": "reached", "lat": "x", "lon": 0}, None, 400, "lat"),
+    ("/api/calls", None, b"{" + b" " * (70 * 1024) + b"}", 413, "trop gros"),
+])
+def test_bad_bodies_are_4xx_json_and_write_nothing(api, path, body, raw, status, message):
+    base, tokens, lease, engine = api
+    if body is not None:
+        body = {k: (lease if v == "LEASE" else v) for k, v in body.items()}
+    before = counts(engine)
+    got, answer = post(base, path, body, tokens["t-agent"], raw=raw)
+    assert got == status and message in answer["error"]
+    assert counts(engine) == before
+
+
+@pytest.mark.parametrize("role", roles.ROLES)
+def test_writes_follow_the_access_table(api, role):
+    base, tokens, lease, engine = api
+    username = next(n for n, (r, _) in TEST_USERS.items() if r == role)
+    body = {"lease_ref": lease, "outcome": "no_answer"} | ({} if role == "agent" else {"agent_ref": "AGT-002"})
+    status, answer = post(base, "/api/calls", body, tokens[username])
+    assert status == (201 if roles.can_write_collection(role) else 403), answer
+
+
+def test_an_agent_cannot_write_in_another_agents_name(api):
+    base, tokens, lease, _ = api
+    status, body = post(base, "/api/calls", {"lease_ref": lease, "outcome": "reached", "agent_ref": "AGT-002"},
+                        tokens["t-agent"])
+    assert status == 403 and "propres actions" in body["error"]
+
+
+def test_a_browser_session_must_send_the_xsrf_token(api):
+    base, _, lease, _ = api
+    cookie = session_cookie(base, "t-manager")
+    body = {"lease_ref": lease, "outcome": "reached", "agent_ref": "AGT-002"}
+    status, answer = post(base, "/api/calls", body, cookie=f"user={cookie}")
+    assert status == 403 and "XSRF" in answer["error"]
+    with urllib.request.urlopen(base + "/login") as response:  # the page sets the _xsrf cookie
+        xsrf = response.headers["Set-Cookie"].split("_xsrf=")[1].split(";")[0]
+    status, _ = post(base, "/api/calls", body, cookie=f"user={cookie}; _xsrf={xsrf}", headers={"X-XSRFToken": "forged"})
+    assert status == 403
+    status, _ = post(base, "/api/calls", body, cookie=f"user={cookie}; _xsrf={xsrf}", headers={"X-XSRFToken": xsrf})
+    assert status == 201
+
+
+def test_without_credentials_nothing_is_written(api):
+    base, _, lease, engine = api
+    before = counts(engine)
+    status, _ = post(base, "/api/payments", {"lease_ref": lease, "amount": 1000, "method": "cash"})
+    assert status == 401 and counts(engine) == before
