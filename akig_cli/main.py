@@ -9,6 +9,7 @@
     akig users add|passwd|disable|enable|list|totp|token   accounts, second factor, API tokens
     akig audit verify|show            the hash-chained audit trail
     akig tenant export|erase REF      a tenant's personal data (JSON) / pseudonymise it
+    akig missions generate --date D   plan day D's calls and visits (OR-Tools routes)
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ demo_app = typer.Typer(help="The synthetic demo data set.", no_args_is_help=True
 users_app = typer.Typer(help="Accounts: roles, passwords, TOTP second factor, API tokens.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail (append-only, hash-chained).", no_args_is_help=True)
 tenant_app = typer.Typer(help="A tenant's personal data.", no_args_is_help=True)
+missions_app = typer.Typer(help="The collection team's daily missions.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(tenant_app, name="tenant")
+app.add_typer(missions_app, name="missions")
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -398,6 +401,30 @@ def tenant_erase(tenant_ref: str, yes: bool = typer.Option(False, "--yes", help=
         typer.confirm(f"Effacer l'identité et les coordonnées de {tenant_ref} ?", abort=True)
     changed = _user_command(privacy.erase_tenant, tenant_ref)
     typer.echo(f"{tenant_ref} erased: " + ", ".join(f"{k} {v}" for k, v in changed.items()))
+
+
+# -- missions -----------------------------------------------------------------------------------------
+@missions_app.command("generate")
+def missions_generate(date: Optional[str] = typer.Option(None, help="the day to plan (YYYY-MM-DD, default today)")) -> None:
+    """Turn the late leases and the promises due into calls and visits, assign them, order the visits."""
+    from akig_data import missions
+    from akig_data.errors import AkigError
+
+    try:
+        day = dt.date.fromisoformat(date) if date else dt.datetime.now(missions.TZ).date()
+    except ValueError:
+        _fail(f"--date must be a date YYYY-MM-DD (got {date!r})", code=2)
+        return
+    _runtime()
+    try:
+        report = missions.generate(day)
+    except AkigError as exc:
+        _fail(str(exc), code=2)
+        return
+    typer.echo(f"{report.day}: {report.planned_visits} visits and {report.planned_calls} calls planned "
+               f"({report.kept_done} already done kept), {report.unassigned} candidates without an agent, "
+               f"{report.dropped_visits} visits did not fit the day; {report.distance_km} km of routes, "
+               f"solved in {report.solve_seconds} s")
 
 
 # -- serve --------------------------------------------------------------------------------------------

@@ -21,9 +21,10 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from akig_data import audit, roles
+from akig_data import audit, missions, roles
 from akig_data.db import LOCAL_TZ, translated_errors
 from akig_data.errors import AccessDenied, InvalidParameter
+from akig_data.routing import haversine_m
 from akig_data.runtime import get_runtime
 from akig_data.scope import Principal
 
@@ -48,14 +49,6 @@ class Result:
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "ref": self.ref, "duplicate": self.duplicate, **(self.details or {})}
-
-
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres (Earth radius 6,371 km)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6_371_000 * math.asin(math.sqrt(a))
 
 
 # --- validation helpers -------------------------------------------------------------------------
@@ -217,11 +210,12 @@ def record_call(lease_ref: str, outcome: str, *, called_at: Any = None, note: An
             "VALUES (:ref, :lease, :agent, :at, :outcome, :note, :cid, :by)"),
             {"ref": ref, "lease": lease.id, "agent": agent_id, "at": when, "outcome": outcome, "note": note,
              "cid": client_id, "by": actor})
+        missions.complete(w.conn, lease.id, agent_id, "call", when, outcome)
         audit.record(w.conn, actor=actor, role=who.role if who else None, address=address, action="call",
                      target=lease.lease_ref, details={"call_ref": ref, "outcome": outcome})
         return Result("call", ref)
 
-    return _transaction(write, ("calls",))
+    return _transaction(write, ("calls", "missions"))
 
 
 def record_visit(lease_ref: str, outcome: str, *, lat: Any, lon: Any, accuracy_m: Any = None, visited_at: Any = None,
@@ -266,13 +260,14 @@ def record_visit(lease_ref: str, outcome: str, *, lat: Any, lon: Any, accuracy_m
             {"ref": ref, "lease": lease.id, "agent": agent_id, "at": when, "outcome": outcome, "lat": lat, "lon": lon,
              "acc": accuracy, "dist": distance, "note": note, "cid": client_id, "proof": proof, "flags": flags,
              "by": actor})
+        missions.complete(w.conn, lease.id, agent_id, "visit", when, outcome)
         details = {"visit_ref": ref, "proof": proof, "flags": flags,
                    "distance_m": None if distance is None else round(distance)}
         audit.record(w.conn, actor=actor, role=who.role if who else None, address=address, action="visit",
                      target=lease.lease_ref, details={**details, "outcome": outcome})
         return Result("visit", ref, details=details)
 
-    return _transaction(write, ("visits",))
+    return _transaction(write, ("visits", "missions"))
 
 
 def _coordinate(value: Any, field: str, bound: float) -> float:

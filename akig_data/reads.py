@@ -224,3 +224,20 @@ def punctuality_by_cohort(date_from: dt.date = MONTH_START, date_to: dt.date = T
         " CAST(:owner_ref AS text))",
         date_from=date_from, date_to=date_to, owner_ref=owner_ref,
     )
+
+
+@read(depends_on=("missions", "leases", "tenants", "sites", "agents"))
+def missions(day: dt.date = TODAY, agent_ref: str | None = None, owner_ref: str | None = None) -> pa.Table:
+    """The day's missions: agent, route order, call or visit, tenant, phone, site, arrears, ETA, status."""
+    return sql_table(
+        "SELECT m.mission_ref, a.agent_ref, a.full_name AS agent_name, m.kind, m.route_order, m.eta, m.leg_m,"
+        " m.reason, m.arrears, m.chance, m.priority, m.status, m.done_at, m.outcome, l.lease_ref, t.tenant_ref,"
+        " t.full_name, t.phone, s.site_ref, s.name AS site_name, s.commune, s.quartier, s.lat, s.lon, o.owner_ref"
+        " FROM missions m JOIN agents a ON a.id = m.agent_id JOIN leases l ON l.id = m.lease_id"
+        " JOIN tenants t ON t.id = l.tenant_id JOIN sites s ON s.id = l.site_id JOIN owners o ON o.id = l.owner_id"
+        " WHERE m.day = CAST(:day AS date)"
+        " AND (CAST(:agent_ref AS text) IS NULL OR a.agent_ref = CAST(:agent_ref AS text))"
+        " AND (CAST(:owner_ref AS text) IS NULL OR o.owner_ref = CAST(:owner_ref AS text))"
+        " ORDER BY a.agent_ref, m.kind DESC, m.route_order",
+        day=day, agent_ref=agent_ref, owner_ref=owner_ref,
+    )

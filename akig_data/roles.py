@@ -19,7 +19,9 @@ SITE_READS = frozenset({"arrears_by_site", "site_kpis", "period_kpis", "monthly_
 # Reads that name tenants (names, phones, ledgers).
 TENANT_READS = frozenset({"arrears_by_lease", "good_payers", "late_tenants", "promises", "punctuality_by_cohort",
                           "search_tenants", "site_units", "tenant_card", "tenant_leases", "tenant_ledger",
-                          "tenant_timeline"})
+                          "tenant_timeline", "missions"})
+# What an agent reads: his own missions of the day (the data layer forces his agent_ref).
+AGENT_READS = frozenset({"missions"})
 
 # Who sees every owner; an owner sees only his own (forced by the data layer and by PostgreSQL).
 ALL_OWNERS = frozenset({"admin", "manager", "analyst", "ops"})
@@ -30,7 +32,7 @@ _READS_BY_ROLE = {
     "owner": SITE_READS | TENANT_READS,   # restricted to his own sites
     "analyst": SITE_READS | TENANT_READS,
     "ops": SITE_READS,                    # no tenant contact details
-    "agent": frozenset(),                 # his missions and their tenants come with the desk (issue 5)
+    "agent": AGENT_READS,                 # his own missions (agent_ref forced by the data layer)
 }
 
 APPS = {
@@ -97,7 +99,7 @@ def markdown_table() -> str:
     rows.append(("reads about sites and totals (" + ", ".join(sorted(SITE_READS)) + ")",
                  [mark(r, SITE_READS) for r in ROLES]))
     rows.append(("reads naming tenants (" + ", ".join(sorted(TENANT_READS)) + ")",
-                 [mark(r, TENANT_READS) for r in ROLES]))
+                 [mark(r, TENANT_READS) if r != "agent" else "`missions`: his own" for r in ROLES]))
     rows.append(("CSV / Excel exports", [("own sites" if not sees_all_owners(r) else "✔") if can_export(r) else "—"
                                           for r in ROLES]))
     for endpoint, who in ENDPOINTS.items():
