@@ -241,3 +241,51 @@ def missions(day: dt.date = TODAY, agent_ref: str | None = None, owner_ref: str 
         " ORDER BY a.agent_ref, m.kind DESC, m.route_order",
         day=day, agent_ref=agent_ref, owner_ref=owner_ref,
     )
+
+
+PERFORMANCE_TABLES = ("agents", "missions", "calls", "visits", "promises", "payments", "leases")
+
+
+def _performance(date_from: dt.date, date_to: dt.date, agent_ref: str | None) -> pa.Table:
+    from akig_data.errors import InvalidParameter
+    from akig_data.runtime import get_runtime
+
+    if date_to < date_from:
+        raise InvalidParameter("date_to must not be before date_from")
+    if (date_to - date_from).days > 366:
+        raise InvalidParameter("the window is at most one year")
+    w = get_runtime().settings.score_weights
+    return sql_table(
+        "SELECT * FROM agent_performance(CAST(:f AS date), CAST(:t AS date), :w1, :w2, :w3)"
+        " WHERE CAST(:agent_ref AS text) IS NULL OR agent_ref = CAST(:agent_ref AS text)"
+        " ORDER BY score DESC, collected DESC, agent_ref",
+        f=date_from, t=date_to, w1=w[0], w2=w[1], w3=w[2], agent_ref=agent_ref,
+    )
+
+
+@read(depends_on=PERFORMANCE_TABLES)
+def agent_performance(date_from: dt.date = MONTH_START, date_to: dt.date = TODAY,
+                      agent_ref: str | None = None) -> pa.Table:
+    """Per agent over a window: missions planned/done, calls, right-party contacts, visits with proof,
+    promises obtained and kept, amount collected (attributed), and the score 0-100, best first."""
+    return _performance(date_from, date_to, agent_ref)
+
+
+@read(depends_on=PERFORMANCE_TABLES)
+def leaderboard(day: dt.date = TODAY) -> pa.Table:
+    """The day's ranking of the agents by score (rank 1 first)."""
+    return _ranked(_performance(day, day, None))
+
+
+@read(depends_on=PERFORMANCE_TABLES)
+def leaderboard_month(month: dt.date = MONTH_START) -> pa.Table:
+    """The month's ranking (month = any day of it; up to today for the current month)."""
+    from akig_data.registry import today
+
+    start = month.replace(day=1)
+    end = (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    return _ranked(_performance(start, min(end, max(start, today())), None))
+
+
+def _ranked(table: pa.Table) -> pa.Table:
+    return table.append_column("rank", pa.array(range(1, table.num_rows + 1), pa.int64()))

@@ -254,11 +254,9 @@ def _restrict_to_principal(spec: ReadSpec, args: dict[str, Any]) -> None:
         return
     if not roles.can_read(who.role, spec.name):
         raise AccessDenied(f"Accès refusé : le rôle {who.role} ne peut pas consulter {spec.name}.")
-    if who.role == "agent":  # an agent reads his own missions only
-        if "agent_ref" not in args:
-            raise AccessDenied(f"Accès refusé : {spec.name} n'est pas limité à un agent.")
+    if who.role == "agent" and "agent_ref" in args:  # an agent reads his own missions and results only
         if args["agent_ref"] not in (None, who.agent_ref):
-            raise AccessDenied("Accès refusé : un agent ne voit que ses propres missions.")
+            raise AccessDenied("Accès refusé : un agent ne voit que ses propres missions et résultats.")
         args["agent_ref"] = who.agent_ref
     owner = who.owner_scope
     if owner == ALL:

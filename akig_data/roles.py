@@ -20,18 +20,21 @@ SITE_READS = frozenset({"arrears_by_site", "site_kpis", "period_kpis", "monthly_
 TENANT_READS = frozenset({"arrears_by_lease", "good_payers", "late_tenants", "promises", "punctuality_by_cohort",
                           "search_tenants", "site_units", "tenant_card", "tenant_leases", "tenant_ledger",
                           "tenant_timeline", "missions"})
-# What an agent reads: his own missions of the day (the data layer forces his agent_ref).
-AGENT_READS = frozenset({"missions"})
+# Agents' results: no tenant in them.
+TEAM_READS = frozenset({"agent_performance", "leaderboard", "leaderboard_month"})
+# What an agent reads: his own missions of the day and his own performance (the data layer forces his
+# agent_ref), and the leaderboards.
+AGENT_READS = frozenset({"missions", "agent_performance", "leaderboard", "leaderboard_month"})
 
 # Who sees every owner; an owner sees only his own (forced by the data layer and by PostgreSQL).
 ALL_OWNERS = frozenset({"admin", "manager", "analyst", "ops"})
 
 _READS_BY_ROLE = {
-    "admin": SITE_READS | TENANT_READS,
-    "manager": SITE_READS | TENANT_READS,
+    "admin": SITE_READS | TENANT_READS | TEAM_READS,
+    "manager": SITE_READS | TENANT_READS | TEAM_READS,
     "owner": SITE_READS | TENANT_READS,   # restricted to his own sites
-    "analyst": SITE_READS | TENANT_READS,
-    "ops": SITE_READS,                    # no tenant contact details
+    "analyst": SITE_READS | TENANT_READS | TEAM_READS,
+    "ops": SITE_READS | TEAM_READS,       # no tenant contact details
     "agent": AGENT_READS,                 # his own missions (agent_ref forced by the data layer)
 }
 
@@ -100,6 +103,9 @@ def markdown_table() -> str:
                  [mark(r, SITE_READS) for r in ROLES]))
     rows.append(("reads naming tenants (" + ", ".join(sorted(TENANT_READS)) + ")",
                  [mark(r, TENANT_READS) if r != "agent" else "`missions`: his own" for r in ROLES]))
+    rows.append(("agents' results (" + ", ".join(sorted(TEAM_READS)) + ")",
+                 ["✔" if TEAM_READS <= readable(r) and r != "agent" else
+                  "his own performance, the leaderboards" if r == "agent" else "—" for r in ROLES]))
     rows.append(("CSV / Excel exports", [("own sites" if not sees_all_owners(r) else "✔") if can_export(r) else "—"
                                           for r in ROLES]))
     for endpoint, who in ENDPOINTS.items():

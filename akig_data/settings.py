@@ -7,6 +7,8 @@ AKIG_HOME          folder for embedded servers' data (default: .akig in the curr
 AKIG_CACHE_PREFIX  prefix of every Redis key (default "akig"), so that several databases can share a Redis.
 AKIG_CACHE_TTL     default lifetime in seconds of a memoized read (default 900).
 AKIG_STATEMENT_TIMEOUT_MS  PostgreSQL statement timeout for reads (default 60000).
+AKIG_SCORE_WEIGHTS weights of the agent score: recovery, promise-kept rate, mission completion (default
+                   "60,20,20"; see sql/012_agent_performance.sql).
 AKIG_ROW_SECURITY  "on" (default): every read becomes akig_read_all or akig_read_owner (created by the
                    migrations; row-level security applies to both). "off" only for tools that must read as
                    the connecting user. In production, connect as akig_app (it can only become those roles).
@@ -35,6 +37,7 @@ class Settings:
     row_security: bool = True
     redis_socket_timeout: float = 0.5
     redis_retry_after: float = 2.0
+    score_weights: tuple[float, float, float] = (60.0, 20.0, 20.0)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -46,8 +49,20 @@ class Settings:
             cache_ttl=int(_env("AKIG_CACHE_TTL", "900")),
             statement_timeout_ms=int(_env("AKIG_STATEMENT_TIMEOUT_MS", "60000")),
             row_security=(_env("AKIG_ROW_SECURITY", "on") or "on").lower() not in ("off", "0", "false", "no"),
+            score_weights=_weights(_env("AKIG_SCORE_WEIGHTS", "60,20,20") or "60,20,20"),
         )
 
     @property
     def cache_disabled(self) -> bool:
         return (self.redis_url or "").lower() == "off"
+
+
+def _weights(text: str) -> tuple[float, float, float]:
+    """Three non-negative numbers, not all zero: recovery, kept rate, completion."""
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or min(values) < 0 or sum(values) == 0:
+        raise ValueError(f"AKIG_SCORE_WEIGHTS must be three non-negative numbers, e.g. 60,20,20 (got {text!r})")
+    return values  # type: ignore[return-value]
