@@ -289,3 +289,32 @@ def leaderboard_month(month: dt.date = MONTH_START) -> pa.Table:
 
 def _ranked(table: pa.Table) -> pa.Table:
     return table.append_column("rank", pa.array(range(1, table.num_rows + 1), pa.int64()))
+
+
+@read(depends_on=("calls", "visits", "promises", "payments", "agents"))
+def daily_stats(day: dt.date = TODAY) -> pa.Table:
+    """The day's work by agent and in total (agent_ref NULL, is_total): calls, right-party contacts,
+    visits (with proof), promises obtained (count, amount), money collected (every payment of the day;
+    by agent: the payments he recorded)."""
+    return sql_table(
+        "WITH ev AS ("
+        "  SELECT agent_id, 1 AS calls, (outcome IN ('reached','promise','paid'))::int AS rpc, 0 AS visits, 0 AS proofs,"
+        "         0 AS promises, 0::bigint AS promised, 0::bigint AS collected"
+        "    FROM calls WHERE (called_at AT TIME ZONE 'Africa/Conakry')::date = CAST(:day AS date)"
+        "  UNION ALL SELECT agent_id, 0, (outcome IN ('reached','promise','paid'))::int, 1,"
+        "         coalesce(proof, distance_m <= 200)::int, 0, 0, 0"
+        "    FROM visits WHERE (visited_at AT TIME ZONE 'Africa/Conakry')::date = CAST(:day AS date)"
+        "  UNION ALL SELECT agent_id, 0, 0, 0, 0, 1, amount, 0 FROM promises WHERE created_on = CAST(:day AS date)"
+        "  UNION ALL SELECT agent_id, 0, 0, 0, 0, 0, 0, amount FROM payments WHERE paid_on = CAST(:day AS date)"
+        ")"
+        " SELECT CASE WHEN grouping(a.agent_ref) = 1 THEN NULL ELSE a.agent_ref END AS agent_ref,"
+        "        CASE WHEN grouping(a.agent_ref) = 1 THEN 'Total' ELSE coalesce(a.full_name, 'Sans agent') END AS agent_name,"
+        "        (grouping(a.agent_ref) = 1) AS is_total,"
+        "        sum(calls)::integer AS calls, sum(rpc)::integer AS right_party_contacts, sum(visits)::integer AS visits,"
+        "        sum(proofs)::integer AS visits_with_proof, sum(promises)::integer AS promises,"
+        "        sum(promised)::bigint AS promised, sum(collected)::bigint AS collected"
+        "   FROM ev LEFT JOIN agents a ON a.id = ev.agent_id"
+        "  GROUP BY GROUPING SETS ((a.agent_ref, a.full_name), ())"
+        "  ORDER BY is_total, collected DESC, agent_ref",
+        day=day,
+    )

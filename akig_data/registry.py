@@ -258,6 +258,8 @@ def _restrict_to_principal(spec: ReadSpec, args: dict[str, Any]) -> None:
         if args["agent_ref"] not in (None, who.agent_ref):
             raise AccessDenied("Accès refusé : un agent ne voit que ses propres missions et résultats.")
         args["agent_ref"] = who.agent_ref
+    if who.role == "agent" and spec.name in roles.AGENT_TENANT_READS:
+        _check_agent_tenant(who.agent_ref, args.get("tenant_ref"))
     owner = who.owner_scope
     if owner == ALL:
         return
@@ -286,6 +288,18 @@ def _memoized(spec: ReadSpec, args: dict[str, Any], scope: str, runtime) -> pa.T
     source = "cache" if outcome in ("hit", "wait") else "database"
     metrics.READ_SECONDS.labels(spec.name, source).observe(time.perf_counter() - started)
     return table
+
+
+def _check_agent_tenant(agent_ref: str | None, tenant_ref: str | None) -> None:
+    """An agent sees a tenant only while he has (or just had) a mission about him: today's, the next
+    day's, or the last 7 days'. Otherwise the tenant is unknown to him."""
+    found = sql_table(
+        "SELECT 1 AS ok FROM missions m JOIN agents a ON a.id = m.agent_id JOIN leases l ON l.id = m.lease_id"
+        " JOIN tenants t ON t.id = l.tenant_id WHERE a.agent_ref = :a AND t.tenant_ref = :t"
+        " AND m.day BETWEEN CAST(:today AS date) - 7 AND CAST(:today AS date) + 1 LIMIT 1",
+        a=agent_ref, t=tenant_ref, today=today())
+    if found.num_rows == 0:
+        raise InvalidParameter(f"unknown tenant_ref: {tenant_ref}")
 
 
 def _check_owner(owner_ref: str) -> None:

@@ -21,10 +21,12 @@ TENANT_READS = frozenset({"arrears_by_lease", "good_payers", "late_tenants", "pr
                           "search_tenants", "site_units", "tenant_card", "tenant_leases", "tenant_ledger",
                           "tenant_timeline", "missions"})
 # Agents' results: no tenant in them.
-TEAM_READS = frozenset({"agent_performance", "leaderboard", "leaderboard_month"})
+TEAM_READS = frozenset({"agent_performance", "leaderboard", "leaderboard_month", "daily_stats"})
 # What an agent reads: his own missions of the day and his own performance (the data layer forces his
 # agent_ref), and the leaderboards.
 AGENT_READS = frozenset({"missions", "agent_performance", "leaderboard", "leaderboard_month"})
+# ... and the tenants of his missions (today's and the last 7 days'), checked by the data layer.
+AGENT_TENANT_READS = frozenset({"tenant_card", "tenant_leases", "tenant_ledger", "tenant_timeline"})
 
 # Who sees every owner; an owner sees only his own (forced by the data layer and by PostgreSQL).
 ALL_OWNERS = frozenset({"admin", "manager", "analyst", "ops"})
@@ -35,7 +37,7 @@ _READS_BY_ROLE = {
     "owner": SITE_READS | TENANT_READS,   # restricted to his own sites
     "analyst": SITE_READS | TENANT_READS | TEAM_READS,
     "ops": SITE_READS | TEAM_READS,       # no tenant contact details
-    "agent": AGENT_READS,                 # his own missions (agent_ref forced by the data layer)
+    "agent": AGENT_READS | AGENT_TENANT_READS,  # his own missions and their tenants (checked by the data layer)
 }
 
 APPS = {
@@ -52,7 +54,10 @@ ENDPOINTS = {
     "GET /api/health": "open",
     "GET /api/me": frozenset(ROLES),
     "GET /api/reads/{name}": "per read",
+    "GET /api/missions, /api/tenants/{ref}/history, /api/stats/daily, /api/agents/{ref}/performance, "
+    "/api/leaderboard": "per read",
     "POST /api/calls, /api/visits, /api/promises, /api/payments": frozenset({"admin", "manager", "agent"}),
+    "POST /api/missions/generate": frozenset({"admin", "manager"}),
     "GET /metrics": "metrics token",
 }
 
@@ -102,7 +107,7 @@ def markdown_table() -> str:
     rows.append(("reads about sites and totals (" + ", ".join(sorted(SITE_READS)) + ")",
                  [mark(r, SITE_READS) for r in ROLES]))
     rows.append(("reads naming tenants (" + ", ".join(sorted(TENANT_READS)) + ")",
-                 [mark(r, TENANT_READS) if r != "agent" else "`missions`: his own" for r in ROLES]))
+                 [mark(r, TENANT_READS) if r != "agent" else "his missions and their tenants' cards" for r in ROLES]))
     rows.append(("agents' results (" + ", ".join(sorted(TEAM_READS)) + ")",
                  ["✔" if TEAM_READS <= readable(r) and r != "agent" else
                   "his own performance, the leaderboards" if r == "agent" else "—" for r in ROLES]))

@@ -139,8 +139,8 @@ class AuthenticatedHandler(JSONHandler):
     def handle_post(self, who: Principal, body: dict, address: str, *args) -> tuple[int, object]:
         raise HTTPError(405)
 
-    def handle(self, who: Principal, *args) -> tuple[int, object]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def handle(self, who: Principal, *args) -> tuple[int, object]:
+        raise HTTPError(405)
 
 
 class MeHandler(AuthenticatedHandler):
@@ -200,6 +200,101 @@ class WriteHandler(AuthenticatedHandler):
         return (200 if result.duplicate else 201), result.as_dict()
 
 
+def _paginate(handler: RequestHandler, frame) -> dict:
+    """`page` (from 1) and `page_size` (1-1000, default 100) query arguments; the total is given."""
+    try:
+        page = int(handler.get_query_argument("page", "1"))
+        size = int(handler.get_query_argument("page_size", "100"))
+    except ValueError:
+        raise InvalidParameter("page et page_size : nombres entiers attendus.") from None
+    if page < 1 or not 1 <= size <= 1000:
+        raise InvalidParameter("page ≥ 1 et page_size de 1 à 1000.")
+    rows = export.records(frame.iloc[(page - 1) * size: page * size])
+    return {"rows": rows, "page": page, "page_size": size, "total": int(len(frame))}
+
+
+def _run(name: str, **kwargs):
+    spec = registry.get(name)
+    return registry.table_to_frame(registry.execute(spec, {k: v for k, v in kwargs.items() if v is not None}))
+
+
+class MissionsHandler(AuthenticatedHandler):
+    """GET /api/missions?agent=&date=: the day's missions (an agent gets his own), paginated."""
+
+    route = "/api/missions"
+
+    def handle(self, who: Principal):
+        frame = _run("missions", day=self.get_query_argument("date", None), agent_ref=self.get_query_argument("agent", None))
+        return 200, _paginate(self, frame)
+
+
+class GenerateMissionsHandler(AuthenticatedHandler):
+    """POST /api/missions/generate {"date": "YYYY-MM-DD"}: plan a day (admins and managers)."""
+
+    route = "/api/missions/generate"
+
+    def handle_post(self, who: Principal, body: dict, address: str):
+        import datetime as dt
+
+        from akig_data import missions
+
+        unknown = sorted(set(body) - {"date"})
+        if unknown:
+            raise InvalidParameter(f"Champ inconnu : {', '.join(unknown)} (champs : date).")
+        try:
+            day = dt.date.fromisoformat(str(body["date"])) if body.get("date") else dt.datetime.now(missions.TZ).date()
+        except ValueError:
+            raise InvalidParameter("date : format AAAA-MM-JJ attendu.") from None
+        return 200, missions.generate(day, who=who, address=address).as_dict()
+
+
+class TenantHistoryHandler(AuthenticatedHandler):
+    """GET /api/tenants/REF/history: calls, visits, promises and payments, newest first, paginated."""
+
+    route = "/api/tenants/history"
+
+    def handle(self, who: Principal, tenant_ref: str):
+        return 200, _paginate(self, _run("tenant_timeline", tenant_ref=tenant_ref))
+
+
+class DailyStatsHandler(AuthenticatedHandler):
+    """GET /api/stats/daily?date=: the day's work by agent and in total."""
+
+    route = "/api/stats/daily"
+
+    def handle(self, who: Principal):
+        return 200, {"rows": export.records(_run("daily_stats", day=self.get_query_argument("date", None)))}
+
+
+class AgentPerformanceHandler(AuthenticatedHandler):
+    """GET /api/agents/REF/performance?from=&to=: one agent's results and score over a window."""
+
+    route = "/api/agents/performance"
+
+    def handle(self, who: Principal, agent_ref: str):
+        frame = _run("agent_performance", agent_ref=agent_ref, date_from=self.get_query_argument("from", None),
+                     date_to=self.get_query_argument("to", None))
+        if frame.empty:
+            raise InvalidParameter(f"unknown agent_ref: {agent_ref}")
+        return 200, export.records(frame)[0]
+
+
+class LeaderboardHandler(AuthenticatedHandler):
+    """GET /api/leaderboard?date= (the day's) or ?month=YYYY-MM (the month's), paginated."""
+
+    route = "/api/leaderboard"
+
+    def handle(self, who: Principal):
+        month = self.get_query_argument("month", None)
+        if month is not None:
+            if len(month) == 7:
+                month += "-01"
+            frame = _run("leaderboard_month", month=month)
+        else:
+            frame = _run("leaderboard", day=self.get_query_argument("date", None))
+        return 200, _paginate(self, frame)
+
+
 class MetricsHandler(RequestHandler):
     """GET /metrics: Prometheus text format, for the bearer of AKIG_METRICS_TOKEN only."""
 
@@ -225,5 +320,11 @@ def routes() -> list[tuple]:
         (r"/api/me", MeHandler),
         (r"/api/reads/([a-z_]+)", ReadHandler),
         (r"/api/(calls|visits|promises|payments)", WriteHandler),
+        (r"/api/missions", MissionsHandler),
+        (r"/api/missions/generate", GenerateMissionsHandler),
+        (r"/api/tenants/([A-Za-z0-9._-]{1,64})/history", TenantHistoryHandler),
+        (r"/api/stats/daily", DailyStatsHandler),
+        (r"/api/agents/([A-Za-z0-9._-]{1,64})/performance", AgentPerformanceHandler),
+        (r"/api/leaderboard", LeaderboardHandler),
         (r"/metrics", MetricsHandler),
     ]

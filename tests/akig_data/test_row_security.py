@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from akig_data import reads, registry, scope
+from akig_data import reads, registry, roles, scope
 from akig_data.errors import InvalidParameter
 
 from tests.conftest import SMALL_UNTIL
@@ -152,6 +152,8 @@ def _calls(sites, leases, owner):
     tenant = leases[leases["owner_ref"] == owner].sort_values("arrears")["tenant_ref"].iloc[-1]
     out = []
     for spec in registry.all_reads():
+        if not roles.can_read("owner", spec.name):
+            continue
         kwargs = {}
         for p in spec.params:
             if p.name in ("as_of", "date_to"):

@@ -154,3 +154,52 @@ def test_without_credentials_nothing_is_written(api):
     before = counts(engine)
     status, _ = post(base, "/api/payments", {"lease_ref": lease, "amount": 1000, "method": "cash"})
     assert status == 401 and counts(engine) == before
+
+
+def get_json(base: str, path: str, token: str):
+    request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+def test_missions_stats_performance_and_leaderboards_over_the_api(api):
+    base, tokens, lease, engine = api
+    status, body = post(base, "/api/missions/generate", {"date": "2020-01-01"}, tokens["t-manager"])
+    assert status == 400 and "journée passée" in body["error"]
+    assert post(base, "/api/missions/generate", {"date": TODAY.isoformat()}, tokens["t-agent"])[0] == 403
+    assert post(base, "/api/missions/generate", {"day": "x"}, tokens["t-manager"])[0] == 400
+    status, report = post(base, "/api/missions/generate", {"date": TODAY.isoformat()}, tokens["t-manager"])
+    assert status == 200 and report["planned_visits"] + report["planned_calls"] > 0
+
+    status, mine = get_json(base, f"/api/missions?date={TODAY}&page_size=5", tokens["t-agent"])
+    assert status == 200 and {r["agent_ref"] for r in mine["rows"]} <= {"AGT-001"} and mine["page_size"] == 5
+    assert get_json(base, f"/api/missions?date={TODAY}&agent=AGT-002", tokens["t-agent"])[0] == 403
+    status, everyone = get_json(base, f"/api/missions?date={TODAY}&page=2&page_size=10", tokens["t-manager"])
+    assert status == 200 and everyone["page"] == 2 and everyone["total"] >= mine["total"]
+    assert get_json(base, "/api/missions?page=0", tokens["t-manager"])[0] == 400
+
+    if mine["rows"]:  # the agent may open the history of a tenant of his missions, not another's
+        tenant = mine["rows"][0]["tenant_ref"]
+        status, history = get_json(base, f"/api/tenants/{tenant}/history", tokens["t-agent"])
+        assert status == 200 and "rows" in history
+    with engine.connect() as conn:
+        other = conn.execute(sa.text(
+            "SELECT t.tenant_ref FROM tenants t WHERE NOT EXISTS (SELECT 1 FROM missions m JOIN leases l ON l.id = m.lease_id "
+            "JOIN agents a ON a.id = m.agent_id WHERE l.tenant_id = t.id AND a.agent_ref = 'AGT-001') LIMIT 1")).scalar()
+    assert get_json(base, f"/api/tenants/{other}/history", tokens["t-agent"])[0] == 400
+    assert get_json(base, f"/api/tenants/{other}/history", tokens["t-manager"])[0] == 200
+
+    status, stats = get_json(base, f"/api/stats/daily?date={TODAY}", tokens["t-manager"])
+    assert status == 200 and stats["rows"][-1]["is_total"] is True
+    assert get_json(base, f"/api/stats/daily?date={TODAY}", tokens["t-owner"])[0] == 403
+    status, perf = get_json(base, "/api/agents/AGT-001/performance", tokens["t-agent"])
+    assert status == 200 and perf["agent_ref"] == "AGT-001" and 0 <= perf["score"] <= 100
+    assert get_json(base, "/api/agents/AGT-002/performance", tokens["t-agent"])[0] == 403
+    assert get_json(base, "/api/agents/AGT-999/performance", tokens["t-manager"])[0] == 400
+    status, board = get_json(base, f"/api/leaderboard?date={TODAY}", tokens["t-agent"])
+    assert status == 200 and [r["rank"] for r in board["rows"]] == list(range(1, len(board["rows"]) + 1))
+    status, month = get_json(base, f"/api/leaderboard?month={TODAY:%Y-%m}", tokens["t-analyst"])
+    assert status == 200 and month["total"] >= 1
