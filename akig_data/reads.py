@@ -318,3 +318,29 @@ def daily_stats(day: dt.date = TODAY) -> pa.Table:
         "  ORDER BY is_total, collected DESC, agent_ref",
         day=day,
     )
+
+
+@read(depends_on=("calls", "visits", "promises", "payments", "agents"))
+def agent_daily(agent_ref: str, date_from: dt.date = MONTH_START, date_to: dt.date = TODAY) -> pa.Table:
+    """One agent's days: calls, right-party contacts, visits, promises and the payments he recorded."""
+    from akig_data.errors import InvalidParameter
+
+    if date_to < date_from or (date_to - date_from).days > 366:
+        raise InvalidParameter("the window runs forward and is at most one year")
+    return sql_table(
+        "WITH a AS (SELECT id FROM agents WHERE agent_ref = CAST(:agent_ref AS text)),"
+        " ev AS ("
+        "  SELECT (called_at AT TIME ZONE 'Africa/Conakry')::date AS day, 1 AS calls,"
+        "         (outcome IN ('reached','promise','paid'))::int AS rpc, 0 AS visits, 0 AS promises, 0::bigint AS collected"
+        "    FROM calls WHERE agent_id = (SELECT id FROM a)"
+        "  UNION ALL SELECT (visited_at AT TIME ZONE 'Africa/Conakry')::date, 0,"
+        "         (outcome IN ('reached','promise','paid'))::int, 1, 0, 0 FROM visits WHERE agent_id = (SELECT id FROM a)"
+        "  UNION ALL SELECT created_on, 0, 0, 0, 1, 0 FROM promises WHERE agent_id = (SELECT id FROM a)"
+        "  UNION ALL SELECT paid_on, 0, 0, 0, 0, amount FROM payments WHERE agent_id = (SELECT id FROM a))"
+        " SELECT d::date AS day, coalesce(sum(ev.calls), 0)::integer AS calls,"
+        "        coalesce(sum(ev.rpc), 0)::integer AS right_party_contacts, coalesce(sum(ev.visits), 0)::integer AS visits,"
+        "        coalesce(sum(ev.promises), 0)::integer AS promises, coalesce(sum(ev.collected), 0)::bigint AS collected"
+        "   FROM generate_series(CAST(:f AS date), CAST(:t AS date), interval '1 day') d"
+        "   LEFT JOIN ev ON ev.day = d::date GROUP BY d ORDER BY d",
+        agent_ref=agent_ref, f=date_from, t=date_to,
+    )

@@ -21,10 +21,10 @@ TENANT_READS = frozenset({"arrears_by_lease", "good_payers", "late_tenants", "pr
                           "search_tenants", "site_units", "tenant_card", "tenant_leases", "tenant_ledger",
                           "tenant_timeline", "missions"})
 # Agents' results: no tenant in them.
-TEAM_READS = frozenset({"agent_performance", "leaderboard", "leaderboard_month", "daily_stats"})
+TEAM_READS = frozenset({"agent_performance", "agent_daily", "leaderboard", "leaderboard_month", "daily_stats"})
 # What an agent reads: his own missions of the day and his own performance (the data layer forces his
 # agent_ref), and the leaderboards.
-AGENT_READS = frozenset({"missions", "agent_performance", "leaderboard", "leaderboard_month"})
+AGENT_READS = frozenset({"missions", "agent_performance", "agent_daily", "leaderboard", "leaderboard_month"})
 # ... and the tenants of his missions (today's and the last 7 days'), checked by the data layer.
 AGENT_TENANT_READS = frozenset({"tenant_card", "tenant_leases", "tenant_ledger", "tenant_timeline"})
 
@@ -44,6 +44,8 @@ APPS = {
     # path -> roles that may open it
     "/": frozenset(ROLES),
     "/proprietaire": frozenset({"admin", "manager", "owner", "analyst"}),
+    "/recouvrement": frozenset({"admin", "manager", "agent"}),
+    "/classement": frozenset({"admin", "manager", "agent", "analyst", "ops"}),
     "/admin/journal": frozenset({"admin"}),
 }
 

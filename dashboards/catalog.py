@@ -17,13 +17,18 @@ class AppEntry:
 
 
 def entries() -> list[AppEntry]:
-    from dashboards import audit_page, home, owner_dashboard
+    from dashboards import audit_page, desk, home, leaderboard_app, owner_dashboard
 
     return [
         AppEntry("/", "Accueil", "Synthèse du portefeuille et accès aux applications.", home.create, "🏠"),
         AppEntry("/proprietaire", "Tableau de bord propriétaire",
                  "Impayés, recouvrement et ponctualité par période, sites, locataires en retard, bons payeurs, "
                  "fiche et relevé de chaque locataire, recherche.", owner_dashboard.create, "📊"),
+        AppEntry("/recouvrement", "Recouvrement",
+                 "Missions du jour par agent, fiche du locataire, appels, visites, promesses et paiements, "
+                 "chiffres de la journée.", desk.create, "📞"),
+        AppEntry("/classement", "Classement des agents",
+                 "Podium du jour, classement du mois, évolution et détail de chaque agent.", leaderboard_app.create, "🏆"),
         AppEntry("/admin/journal", "Journal d'audit",
                  "Qui a fait quoi, quand et d'où ; vérification de la chaîne d'empreintes.", audit_page.create, "🔏"),
     ]
