@@ -157,3 +157,17 @@ def test_who_may_write(seeded, lease):
 def test_haversine_against_a_known_distance():
     # Kaloum (9.509, -13.712) to Matoto (9.574, -13.620): about 12.4 km
     assert 12_000 < collection.haversine_m(9.509, -13.712, 9.574, -13.620) < 12_800
+
+
+def test_promise_transitions_over_time(seeded, lease):
+    """pending until its date; then kept (paid in full), partial (paid in part) or broken (nothing)."""
+    due = TODAY + dt.timedelta(days=2)
+    full = collection.record_promise(lease, 100_000, due, who=MANAGER, agent_ref="AGT-001")
+    status = lambda ref, day: reads.promises(as_of=day).set_index("promise_ref").loc[ref, "status"]  # noqa: E731
+    assert status(full.ref, TODAY) == "pending" and status(full.ref, due) == "pending"
+    assert status(full.ref, due + dt.timedelta(days=1)) == "broken"          # nothing paid by its date
+    collection.record_payment(lease, 40_000, "cash", who=MANAGER)
+    assert status(full.ref, TODAY) == "pending"                                # paid in part, date not passed
+    assert status(full.ref, due + dt.timedelta(days=1)) == "partial"
+    collection.record_payment(lease, 60_000, "cash", who=MANAGER)
+    assert status(full.ref, TODAY) == "kept" and status(full.ref, due + dt.timedelta(days=30)) == "kept"

@@ -76,6 +76,8 @@ def _read_params(name: str) -> dict:
             params[p.name] = leases.sort_values("arrears")["tenant_ref"].iloc[-1]
         elif p.name == "q":
             params[p.name] = "Diallo"
+        elif p.name == "agent_ref" and p.required:
+            params[p.name] = "AGT-001"
     return params
 
 

@@ -105,13 +105,23 @@ def test_a_manager_logs_a_call_with_a_promise_in_the_browser(served, browser, sm
     from tests.conftest import settings_for
     from tests.dashboards.test_server import open_app
 
+    import json
+    import urllib.request
+
+    from akig_data import users
+
     runtime.configure(settings_for(small_db, redis_url))
     try:
-        missions.generate(TODAY)
+        token = users.rotate_token("t-manager", actor="test")
         before = reads.daily_stats(day=TODAY)
     finally:
         runtime.reset()
     calls_before = int(before[before["is_total"]]["calls"].sum()) if len(before) else 0
+    # plan the day through the server, so that its own cache learns of the new missions
+    request = urllib.request.Request(f"{served}/api/missions/generate", data=json.dumps({"date": TODAY.isoformat()}).encode(),
+                                     method="POST", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        assert json.loads(response.read())["planned_visits"] > 0
     page, problems = open_app(browser, f"{served}/recouvrement", user="t-manager")
     page.locator(".tabulator-row").first.wait_for(timeout=30_000)
     page.get_by_text("Missions (cliquez pour ouvrir la fiche et enregistrer)").wait_for()
