@@ -72,6 +72,8 @@ def _when(value: Any, field: str) -> dt.datetime:
         raise InvalidParameter(f"{field} : le fuseau horaire est obligatoire (ex. 2026-06-30T10:15:00+00:00).")
     if value > _now() + dt.timedelta(minutes=5):
         raise InvalidParameter(f"{field} : date dans le futur.")
+    if value.year < 1990:
+        raise InvalidParameter(f"{field} : date trop ancienne.")
     return value
 
 

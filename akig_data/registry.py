@@ -59,6 +59,7 @@ MONTH_START = DynamicDefault("first day of this month", lambda: today().replace(
 
 _TRUE = {"1", "true", "yes", "oui", "on"}
 _FALSE = {"0", "false", "no", "non", "off"}
+MIN_DATE = dt.date(1990, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,14 @@ class Param:
             return "required"
         return f"default {self.default!r}" if not isinstance(self.default, DynamicDefault) else f"default {self.default}"
 
+    def _within_range(self, day: dt.date) -> dt.date:
+        """Dates from 1990 to two years ahead: a date in year 7400 would make PostgreSQL compute the dues
+        of every lease until then (found by schemathesis)."""
+        latest = today() + dt.timedelta(days=731)
+        if not MIN_DATE <= day <= latest:
+            raise InvalidParameter(f"{self.name} must be between {MIN_DATE} and {latest} (got {day})")
+        return day
+
     def coerce(self, value: Any) -> Any:
         """Turn a value (maybe a string from a URL or the CLI) into this parameter's type, or refuse it."""
         if value is None or (isinstance(value, str) and value.strip() == "" and self.optional):
@@ -90,12 +99,14 @@ class Param:
         try:
             if self.type is dt.date:
                 if isinstance(value, dt.datetime):
-                    return value.astimezone(TZ).date() if value.tzinfo else value.date()
-                if isinstance(value, dt.date):
-                    return value
-                if isinstance(value, str):
-                    return dt.date.fromisoformat(value.strip())
-                raise TypeError
+                    day = value.astimezone(TZ).date() if value.tzinfo else value.date()
+                elif isinstance(value, dt.date):
+                    day = value
+                elif isinstance(value, str):
+                    day = dt.date.fromisoformat(value.strip())
+                else:
+                    raise TypeError
+                return self._within_range(day)
             if self.type is bool:
                 if isinstance(value, bool):
                     return value

@@ -295,6 +295,17 @@ class LeaderboardHandler(AuthenticatedHandler):
         return 200, _paginate(self, frame)
 
 
+class ApiNotFoundHandler(JSONHandler):
+    """Any other /api/ path: a JSON 404 (API clients never get an HTML page)."""
+
+    route = "/api/?"
+
+    def get(self, *_args) -> None:
+        self.write_error_json(404, "Adresse d'API inconnue.")
+
+    post = get
+
+
 class MetricsHandler(RequestHandler):
     """GET /metrics: Prometheus text format, for the bearer of AKIG_METRICS_TOKEN only."""
 
@@ -326,5 +337,6 @@ def routes() -> list[tuple]:
         (r"/api/stats/daily", DailyStatsHandler),
         (r"/api/agents/([A-Za-z0-9._-]{1,64})/performance", AgentPerformanceHandler),
         (r"/api/leaderboard", LeaderboardHandler),
+        (r"/api/.*", ApiNotFoundHandler),
         (r"/metrics", MetricsHandler),
     ]

@@ -66,6 +66,8 @@ def test_a_call_is_stored_with_who_and_audited(seeded, lease):
     (lambda l: collection.record_call(l, "reached", agent_ref="AGT-001", called_at="2099-01-01T10:00:00+00:00"),
      "dans le futur"),
     (lambda l: collection.record_call(l, "reached", agent_ref="AGT-001", note="x" * 2001), "trop long"),
+    (lambda l: collection.record_call(l, "reached", agent_ref="AGT-001", called_at="0874-11-22T10:00:00+00:00"),
+     "trop ancienne"),
     (lambda l: collection.record_call(l, "reached", agent_ref="AGT-001", client_id="a b"), "client_id"),
     (lambda l: collection.record_promise(l, 0, TODAY), "supérieur à zéro"),
     (lambda l: collection.record_promise(l, -5, TODAY), "supérieur à zéro"),

@@ -27,6 +27,8 @@ def test_every_required_read_is_registered_with_its_parameters():
         ({"as_of": 20260101}, "as_of must be a date"),
         ({"asof": "2026-01-01"}, "has no parameter 'asof'"),
         ({"owner_ref": "x" * 10_001}, "too long"),
+        ({"as_of": "7400-07-01"}, "must be between 1990-01-01 and"),   # would compute dues until year 7400
+        ({"as_of": "1989-12-31"}, "must be between 1990-01-01 and"),
     ],
 )
 def test_bad_arguments_are_refused_before_any_query(kwargs, message):
