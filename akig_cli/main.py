@@ -152,6 +152,21 @@ def demo_seed(
     _print_demo_users()
 
 
+def _plan_today_if_needed(runtime) -> None:
+    """So that the desk and the map have work to show: plan today's missions once (the demo only)."""
+    import sqlalchemy as sa
+
+    from akig_data import missions
+
+    day = dt.datetime.now(missions.TZ).date()
+    with runtime.engine.connect() as conn:
+        planned = conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM missions WHERE day = :d)"), {"d": day}).scalar()
+    if not planned:
+        report = missions.generate(day)
+        typer.echo(f"Today's missions planned: {report.planned_visits} visits, {report.planned_calls} calls "
+                   f"({report.solve_seconds} s of routing).")
+
+
 def _print_demo_users() -> None:
     """Create the missing demo accounts and print their passwords (once: they are stored hashed)."""
     from akig_data.audit import cli_actor
@@ -184,6 +199,7 @@ def demo_up(
     else:
         typer.echo("Reusing the data already in the database.")
     _print_demo_users()
+    _plan_today_if_needed(runtime)
     _serve(port=port, address=address, num_procs=1, runtime=runtime)
 
 

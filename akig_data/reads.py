@@ -1,7 +1,8 @@
 """The registered reads. Each is one function here and one SQL function in `sql/` (the money rules
 are there, in PostgreSQL, so every client sees the same numbers). Adding a read is adding both.
 
-Every read takes `owner_ref` (None = every owner) and every row that belongs to one owner carries it.
+Every read of owner data takes `owner_ref` (None = every owner) and every row that belongs to one owner
+carries it; the agents' reads (performance, leaderboards, daily stats) take `agent_ref` instead.
 Money columns are integer GNF, rates floats in 0..1 (collection may exceed 1), NULL/NaN when undefined.
 """
 

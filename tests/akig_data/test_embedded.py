@@ -78,6 +78,7 @@ def test_demo_up_on_embedded_servers_serves_the_demo_data(tmp_path):
     assert f"AKIG is served at http://127.0.0.1:{port}/" in output
     assert "Serving as akig_app (row-level security enforced" in output
     assert "Demo accounts" in output and health["read_rows"] == 1
+    assert "Today's missions planned" in output
     assert health["status"] == "ok"
     assert (tmp_path / "akig-home" / "pg" / "PG_VERSION").exists()
 
