@@ -5,6 +5,7 @@ figures."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import panel as pn
 import pytest
@@ -130,13 +131,20 @@ def test_a_manager_logs_a_call_with_a_promise_in_the_browser(served, browser, sm
     tenant = row.locator(".tabulator-cell[tabulator-field='Locataire']").inner_text()
     row.locator(".tabulator-cell[tabulator-field='Locataire']").click()
     page.locator("h3", has_text=tenant).first.wait_for(timeout=20_000)
+    page.wait_for_timeout(1000)
     page.get_by_role("combobox").filter(has_text="Pas de réponse").select_option(label="Promesse")
     page.get_by_role("button", name="Enregistrer l'appel").click()
-    page.get_by_text("Appel enregistré").wait_for(timeout=20_000)
+    message = page.get_by_text(re.compile("^(✅|❌)"))   # the form's answer, success or refusal
+    try:
+        message.first.wait_for(timeout=30_000)
+    except Exception:
+        page.screenshot(path="/tmp/akig-desk-failure.png", full_page=True)
+        raise
+    assert "Appel enregistré" in message.first.inner_text(), message.first.inner_text()
     page.get_by_text("Promesse", exact=True).first.click()
     page.get_by_label("Montant promis (GNF)").fill("150000")
     page.get_by_role("button", name="Enregistrer la promesse").click()
-    page.get_by_text("Promesse enregistrée").wait_for(timeout=20_000)
+    page.get_by_text("Promesse enregistrée").wait_for(timeout=30_000)
     page.get_by_text("Historique du recouvrement").wait_for(timeout=20_000)
     page.wait_for_timeout(1500)
     assert page.locator(".tabulator-cell", has_text="Appel").count() >= 1

@@ -91,9 +91,9 @@ def test_the_site_detail_shows_the_site_name_as_text(hostile_server, browser):
                               user="t-analyst")
     dialogs = _watch(page)
     page.wait_for_selector(".akig-kpi-value", timeout=30_000)
+    page.wait_for_timeout(1000)  # let the tabs settle before switching (flaky under load otherwise)
     page.get_by_text("Sites", exact=True).first.click()
-    page.locator("h4", has_text="Logements").wait_for(timeout=30_000)
-    page.locator("h3", has_text=PAYLOAD).wait_for(timeout=10_000)
+    page.locator("h3", has_text=PAYLOAD).wait_for(timeout=60_000)
     _no_script_ran(page, dialogs)
     page.close()
 
