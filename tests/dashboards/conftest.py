@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -96,6 +97,27 @@ def stop_server(proc: subprocess.Popen) -> None:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@contextlib.contextmanager
+def seeded_server(databases, template_db, redis_url: str, home: Path, prefix: str):
+    """A server of its own over a fresh copy of the small data set (for tests that write); yields
+    (base URL, database URL) and drops the database afterwards."""
+    from akig_data import runtime
+    from akig_data.demo.seed import seed
+    from tests.conftest import SMALL_UNTIL
+
+    name = databases.create(prefix, template=template_db)
+    url = databases.url(name)
+    runtime.configure(settings_for(url, redis_url))
+    seed("small", seed=7, until=SMALL_UNTIL)
+    runtime.reset()
+    proc, base = start_server(url, redis_url, home)
+    try:
+        yield base, url
+    finally:
+        stop_server(proc)
+        databases.drop(name)
 
 
 def login(base: str, username: str) -> str:

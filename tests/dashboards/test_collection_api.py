@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from akig_data import reads, roles, runtime, users
 from tests.conftest import SMALL_UNTIL, settings_for
-from tests.dashboards.conftest import TEST_USERS, session_cookie, start_server, stop_server
+from tests.dashboards.conftest import TEST_USERS, seeded_server, session_cookie
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
 
@@ -21,22 +21,12 @@ TODAY = dt.datetime.now(dt.timezone.utc).date()
 @pytest.fixture(scope="module")
 def api(databases, template_db, redis_url, tmp_path_factory):
     """A server of its own over a copy of the small data set (these tests write), with tokens."""
-    from akig_data.demo.seed import seed
-
-    name = databases.create("api", template=template_db)
-    url = databases.url(name)
-    runtime.configure(settings_for(url, redis_url))
-    seed("small", seed=7, until=SMALL_UNTIL)
-    runtime.reset()
-    proc, base = start_server(url, redis_url, tmp_path_factory.mktemp("api"))
-    runtime.configure(settings_for(url, redis_url))
-    tokens = {name: users.rotate_token(name, actor="test") for name in TEST_USERS}
-    lease = reads.arrears_by_lease(as_of=SMALL_UNTIL).sort_values("arrears")["lease_ref"].iloc[-1]
-    engine = runtime.get_runtime().engine
-    yield base, tokens, lease, engine
-    runtime.reset()
-    stop_server(proc)
-    databases.drop(name)
+    with seeded_server(databases, template_db, redis_url, tmp_path_factory.mktemp("api"), "api") as (base, url):
+        runtime.configure(settings_for(url, redis_url))
+        tokens = {name: users.rotate_token(name, actor="test") for name in TEST_USERS}
+        lease = reads.arrears_by_lease(as_of=SMALL_UNTIL).sort_values("arrears")["lease_ref"].iloc[-1]
+        yield base, tokens, lease, runtime.get_runtime().engine
+        runtime.reset()
 
 
 def post(base: str, path: str, body, token: str | None = None, cookie: str | None = None, raw: bytes | None = None,

@@ -14,8 +14,8 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
                                                status_code_conformance)
 
 from akig_data import runtime, users
-from tests.conftest import SMALL_UNTIL, settings_for
-from tests.dashboards.conftest import start_server, stop_server
+from tests.conftest import settings_for
+from tests.dashboards.conftest import seeded_server
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 schema = schemathesis.openapi.from_path(SPEC)
@@ -24,20 +24,11 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 @pytest.fixture(scope="module")
 def api_server(databases, template_db, redis_url, tmp_path_factory):
-    from akig_data.demo.seed import seed
-
-    name = databases.create("oas", template=template_db)
-    url = databases.url(name)
-    runtime.configure(settings_for(url, redis_url))
-    seed("small", seed=7, until=SMALL_UNTIL)
-    runtime.reset()
-    proc, base = start_server(url, redis_url, tmp_path_factory.mktemp("oas"))
-    runtime.configure(settings_for(url, redis_url))
-    token = users.rotate_token("t-manager", actor="test")
-    runtime.reset()
-    yield base, token
-    stop_server(proc)
-    databases.drop(name)
+    with seeded_server(databases, template_db, redis_url, tmp_path_factory.mktemp("oas"), "oas") as (base, url):
+        runtime.configure(settings_for(url, redis_url))
+        token = users.rotate_token("t-manager", actor="test")
+        runtime.reset()
+        yield base, token
 
 
 def test_every_api_route_is_documented():
