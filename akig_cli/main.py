@@ -40,6 +40,10 @@ app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(missions_app, name="missions")
+simulate_app = typer.Typer(help="Simulated agents for the demo, tests and benchmarks.", no_args_is_help=True)
+positions_app = typer.Typer(help="Agents' GPS positions.", no_args_is_help=True)
+app.add_typer(simulate_app, name="simulate")
+app.add_typer(positions_app, name="positions")
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -441,6 +445,49 @@ def missions_generate(date: Optional[str] = typer.Option(None, help="the day to 
                f"({report.kept_done} already done kept), {report.unassigned} candidates without an agent, "
                f"{report.dropped_visits} visits did not fit the day; {report.distance_km} km of routes, "
                f"solved in {report.solve_seconds} s")
+
+
+@simulate_app.command("agents")
+def simulate_agents(
+    agents: int = typer.Option(40, min=1, help="how many agents (those with visits planned today, in order)"),
+    speed: float = typer.Option(10.0, min=0.1, max=1000, help="time-lapse factor: 10 = ten simulated seconds a second"),
+    mode: str = typer.Option("moto", help="walk (5 km/h) or moto (25 km/h)"),
+    interval: float = typer.Option(2.0, min=0.1, help="real seconds between two fixes of an agent"),
+    url: str = typer.Option("http://127.0.0.1:5006", help="the running AKIG server"),
+    seconds: Optional[float] = typer.Option(None, help="stop after this many real seconds (default: when routes end)"),
+    noise: float = typer.Option(8.0, min=0, help="GPS noise, metres (standard deviation)"),
+) -> None:
+    """Drive the demo agents along today's routes through the real POST /api/positions (each with his
+    own token, account sim-<agent>): watch them move on /carte."""
+    from akig_data import simulator
+
+    if mode not in simulator.SPEEDS_MPS:
+        _fail(f"--mode must be walk or moto (got {mode!r})", code=2)
+        return
+    _runtime()
+    fleet = simulator.prepare(agents)
+    if not fleet:
+        _fail("no agent has visits planned today: run `akig missions generate` first", code=2)
+        return
+    typer.echo(f"{len(fleet)} agents driving ({mode}, x{speed:g}) to {url}; Ctrl-C to stop")
+    try:
+        totals = simulator.run(url, fleet, speed=speed, mode=mode, interval_s=interval, duration_s=seconds,
+                               noise_m=noise, echo=typer.echo)
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+        return
+    typer.echo(f"fixes posted: {totals.posted}, stored: {totals.stored}, refused: {totals.refused}, "
+               f"batches to retry: {totals.retried}")
+
+
+@positions_app.command("prune")
+def positions_prune(days: Optional[int] = typer.Option(None, min=1, help="keep this many days (default: "
+                                                        "AKIG_POSITIONS_RETENTION_DAYS, 90)")) -> None:
+    """Delete GPS fixes older than the retention (the server also does it once a day)."""
+    from akig_data import positions
+
+    _runtime()
+    typer.echo(f"{positions.prune(days)} fixes older than {days or positions.retention_days()} days deleted")
 
 
 # -- serve --------------------------------------------------------------------------------------------

@@ -43,3 +43,21 @@ API_REQUESTS = Counter(
     "HTTP API requests by route and status",
     ["route", "status"],
 )
+POSITIONS = Counter(
+    "akig_gps_fixes_total",
+    "Agents' GPS fixes by outcome: stored, duplicate (already stored: a retried batch), refused (in a "
+    "refused batch), pruned (older than the retention)",
+    ["outcome"],
+)
+SCHEDULED_SECONDS = Histogram(
+    "akig_scheduled_task_duration_seconds",
+    "Time taken by a scheduled task's run",
+    ["task"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300),
+)
+LIVE_FEED_POLLS = Counter(
+    "akig_live_feed_polls_total",
+    "Ticks of the live map's poller (one per server process, whatever the number of open maps), by what "
+    "it had to read: version (only the Redis counter), positions (new fixes), database (Redis unavailable)",
+    ["kind"],
+)

@@ -345,3 +345,37 @@ def agent_daily(agent_ref: str, date_from: dt.date = MONTH_START, date_to: dt.da
         "   LEFT JOIN ev ON ev.day = d::date GROUP BY d ORDER BY d",
         agent_ref=agent_ref, f=date_from, t=date_to,
     )
+
+
+# -- the live map (sql/013_live_map.sql) ---------------------------------------------------------------
+
+@read(depends_on=LEDGER_TABLES + ("calls", "visits"))
+def late_sites(as_of: dt.date = TODAY, owner_ref: str | None = None, commune: str | None = None,
+               min_arrears: int = 0, min_days_late: int = 0) -> pa.Table:
+    """Sites with arrears, for the map: tenants late, arrears, days since the oldest unpaid due, last
+    call or visit; filtered by commune, minimum arrears (GNF) and minimum days late."""
+    from akig_data.errors import InvalidParameter
+
+    if min_arrears < 0 or min_days_late < 0:
+        raise InvalidParameter("min_arrears and min_days_late must not be negative")
+    return sql_table(
+        "SELECT * FROM map_late_sites(CAST(:as_of AS date), CAST(:owner_ref AS text))"
+        " WHERE (CAST(:commune AS text) IS NULL OR commune = CAST(:commune AS text))"
+        " AND arrears >= :min_arrears AND days_late >= :min_days_late",
+        as_of=as_of, owner_ref=owner_ref, commune=commune, min_arrears=min_arrears, min_days_late=min_days_late,
+    )
+
+
+@read(depends_on=("missions", "leases", "sites", "agents"))
+def agent_routes(day: dt.date = TODAY, agent_ref: str | None = None) -> pa.Table:
+    """The day's visits in route order per agent: site, position, ETA, leg, status (no tenant in it)."""
+    return sql_table(
+        "SELECT a.agent_ref, a.full_name AS agent_name, m.mission_ref, m.kind, m.route_order, m.eta, m.leg_m,"
+        " m.status, m.done_at, s.site_ref, s.name AS site_name, s.commune, s.lat, s.lon"
+        " FROM missions m JOIN agents a ON a.id = m.agent_id JOIN leases l ON l.id = m.lease_id"
+        " JOIN sites s ON s.id = l.site_id"
+        " WHERE m.day = CAST(:day AS date) AND m.kind = 'visit'"
+        " AND (CAST(:agent_ref AS text) IS NULL OR a.agent_ref = CAST(:agent_ref AS text))"
+        " ORDER BY a.agent_ref, m.route_order",
+        day=day, agent_ref=agent_ref,
+    )

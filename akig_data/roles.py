@@ -14,7 +14,7 @@ ROLE_LABELS = {
 }
 
 # Reads about sites and money totals: no tenant's name or phone in them.
-SITE_READS = frozenset({"arrears_by_site", "site_kpis", "period_kpis", "monthly_trend", "portfolio_summary",
+SITE_READS = frozenset({"late_sites", "arrears_by_site", "site_kpis", "period_kpis", "monthly_trend", "portfolio_summary",
                         "sites", "owners"})
 # Reads that name tenants (names, phones, ledgers).
 TENANT_READS = frozenset({"arrears_by_lease", "good_payers", "late_tenants", "promises", "punctuality_by_cohort",
@@ -22,9 +22,11 @@ TENANT_READS = frozenset({"arrears_by_lease", "good_payers", "late_tenants", "pr
                           "tenant_timeline", "missions"})
 # Agents' results: no tenant in them.
 TEAM_READS = frozenset({"agent_performance", "agent_daily", "leaderboard", "leaderboard_month", "daily_stats"})
+# The day's routes (agent, stop order, site, ETA, status; no tenant): the live map's route layer.
+ROUTE_READS = frozenset({"agent_routes"})
 # What an agent reads: his own missions of the day and his own performance (the data layer forces his
 # agent_ref), and the leaderboards.
-AGENT_READS = frozenset({"missions", "agent_performance", "agent_daily", "leaderboard", "leaderboard_month"})
+AGENT_READS = frozenset({"missions", "agent_routes", "agent_performance", "agent_daily", "leaderboard", "leaderboard_month"})
 # ... and the tenants of his missions (today's and the last 7 days'), checked by the data layer.
 AGENT_TENANT_READS = frozenset({"tenant_card", "tenant_leases", "tenant_ledger", "tenant_timeline"})
 
@@ -32,11 +34,11 @@ AGENT_TENANT_READS = frozenset({"tenant_card", "tenant_leases", "tenant_ledger",
 ALL_OWNERS = frozenset({"admin", "manager", "analyst", "ops"})
 
 _READS_BY_ROLE = {
-    "admin": SITE_READS | TENANT_READS | TEAM_READS,
-    "manager": SITE_READS | TENANT_READS | TEAM_READS,
+    "admin": SITE_READS | TENANT_READS | TEAM_READS | ROUTE_READS,
+    "manager": SITE_READS | TENANT_READS | TEAM_READS | ROUTE_READS,
     "owner": SITE_READS | TENANT_READS,   # restricted to his own sites
     "analyst": SITE_READS | TENANT_READS | TEAM_READS,
-    "ops": SITE_READS | TEAM_READS,       # no tenant contact details
+    "ops": SITE_READS | TEAM_READS | ROUTE_READS,  # no tenant contact details
     "agent": AGENT_READS | AGENT_TENANT_READS,  # his own missions and their tenants (checked by the data layer)
 }
 
@@ -46,8 +48,17 @@ APPS = {
     "/proprietaire": frozenset({"admin", "manager", "owner", "analyst"}),
     "/recouvrement": frozenset({"admin", "manager", "agent"}),
     "/classement": frozenset({"admin", "manager", "agent", "analyst", "ops"}),
+    "/carte": frozenset({"admin", "manager", "ops"}),
     "/admin/journal": frozenset({"admin"}),
 }
+
+# Agents' live positions, tracks and replays: for those who dispatch agents and watch the wall screen.
+LIVE_VIEWERS = frozenset({"admin", "manager", "ops"})
+# Who posts GPS fixes: an agent his own; an administrator for any agent (a device gateway).
+POSITION_POSTERS = frozenset({"admin", "agent"})
+# Who may ask for a route order; who may re-plan an agent's remaining route of the day.
+ROUTE_OPTIMIZERS = frozenset({"admin", "manager", "agent"})
+ROUTE_PLANNERS = frozenset({"admin", "manager"})
 
 EXPORT_ROLES = frozenset({"admin", "manager", "owner", "analyst"})
 
@@ -60,6 +71,10 @@ ENDPOINTS = {
     "/api/leaderboard": "per read",
     "POST /api/calls, /api/visits, /api/promises, /api/payments": frozenset({"admin", "manager", "agent"}),
     "POST /api/missions/generate": frozenset({"admin", "manager"}),
+    "POST /api/positions": POSITION_POSTERS,
+    "GET /api/map/late-sites": "per read",
+    "GET /api/agents/positions": LIVE_VIEWERS,
+    "POST /api/routes/optimize": ROUTE_OPTIMIZERS,
     "GET /metrics": "metrics token",
 }
 
@@ -75,6 +90,10 @@ def can_read(role: str | None, read_name: str) -> bool:
 def can_write_collection(role: str | None) -> bool:
     """Record calls, visits, promises and payments (an agent in his own name only)."""
     return role in ENDPOINTS["POST /api/calls, /api/visits, /api/promises, /api/payments"]
+
+
+def sees_live_positions(role: str | None) -> bool:
+    return role in LIVE_VIEWERS
 
 
 def can_export(role: str | None) -> bool:
@@ -113,6 +132,8 @@ def markdown_table() -> str:
     rows.append(("agents' results (" + ", ".join(sorted(TEAM_READS)) + ")",
                  ["✔" if TEAM_READS <= readable(r) and r != "agent" else
                   "his own performance, the leaderboards" if r == "agent" else "—" for r in ROLES]))
+    rows.append(("the day's routes, no tenant in them (" + ", ".join(sorted(ROUTE_READS)) + ")",
+                 ["his own" if r == "agent" else "✔" if ROUTE_READS <= readable(r) else "—" for r in ROLES]))
     rows.append(("CSV / Excel exports", [("own sites" if not sees_all_owners(r) else "✔") if can_export(r) else "—"
                                           for r in ROLES]))
     for endpoint, who in ENDPOINTS.items():

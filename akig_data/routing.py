@@ -125,6 +125,11 @@ def nearest_neighbour(start: tuple[float, float], stops: list[Stop]) -> Route:
     return _route_from_order(start, stops, order, matrix, [])
 
 
+def in_order(start: tuple[float, float], stops: list[Stop]) -> Route:
+    """The stops in the order given (the route as planned, to compare a new order with)."""
+    return _route_from_order(start, stops, list(range(len(stops))), _matrix(start, stops), [])
+
+
 def random_order(start: tuple[float, float], stops: list[Stop], seed: int = 7) -> Route:
     """Baseline: the stops in a random order."""
     order = list(range(len(stops)))

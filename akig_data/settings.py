@@ -9,6 +9,9 @@ AKIG_CACHE_TTL     default lifetime in seconds of a memoized read (default 900).
 AKIG_STATEMENT_TIMEOUT_MS  PostgreSQL statement timeout for reads (default 60000).
 AKIG_SCORE_WEIGHTS weights of the agent score: recovery, promise-kept rate, mission completion (default
                    "60,20,20"; see sql/012_agent_performance.sql).
+AKIG_POSITIONS_RETENTION_DAYS  agents' GPS fixes older than this are pruned by a scheduled task (default 90).
+AKIG_TILES_URL     the live map's basemap tiles, an XYZ URL template (default OpenStreetMap's); "off" draws
+                   the map without a basemap.
 AKIG_ROW_SECURITY  "on" (default): every read becomes akig_read_all or akig_read_owner (created by the
                    migrations; row-level security applies to both). "off" only for tools that must read as
                    the connecting user. In production, connect as akig_app (it can only become those roles).
@@ -38,6 +41,8 @@ class Settings:
     redis_socket_timeout: float = 0.5
     redis_retry_after: float = 2.0
     score_weights: tuple[float, float, float] = (60.0, 20.0, 20.0)
+    positions_retention_days: int = 90
+    tiles_url: str = "https://tile.openstreetmap.org/{Z}/{X}/{Y}.png"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -50,6 +55,8 @@ class Settings:
             statement_timeout_ms=int(_env("AKIG_STATEMENT_TIMEOUT_MS", "60000")),
             row_security=(_env("AKIG_ROW_SECURITY", "on") or "on").lower() not in ("off", "0", "false", "no"),
             score_weights=_weights(_env("AKIG_SCORE_WEIGHTS", "60,20,20") or "60,20,20"),
+            positions_retention_days=_positive_int("AKIG_POSITIONS_RETENTION_DAYS", 90),
+            tiles_url=_env("AKIG_TILES_URL", cls.tiles_url) or cls.tiles_url,
         )
 
     @property
@@ -66,3 +73,14 @@ def _weights(text: str) -> tuple[float, float, float]:
     if len(values) != 3 or min(values) < 0 or sum(values) == 0:
         raise ValueError(f"AKIG_SCORE_WEIGHTS must be three non-negative numbers, e.g. 60,20,20 (got {text!r})")
     return values  # type: ignore[return-value]
+
+
+def _positive_int(name: str, default: int) -> int:
+    text = _env(name, str(default)) or str(default)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1 (got {text!r})")
+    return value

@@ -17,7 +17,7 @@ class AppEntry:
 
 
 def entries() -> list[AppEntry]:
-    from dashboards import audit_page, desk, home, leaderboard_app, owner_dashboard
+    from dashboards import audit_page, desk, home, leaderboard_app, live_map, owner_dashboard
 
     return [
         AppEntry("/", "Accueil", "Synthèse du portefeuille et accès aux applications.", home.create, "🏠"),
@@ -29,6 +29,9 @@ def entries() -> list[AppEntry]:
                  "chiffres de la journée.", desk.create, "📞"),
         AppEntry("/classement", "Classement des agents",
                  "Podium du jour, classement du mois, évolution et détail de chaque agent.", leaderboard_app.create, "🏆"),
+        AppEntry("/carte", "Carte en direct",
+                 "Sites en retard, positions des agents en temps réel, traces et tournées du jour, "
+                 "réoptimisation d'une tournée, relecture de la journée d'un agent.", live_map.create, "🗺️"),
         AppEntry("/admin/journal", "Journal d'audit",
                  "Qui a fait quoi, quand et d'où ; vérification de la chaîne d'empreintes.", audit_page.create, "🔏"),
     ]

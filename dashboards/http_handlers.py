@@ -20,7 +20,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tornado.ioloop import IOLoop
 from tornado.web import HTTPError, RequestHandler
 
-from akig_data import collection, export, health, metrics, registry, throttle, users
+from akig_data import (collection, export, health, metrics, positions, registry, roles, route_planning, throttle,
+                       users)
 from akig_data.errors import AccessDenied, AkigError, DatabaseUnavailable, InvalidParameter
 from akig_data.scope import Principal, acting_as
 from dashboards import auth
@@ -64,6 +65,8 @@ class AuthenticatedHandler(JSONHandler):
     """Resolves the caller (token or session), applies the rate limit, then runs `handle` in a thread
     with the data layer acting as that caller."""
 
+    max_body = MAX_BODY
+
     def _caller(self) -> tuple[Principal | None, bool]:
         """(who, whether he came with a session cookie rather than a token)."""
         header = self.request.headers.get("Authorization", "")
@@ -76,16 +79,20 @@ class AuthenticatedHandler(JSONHandler):
         await self._serve(args, body=None)
 
     async def post(self, *args) -> None:
-        if len(self.request.body) > MAX_BODY:
-            self.write_error_json(413, f"Corps de requête trop gros (au plus {MAX_BODY // 1024} Kio).")
+        if len(self.request.body) > self.max_body:
+            self.refused(len(self.request.body))
+            self.write_error_json(413, f"Corps de requête trop gros (au plus {self.max_body // 1024} Kio).",
+                                  field="body")
             return
         try:
             body = json.loads(self.request.body or b"null")
         except (ValueError, UnicodeDecodeError):
-            self.write_error_json(400, "JSON invalide.")
+            self.refused(None)
+            self.write_error_json(400, "JSON invalide.", field="body")
             return
         if not isinstance(body, dict):
-            self.write_error_json(400, "Un objet JSON est attendu.")
+            self.refused(None)
+            self.write_error_json(400, "Un objet JSON est attendu.", field="body")
             return
         await self._serve(args, body=body)
 
@@ -126,7 +133,9 @@ class AuthenticatedHandler(JSONHandler):
             self.write_error_json(403, str(exc))
             return
         except InvalidParameter as exc:
-            self.write_error_json(400, str(exc))
+            self.refused(body)
+            field = getattr(exc, "field", None)
+            self.write_error_json(getattr(exc, "status", 400), str(exc), **({"field": field} if field else {}))
             return
         except DatabaseUnavailable as exc:
             self.write_error_json(503, str(exc))
@@ -138,6 +147,9 @@ class AuthenticatedHandler(JSONHandler):
 
     def handle_post(self, who: Principal, body: dict, address: str, *args) -> tuple[int, object]:
         raise HTTPError(405)
+
+    def refused(self, body) -> None:
+        """Called when a request is refused as bad input (a hook for counting refusals)."""
 
     def handle(self, who: Principal, *args) -> tuple[int, object]:
         raise HTTPError(405)
@@ -295,6 +307,60 @@ class LeaderboardHandler(AuthenticatedHandler):
         return 200, _paginate(self, frame)
 
 
+class PositionsHandler(AuthenticatedHandler):
+    """POST /api/positions {"agent_ref", "fixes": [{t, lat, lon, accuracy_m, battery}]}: a phone's batch of
+    GPS fixes (akig_data.positions): 201 with how many were stored and how many were already there."""
+
+    route = "/api/positions"
+    max_body = positions.MAX_BYTES
+
+    def refused(self, body) -> None:
+        fixes = body.get("fixes") if isinstance(body, dict) else None
+        metrics.POSITIONS.labels("refused").inc(len(fixes) if isinstance(fixes, list) else 1)
+
+    def handle_post(self, who: Principal, body: dict, address: str):
+        agent_ref, fixes = positions.parse_batch(body)
+        result = positions.ingest(agent_ref, fixes, who=who)
+        return (201 if result.stored else 200), result.as_dict()
+
+
+class LateSitesHandler(AuthenticatedHandler):
+    """GET /api/map/late-sites?as_of=&owner=&commune=&min_arrears=&min_days_late=: the map's late sites."""
+
+    route = "/api/map/late-sites"
+
+    def handle(self, who: Principal):
+        arg = self.get_query_argument
+        frame = _run("late_sites", as_of=arg("as_of", None), owner_ref=arg("owner", None),
+                     commune=arg("commune", None), min_arrears=arg("min_arrears", None),
+                     min_days_late=arg("min_days_late", None))
+        return 200, _paginate(self, frame)
+
+
+class AgentPositionsHandler(AuthenticatedHandler):
+    """GET /api/agents/positions: every active agent's latest fix, its age, battery, today's missions."""
+
+    route = "/api/agents/positions"
+
+    def handle(self, who: Principal):
+        if not roles.sees_live_positions(who.role):
+            raise AccessDenied("Accès refusé : les positions des agents sont réservées aux responsables et à "
+                               "l'exploitation.")
+        return 200, {"rows": export.records(positions.agents_on_map())}
+
+
+class RouteOptimizeHandler(AuthenticatedHandler):
+    """POST /api/routes/optimize {"start": {lat, lon}, "stops": [{id, lat, lon}], "start_time"}: the best
+    order (OR-Tools), legs and ETAs. Nothing is stored."""
+
+    route = "/api/routes/optimize"
+
+    def handle_post(self, who: Principal, body: dict, address: str):
+        if who.role not in roles.ROUTE_OPTIMIZERS:
+            raise AccessDenied("Accès refusé : votre rôle ne calcule pas de tournées.")
+        return 200, route_planning.optimize_request(body)
+
+
 class ApiNotFoundHandler(JSONHandler):
     """Any other /api/ path: a JSON 404 (API clients never get an HTML page)."""
 
@@ -337,6 +403,10 @@ def routes() -> list[tuple]:
         (r"/api/stats/daily", DailyStatsHandler),
         (r"/api/agents/([A-Za-z0-9._-]{1,64})/performance", AgentPerformanceHandler),
         (r"/api/leaderboard", LeaderboardHandler),
+        (r"/api/positions", PositionsHandler),
+        (r"/api/map/late-sites", LateSitesHandler),
+        (r"/api/agents/positions", AgentPositionsHandler),
+        (r"/api/routes/optimize", RouteOptimizeHandler),
         (r"/api/.*", ApiNotFoundHandler),
         (r"/metrics", MetricsHandler),
     ]

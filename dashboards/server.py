@@ -61,7 +61,7 @@ def serve(port: int = 5006, address: str = "127.0.0.1", num_procs: int = 1, show
     # Deferred panes (charts, tables) render in a thread pool: the event loop stays free to answer the
     # browser, so the KPI row shows while the charts are being drawn.
     pn.config.nthreads = int(os.environ.get("AKIG_SERVER_THREADS", "2"))
-    pn.serve(
+    server = pn.serve(
         app_routes(),
         port=port,
         address=address,
@@ -73,4 +73,11 @@ def serve(port: int = 5006, address: str = "127.0.0.1", num_procs: int = 1, show
         auth_provider=auth.AkigAuthProvider(),
         cookie_secret=auth_settings.secret,
         verbose=False,
+        start=False,
     )
+    # Here each forked process runs on its own: start its background work, then serve.
+    from dashboards import scheduled_tasks
+
+    scheduled_tasks.start_for_this_process()
+    server.start()
+    server.io_loop.start()

@@ -1,0 +1,243 @@
+"""The live map (`/carte`): late tenants' sites, agents' live positions and tracks, today's routes, and
+the replay of an agent's day.
+
+Live updates come from the process's one poller (dashboards.live_feed): this session subscribes when it
+is created and unsubscribes when it is destroyed. An update is applied on the session's own document
+(add_next_tick_callback) by sending the new frame down a HoloViews Pipe; the plot keeps its ranges
+(DynamicMaps are not framewise), so the user's zoom and pan stay where they are, and each DynamicMap
+keeps one frame in its cache (cache_size=1: nothing accumulates over hours of updates).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+
+import holoviews as hv
+import pandas as pd
+import panel as pn
+import param
+
+from akig_data import positions, reads, roles, route_planning
+from akig_data.errors import AkigError, DatabaseUnavailable
+from akig_data.registry import today
+from akig_data.runtime import get_runtime
+from akig_data.scope import current
+from dashboards import components as ui
+from dashboards import map_layers as layers
+from dashboards.database_watch import database_watch
+from dashboards.live_feed import Snapshot, live_feed
+
+log = logging.getLogger(__name__)
+DAYS_LATE = {"Tous les retards": 0, "Plus de 30 jours": 31, "Plus de 60 jours": 61, "Plus de 90 jours": 91}
+TRACKS_EVERY_S = 3.0   # tracks can hold thousands of points: sent to the browser at most this often
+MAP_HEIGHT = 640
+
+
+def _empty_agents() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in (
+        ("agent_ref", "object"), ("full_name", "object"), ("zone", "object"), ("missions_done", "int64"),
+        ("missions_planned", "int64"), ("t", "datetime64[ns, UTC]"), ("lat", "float64"), ("lon", "float64"),
+        ("accuracy_m", "float64"), ("battery", "float64"), ("age_s", "float64"), ("active", "bool"))})
+
+
+class LiveMap(pn.viewable.Viewer):
+    owner_ref = param.Selector(default="", objects=[""], doc="Propriétaire")
+    commune = param.Selector(default="", objects=[""], doc="Commune")
+    min_arrears = param.Integer(default=0, bounds=(0, None), doc="Impayés minimum (GNF)")
+    min_days_late = param.Selector(default=0, objects=DAYS_LATE, doc="Retard")
+    agent_ref = param.Selector(default="", objects=[""], doc="Agent suivi")
+    show_tracks = param.Boolean(default=True, doc="Traces du jour")
+    show_routes = param.Boolean(default=True, doc="Tournées du jour")
+    routes_version = param.Integer(default=0, doc="moves when a route was re-planned")
+    message = param.String(default="", doc="result of the last action")
+    problem = param.String(default="", doc="why a layer could not be drawn")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.who = current()
+        self.day = today()
+        self._seq = 0
+        self._tracks_sent = 0.0
+        self._fill_choices()
+        self.agents_pipe = hv.streams.Pipe(data=_empty_agents())
+        self.tracks_pipe = hv.streams.Pipe(data={})
+        self.table = pn.widgets.Tabulator(layers.agents_table(_empty_agents()), disabled=True, show_index=False,
+                                          height=300, sizing_mode="stretch_width", layout="fit_data_stretch",
+                                          selectable=1, css_classes=["akig-agents-table"])
+        self.table.on_click(self._table_clicked)
+        self._feed = live_feed()
+        if self._feed.snapshot is not None:
+            self._apply(self._feed.snapshot)
+        else:  # the first map of this process: show the agents now, the poller takes over from there
+            try:
+                self._apply(Snapshot(0, dt.datetime.now(positions.TZ), positions.agents_on_map()), force=True)
+            except AkigError as exc:
+                self._report(exc)
+        doc = pn.state.curdoc
+        if doc is not None:
+            callback = functools.partial(self._schedule, doc)
+            self._token = self._feed.subscribe(callback)
+            pn.state.on_session_destroyed(lambda _ctx: self._feed.unsubscribe(self._token))
+
+    # -- choices ---------------------------------------------------------------------------------
+    def _fill_choices(self) -> None:
+        try:
+            sites = reads.sites()
+        except AkigError as exc:
+            self.problem = str(exc)
+            sites = pd.DataFrame(columns=["owner_ref", "commune", "lon", "lat"])
+        self.sites = sites
+        owners = {"Tous les propriétaires": ""} | {o: o for o in sorted(sites["owner_ref"].unique())}
+        communes = {"Toutes les communes": ""} | {c: c for c in sorted(sites["commune"].unique())}
+        self.param.owner_ref.objects = owners
+        self.param.commune.objects = communes
+
+    def _set_agent_choices(self, agents: pd.DataFrame) -> None:
+        choices = {"Aucun": ""} | {f"{n} ({r})": r for r, n in zip(agents["agent_ref"], agents["full_name"])}
+        if list(choices.values()) != list(self.param.agent_ref.objects):
+            self.param.agent_ref.objects = choices
+
+    # -- live updates ----------------------------------------------------------------------------
+    def _schedule(self, doc, snapshot: Snapshot) -> None:
+        """Called from the poller's thread: hand the update to this session's document."""
+        doc.add_next_tick_callback(functools.partial(self._apply, snapshot))
+
+    def _apply(self, snapshot: Snapshot, force: bool = False) -> None:
+        if snapshot.seq <= self._seq and not force:  # an older update queued behind a newer one
+            return
+        log.debug("map session applies update %d", snapshot.seq)
+        self._seq = snapshot.seq
+        self._set_agent_choices(snapshot.agents)
+        self.agents_pipe.send(snapshot.agents)
+        self.table.value = layers.agents_table(snapshot.agents)
+        import time
+
+        if self.show_tracks and time.monotonic() - self._tracks_sent >= TRACKS_EVERY_S:
+            self._tracks_sent = time.monotonic()
+            self.tracks_pipe.send(snapshot.tracks)
+
+    def _table_clicked(self, event) -> None:
+        agent = self.table.value.iloc[event.row]["Agent"]
+        if agent in self.param.agent_ref.objects:
+            self.agent_ref = agent
+
+    # -- layers ----------------------------------------------------------------------------------
+    def _sites_layer(self, owner_ref, commune, min_arrears, min_days_late, _available):
+        try:
+            frame = reads.late_sites(owner_ref=owner_ref or None, commune=commune or None,
+                                     min_arrears=int(min_arrears or 0), min_days_late=int(min_days_late or 0))
+            self.problem = ""
+        except Exception as exc:
+            self._report(exc)
+            frame = pd.DataFrame(columns=["lon", "lat", "site_ref", "site_name", "commune", "tenants_late", "arrears",
+                                          "days_late", "last_contact_at"])
+        self.late_count = len(frame)
+        return layers.late_sites(frame)
+
+    def _routes_layer(self, agent_ref, show_routes, _version, _available):
+        frame = pd.DataFrame(columns=["agent_ref", "kind", "route_order", "lon", "lat", "site_name", "status", "eta"])
+        if show_routes:
+            try:
+                frame = reads.agent_routes(day=self.day)
+            except Exception as exc:
+                self._report(exc)
+        return layers.routes(frame, agent_ref or None)
+
+    def _tracks_layer(self, data):
+        return layers.tracks(data if self.show_tracks else {})
+
+    def _report(self, exc: Exception) -> None:
+        if isinstance(exc, DatabaseUnavailable):
+            database_watch().report_failure()
+        elif not isinstance(exc, AkigError):
+            log.exception("map layer failed")
+        self.problem = (str(exc) if isinstance(exc, AkigError)
+                        else "Erreur inattendue : l'équipe technique a été prévenue.")
+
+    def plot(self):
+        watch = database_watch()
+        sites = hv.DynamicMap(pn.bind(self._sites_layer, self.param.owner_ref, self.param.commune,
+                                      self.param.min_arrears, self.param.min_days_late, watch.param.available),
+                              cache_size=1)
+        routes = hv.DynamicMap(pn.bind(self._routes_layer, self.param.agent_ref, self.param.show_routes,
+                                       self.param.routes_version, watch.param.available), cache_size=1)
+        tracks = hv.DynamicMap(self._tracks_layer, streams=[self.tracks_pipe], cache_size=1)
+        agents = hv.DynamicMap(layers.agents, streams=[self.agents_pipe], cache_size=1)
+        overlay = layers.commune_outlines(self.sites) * routes * sites * tracks * agents
+        basemap = layers.tiles(get_runtime().settings.tiles_url)
+        if basemap is not None:
+            overlay = basemap * overlay
+        overlay = overlay.opts(
+            hv.opts.Overlay(responsive=True, height=MAP_HEIGHT, xaxis=None, yaxis=None, active_tools=["wheel_zoom"],
+                            toolbar="above", show_legend=False, title=""))
+        return pn.pane.HoloViews(overlay, sizing_mode="stretch_width", height=MAP_HEIGHT, linked_axes=False)
+
+    # -- re-planning -----------------------------------------------------------------------------
+    def reoptimize(self, _event=None) -> None:
+        if not self.agent_ref:
+            self.message = "Choisissez d'abord un agent (liste « Agent suivi » ou tableau des agents)."
+            return
+        try:
+            result = route_planning.reoptimize(self.agent_ref, self.day, who=self.who)
+        except AkigError as exc:
+            self.message = f"Impossible de réoptimiser : {exc}"
+            return
+        km = lambda m: f"{m / 1000:.1f} km".replace(".", ",")  # noqa: E731
+        self.message = (f"Tournée de {self.agent_ref} réoptimisée depuis sa position : {result['stops']} arrêts, "
+                        f"{km(result['after_m'])} au lieu de {km(result['before_m'])} "
+                        f"({km(result['saved_m'])} économisés).")
+        self.routes_version += 1
+
+    # -- page --------------------------------------------------------------------------------------
+    def _problem_banner(self, problem):
+        if not problem:
+            return pn.pane.HTML("", height=0, margin=0)
+        return pn.pane.Alert(problem if "base de données" not in problem else
+                             "**La base de données est injoignable.** La carte se mettra à jour dès son retour.",
+                             alert_type="danger", sizing_mode="stretch_width")
+
+    def _message(self, message):
+        if not message:
+            return pn.pane.HTML("", height=0, margin=0)
+        return pn.pane.Alert(message, alert_type="info", sizing_mode="stretch_width", css_classes=["akig-map-message"])
+
+    def __panel__(self):
+        planner = self.who is None or self.who.role in roles.ROUTE_PLANNERS
+        button = pn.widgets.Button(name="Réoptimiser depuis sa position", button_type="primary",
+                                   disabled=not planner, sizing_mode="stretch_width")
+        button.on_click(self.reoptimize)
+        owner_widget = pn.widgets.Select.from_param(self.param.owner_ref, name="Propriétaire")
+        sidebar = [
+            owner_widget,
+            pn.widgets.Select.from_param(self.param.commune, name="Commune"),
+            pn.widgets.IntInput.from_param(self.param.min_arrears, name="Impayés minimum (GNF)", step=500_000),
+            pn.widgets.Select.from_param(self.param.min_days_late, name="Retard"),
+            pn.widgets.Checkbox.from_param(self.param.show_tracks, name="Traces du jour"),
+            pn.widgets.Checkbox.from_param(self.param.show_routes, name="Tournées du jour"),
+            pn.layout.Divider(),
+            pn.widgets.Select.from_param(self.param.agent_ref, name="Agent suivi"),
+            button,
+        ]
+        live = pn.Column(
+            pn.bind(self._problem_banner, self.param.problem),
+            pn.bind(self._message, self.param.message),
+            pn.pane.HTML(layers.legend_html(), sizing_mode="stretch_width"),
+            self.plot(),
+            pn.pane.Markdown("### Agents"),
+            self.table,
+            sizing_mode="stretch_width",
+        )
+        tabs = [("Carte en direct", live)]
+        if self.who is None or self.who.role in roles.ROUTE_PLANNERS:
+            from dashboards.replay import Replay
+
+            tabs.append(("Rejouer une journée", Replay(sites=self.sites)))
+        return ui.page("Carte des agents et des impayés", main=[pn.Tabs(*tabs, dynamic=True,
+                                                                           sizing_mode="stretch_width")],
+                       sidebar=sidebar)
+
+
+def create():
+    return LiveMap().__panel__()

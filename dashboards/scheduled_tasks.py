@@ -1,0 +1,64 @@
+"""The server's scheduled tasks: one thread per server process wakes up every minute and runs each task
+that is due. `akig_data.schedule` makes sure that a task runs once per period across all processes
+(and hosts): with `--num-procs 4` the positions are still pruned once a day, not four times.
+
+Tasks: pruning agents' GPS fixes older than the retention (daily).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from typing import Callable
+
+from akig_data import positions, schedule
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    every: dt.timedelta
+    action: Callable[[], object]
+
+
+def tasks() -> list[Task]:
+    return [Task("prune_positions", dt.timedelta(days=1), positions.prune)]
+
+
+class Scheduler:
+    def __init__(self, tick_s: float, task_list: list[Task]):
+        self.tick_s = tick_s
+        self.tasks = task_list
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="akig-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def run_due(self) -> list[str]:
+        """Run every task that is due now; returns the names of those this process ran."""
+        return [t.name for t in self.tasks if schedule.run_if_due(t.name, t.every, t.action)]
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.tick_s):
+            ran = self.run_due()
+            if ran:
+                log.info("scheduled tasks run by process %d: %s", os.getpid(), ", ".join(ran))
+
+
+def start_for_this_process() -> Scheduler:
+    """Called by the server in each (forked) process once it is ready to serve."""
+    scheduler = Scheduler(float(os.environ.get("AKIG_SCHEDULER_TICK_S", "60")), tasks())
+    scheduler.start()
+    return scheduler
