@@ -3,9 +3,10 @@ the replay of an agent's day.
 
 Live updates come from the process's one poller (dashboards.live_feed): this session subscribes when it
 is created and unsubscribes when it is destroyed. An update is applied on the session's own document
-(add_next_tick_callback) by sending the new frame down a HoloViews Pipe; the plot keeps its ranges
-(DynamicMaps are not framewise), so the user's zoom and pan stay where they are, and each DynamicMap
-keeps one frame in its cache (cache_size=1: nothing accumulates over hours of updates).
+(add_next_tick_callback): the new positions replace the data of the Bokeh sources that HoloViews drew
+the agents, their names and their tracks with (caught by plot hooks). Nothing is re-rendered, so an
+update costs a few milliseconds, the user's zoom and pan stay where they are, and nothing accumulates
+over hours of updates. The filters' layers are DynamicMaps with cache_size=1 for the same reason.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import time
 
 import holoviews as hv
 import pandas as pd
 import panel as pn
 import param
+from panel.io.state import set_curdoc
 
 from akig_data import positions, reads, roles, route_planning
 from akig_data.errors import AkigError, DatabaseUnavailable
@@ -42,6 +45,12 @@ def _empty_agents() -> pd.DataFrame:
         ("accuracy_m", "float64"), ("battery", "float64"), ("age_s", "float64"), ("active", "bool"))})
 
 
+def _connected(doc) -> bool:
+    """Whether the session of `doc` has an open websocket."""
+    session = getattr(doc.session_context, "_session", None) if doc.session_context else None
+    return session is not None and session.connection_count > 0
+
+
 class LiveMap(pn.viewable.Viewer):
     owner_ref = param.Selector(default="", objects=[""], doc="Propriétaire")
     commune = param.Selector(default="", objects=[""], doc="Commune")
@@ -61,8 +70,11 @@ class LiveMap(pn.viewable.Viewer):
         self._seq = 0
         self._tracks_sent = 0.0
         self._fill_choices()
-        self.agents_pipe = hv.streams.Pipe(data=_empty_agents())
-        self.tracks_pipe = hv.streams.Pipe(data={})
+        self.param.watch(self._tracks_toggled, "show_tracks")
+        self.updates = 0
+        self.sources: dict[str, object] = {}   # the live layers' Bokeh data sources, caught by plot hooks
+        self._initial = Snapshot(0, dt.datetime.now(positions.TZ), _empty_agents())
+        self._latest: Snapshot | None = None
         self.table = pn.widgets.Tabulator(layers.agents_table(_empty_agents()), disabled=True, show_index=False,
                                           height=300, sizing_mode="stretch_width", layout="fit_data_stretch",
                                           selectable=1, css_classes=["akig-agents-table"])
@@ -101,22 +113,48 @@ class LiveMap(pn.viewable.Viewer):
 
     # -- live updates ----------------------------------------------------------------------------
     def _schedule(self, doc, snapshot: Snapshot) -> None:
-        """Called from the poller's thread: hand the update to this session's document."""
-        doc.add_next_tick_callback(functools.partial(self._apply, snapshot))
+        """Called from the poller's thread: hand the update to this session's document, unless its
+        browser is gone (a closed page's session lives on until Bokeh cleans it up; updating it then
+        would make HoloViews reschedule its refresh forever)."""
+        if not _connected(doc):
+            return
+        doc.add_next_tick_callback(functools.partial(self._apply_on, doc, snapshot))
+
+    def _apply_on(self, doc, snapshot: Snapshot) -> None:
+        if not _connected(doc):
+            return
+        with set_curdoc(doc):  # Panel and HoloViews update models directly only for the current document
+            try:
+                self._apply(snapshot)
+            except Exception:
+                log.exception("live map update failed")
 
     def _apply(self, snapshot: Snapshot, force: bool = False) -> None:
         if snapshot.seq <= self._seq and not force:  # an older update queued behind a newer one
             return
-        log.debug("map session applies update %d", snapshot.seq)
         self._seq = snapshot.seq
         self._set_agent_choices(snapshot.agents)
-        self.agents_pipe.send(snapshot.agents)
         self.table.value = layers.agents_table(snapshot.agents)
-        import time
+        if "agents" not in self.sources:  # not drawn yet: the plot starts from this snapshot
+            self._initial = snapshot
+            return
+        self.updates += 1
+        self._latest = snapshot
+        self._fill_sources(snapshot, tracks=time.monotonic() - self._tracks_sent >= TRACKS_EVERY_S)
 
-        if self.show_tracks and time.monotonic() - self._tracks_sent >= TRACKS_EVERY_S:
+    def _tracks_toggled(self, _event) -> None:
+        if {"agents", "names", "tracks"} <= set(self.sources):
+            self._fill_sources(self._latest or self._initial, tracks=True)
+
+    def _fill_sources(self, snapshot: Snapshot, tracks: bool) -> None:
+        points, names = layers.agents_sources(snapshot.agents, self.sources["agents"].data.keys(),
+                                              self.sources["names"].data.keys())
+        self.sources["agents"].data = points
+        self.sources["names"].data = names
+        if tracks:
             self._tracks_sent = time.monotonic()
-            self.tracks_pipe.send(snapshot.tracks)
+            self.sources["tracks"].data = layers.tracks_source(snapshot.tracks if self.show_tracks else {},
+                                                               self.sources["tracks"].data.keys())
 
     def _table_clicked(self, event) -> None:
         agent = self.table.value.iloc[event.row]["Agent"]
@@ -145,8 +183,26 @@ class LiveMap(pn.viewable.Viewer):
                 self._report(exc)
         return layers.routes(frame, agent_ref or None)
 
-    def _tracks_layer(self, data):
-        return layers.tracks(data if self.show_tracks else {})
+    def _catch(self, name: str):
+        """A plot hook keeping the layer's Bokeh source. HoloViews runs hooks again when it redraws the
+        overlay (a filter changed): the newest positions are then put back into the sources."""
+        def hook(plot, element):
+            if name == "agents":
+                layers.colour_from_column(plot, element)
+                plot.state.name = "akig-live-map"       # the figure (tests read its ranges)
+            plot.handles["source"].name = f"akig-{name}"  # tests find the layers' data by these names
+            self.sources[name] = plot.handles["source"]
+            if self._latest is not None and {"agents", "names", "tracks"} <= set(self.sources):
+                self._fill_sources(self._latest, tracks=True)
+        return hook
+
+    def _live_layers(self):
+        """Agents, their names and their tracks, drawn once from the latest snapshot; later snapshots
+        replace their sources' data (see _apply)."""
+        points, names = layers.agents(self._initial.agents)
+        trails = layers.tracks(self._initial.tracks if self.show_tracks else {})
+        return (trails.opts(hooks=[self._catch("tracks")]) * points.opts(hooks=[self._catch("agents")])
+                * names.opts(hooks=[self._catch("names")]))
 
     def _report(self, exc: Exception) -> None:
         if isinstance(exc, DatabaseUnavailable):
@@ -163,9 +219,7 @@ class LiveMap(pn.viewable.Viewer):
                               cache_size=1)
         routes = hv.DynamicMap(pn.bind(self._routes_layer, self.param.agent_ref, self.param.show_routes,
                                        self.param.routes_version, watch.param.available), cache_size=1)
-        tracks = hv.DynamicMap(self._tracks_layer, streams=[self.tracks_pipe], cache_size=1)
-        agents = hv.DynamicMap(layers.agents, streams=[self.agents_pipe], cache_size=1)
-        overlay = layers.commune_outlines(self.sites) * routes * sites * tracks * agents
+        overlay = layers.commune_outlines(self.sites) * routes * sites * self._live_layers()
         basemap = layers.tiles(get_runtime().settings.tiles_url)
         if basemap is not None:
             overlay = basemap * overlay

@@ -10,6 +10,7 @@ from __future__ import annotations
 import cartopy.crs as ccrs
 import geoviews as gv
 import holoviews as hv
+import numpy as np
 import pandas as pd
 
 from dashboards import components as ui
@@ -87,25 +88,40 @@ def agents_table(frame: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def agents(data: pd.DataFrame):
-    """Agents with a position: green, grey when the last fix is older than 10 minutes ("inactif")."""
-    placed = data.dropna(subset=["lat", "lon"])
-    data = pd.DataFrame({
+def agents_data(frame: pd.DataFrame) -> pd.DataFrame:
+    """The agents layer's columns (one row per agent with a position)."""
+    placed = frame.dropna(subset=["lat", "lon"])
+    return pd.DataFrame({
         "lon": placed["lon"].astype("float64"), "lat": placed["lat"].astype("float64"),
         "agent_ref": placed["agent_ref"], "full_name": placed["full_name"],
         "statut": ["actif" if a else "inactif" for a in placed["active"]],
         "age_txt": [age_text(s) for s in placed["age_s"]],
         "battery_txt": [("—" if pd.isna(b) else f"{int(b)} %") for b in placed["battery"]],
         "missions_txt": [f"{d} faites / {p} prévues" for d, p in zip(placed["missions_done"], placed["missions_planned"])],
+        "colour": [ACTIVE_COLOUR if a else INACTIVE_COLOUR for a in placed["active"]],
     })
-    points = gv.Points(data, kdims=["lon", "lat"], vdims=list(data.columns[2:]), crs=PLATE, label="Agents").opts(
-        color=hv.dim("statut").categorize({"actif": ACTIVE_COLOUR, "inactif": INACTIVE_COLOUR}), marker="triangle",
-        size=16, line_color="white", line_width=1.5, tools=["hover"],
+
+
+def colour_from_column(plot, _element) -> None:
+    """Plot hook: fill the agents' markers from their `colour` column. (HoloViews turns a colour column
+    whose values are all equal into one constant colour, which later updates of the data could not
+    change.)"""
+    from bokeh.core.properties import field
+
+    plot.handles["glyph"].fill_color = field("colour")
+
+
+def agents(data: pd.DataFrame):
+    """Agents with a position: green, grey when the last fix is older than 10 minutes ("inactif"),
+    names next to the active ones. Returns (markers, names)."""
+    table = agents_data(data)
+    points = gv.Points(table, kdims=["lon", "lat"], vdims=list(table.columns[2:]), crs=PLATE, label="Agents").opts(
+        color=ACTIVE_COLOUR, marker="triangle", size=16, line_color="white", line_width=1.5, tools=["hover"],
         hover_tooltips=[("Agent", "@full_name (@agent_ref)"), ("Statut", "@statut"), ("Dernière position", "@age_txt"),
                         ("Batterie", "@battery_txt"), ("Missions", "@missions_txt")])
-    names = gv.Labels(data[data["statut"] == "actif"], kdims=["lon", "lat"], vdims=["full_name"], crs=PLATE).opts(
+    names = gv.Labels(table[table["statut"] == "actif"], kdims=["lon", "lat"], vdims=["full_name"], crs=PLATE).opts(
         text_font_size="9pt", text_color="#1d2a30", yoffset=60, text_alpha=0.9)
-    return points * names
+    return points, names
 
 
 def tracks(by_agent: dict[str, pd.DataFrame]):
@@ -114,6 +130,40 @@ def tracks(by_agent: dict[str, pd.DataFrame]):
              for agent, t in sorted(by_agent.items()) if len(t) > 1]
     return gv.Path(paths, kdims=["lon", "lat"], vdims=["agent_ref"], crs=PLATE, label="Traces du jour").opts(
         color="#5b2c83", line_width=2, alpha=0.55)
+
+
+# -- live updates: new data for the Bokeh sources HoloViews created (no re-render, ranges untouched) ---
+
+def mercator(lon, lat):
+    """Longitude/latitude (degrees) to Web Mercator metres, as the tiles and GeoViews' plot use."""
+    return hv.util.transform.lon_lat_to_easting_northing(np.asarray(lon, dtype="float64"),
+                                                          np.asarray(lat, dtype="float64"))
+
+
+def points_source(table: pd.DataFrame, keys) -> dict:
+    x, y = mercator(table["lon"], table["lat"])
+    data = {"lon": x, "lat": y}
+    data.update({k: table[k].tolist() for k in keys if k not in ("lon", "lat")})
+    return data
+
+
+def agents_sources(frame: pd.DataFrame, point_keys, label_keys) -> tuple[dict, dict]:
+    table = agents_data(frame)
+    return points_source(table, point_keys), points_source(table[table["statut"] == "actif"], label_keys)
+
+
+def tracks_source(by_agent: dict[str, pd.DataFrame], keys) -> dict:
+    xs, ys, refs = [], [], []
+    for agent, t in sorted(by_agent.items()):
+        if len(t) > 1:
+            x, y = mercator(t["lon"], t["lat"])
+            xs.append(x)
+            ys.append(y)
+            refs.append(agent)
+    data = {"xs": xs, "ys": ys}
+    if "agent_ref" in keys:
+        data["agent_ref"] = refs
+    return data
 
 
 def routes(missions: pd.DataFrame, numbered_agent: str | None):
