@@ -150,6 +150,7 @@ class LiveMap(pn.viewable.Viewer):
         points, names = layers.agents_sources(snapshot.agents, self.sources["agents"].data.keys(),
                                               self.sources["names"].data.keys())
         self.sources["agents"].data = points
+        layers.colour_markers(self.glyph, points)
         self.sources["names"].data = names
         if tracks:
             self._tracks_sent = time.monotonic()
@@ -188,7 +189,8 @@ class LiveMap(pn.viewable.Viewer):
         overlay (a filter changed): the newest positions are then put back into the sources."""
         def hook(plot, element):
             if name == "agents":
-                layers.colour_from_column(plot, element)
+                self.glyph = plot.handles["glyph"]
+                layers.colour_markers(self.glyph, plot.handles["source"].data)
                 plot.state.name = "akig-live-map"       # the figure (tests read its ranges)
             plot.handles["source"].name = f"akig-{name}"  # tests find the layers' data by these names
             self.sources[name] = plot.handles["source"]

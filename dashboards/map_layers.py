@@ -102,13 +102,13 @@ def agents_data(frame: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def colour_from_column(plot, _element) -> None:
-    """Plot hook: fill the agents' markers from their `colour` column. (HoloViews turns a colour column
+def colour_markers(glyph, data: dict) -> None:
+    """Fill the agents' markers from the `colour` column of their data. (HoloViews turns a colour column
     whose values are all equal into one constant colour, which later updates of the data could not
-    change.)"""
+    change; and an empty column is typed as numbers, which Bokeh refuses as colours: then a constant.)"""
     from bokeh.core.properties import field
 
-    plot.handles["glyph"].fill_color = field("colour")
+    glyph.fill_color = field("colour") if len(data.get("colour", [])) else ACTIVE_COLOUR
 
 
 def agents(data: pd.DataFrame):

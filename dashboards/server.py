@@ -74,6 +74,9 @@ def serve(port: int = 5006, address: str = "127.0.0.1", num_procs: int = 1, show
         cookie_secret=auth_settings.secret,
         verbose=False,
         start=False,
+        # A closed page's session (and the live map's subscription) is freed within ~10 s, not ~30 s.
+        check_unused_sessions_milliseconds=5000,
+        unused_session_lifetime_milliseconds=5000,
     )
     # Here each forked process runs on its own: start its background work, then serve.
     from dashboards import scheduled_tasks

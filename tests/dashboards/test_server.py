@@ -117,7 +117,7 @@ def open_app(browser, url: str, user: str | None = "t-analyst"):
     return page, problems
 
 
-READY = {"/admin/journal": ".tabulator-row", "/classement": ".tabulator-row"}
+READY = {"/admin/journal": ".tabulator-row", "/classement": ".tabulator-row", "/carte": ".tabulator-row"}
 
 
 @pytest.mark.parametrize("path", [entry.path for entry in catalog.entries()])
