@@ -70,7 +70,9 @@ def start_server(database_url: str, redis_url: str, home: Path, *extra: str,
     env = dict(os.environ, AKIG_DATABASE_URL=app_url(database_url) if as_app else database_url, AKIG_REDIS_URL=redis_url,
                AKIG_CACHE_PREFIX=settings_for(database_url, redis_url).cache_prefix, AKIG_HOME=str(home),
                AKIG_COOKIE_SECRET=COOKIE_SECRET, AKIG_METRICS_TOKEN=METRICS_TOKEN,
-               AKIG_API_RATE_PER_ADDRESS="100000", AKIG_API_RATE_PER_USER="100000")
+               AKIG_API_RATE_PER_ADDRESS="100000", AKIG_API_RATE_PER_USER="100000",
+               # the shared small data set ends in June: the daily pruning of old GPS fixes would empty it
+               AKIG_SCHEDULER_TICK_S="86400")
     env.update(env_extra or {})
     log = home / "serve.log"
     akig = Path(sys.executable).parent / "akig"

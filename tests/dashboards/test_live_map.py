@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -271,6 +275,39 @@ def test_memory_stays_flat_over_1000_updates_with_5_maps_open(live, browser):
         page.close()
     print(f"server RSS: {before:.1f} MB after warm-up, {after:.1f} MB after 1,000 more updates")
     assert after - before < MEMORY_BOUND_MB
+
+
+# --- the simulator and pruning, as users run them -------------------------------------------------
+
+def akig(*args: str, database_url: str, redis_url: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, AKIG_DATABASE_URL=database_url, AKIG_REDIS_URL=redis_url)
+    return subprocess.run([str(Path(sys.executable).parent / "akig"), *args], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_the_simulator_drives_agents_through_the_real_endpoint_and_pruning_runs(live, redis_url):
+    base, _tokens, engine, *_ = live
+    url = engine.url.render_as_string(hide_password=False)
+    before = stored(engine)
+    done = akig("simulate", "agents", "--agents", "2", "--seconds", "3", "--interval", "0.5", "--speed", "50",
+                "--url", base, database_url=url, redis_url=redis_url)
+    assert done.returncode == 0, done.stderr
+    assert "2 agents driving" in done.stdout and "refused: 0" in done.stdout
+    assert stored(engine) >= before + 8          # 2 agents x a fix every 0.5 s for 3 s
+    with engine.connect() as conn:
+        simulated = conn.execute(sa.text("SELECT count(*) FROM users WHERE username LIKE 'sim-%' AND role = 'agent'"
+                                         " AND token_hash IS NOT NULL")).scalar()
+    assert simulated == 2                        # each simulated agent posts with his own token
+    assert akig("simulate", "agents", "--mode", "bus", database_url=url, redis_url=redis_url).returncode == 2
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO agent_positions (agent_id, t, lat, lon) SELECT id, now() - interval '200 days',"
+                             " 9.5, -13.6 FROM agents WHERE agent_ref = 'AGT-001'"))
+    with engine.connect() as conn:   # the small data set ends in June: its fixes are old too
+        old = conn.execute(sa.text("SELECT count(*) FROM agent_positions WHERE t < now() - interval '90 days'")).scalar()
+    pruned = akig("positions", "prune", database_url=url, redis_url=redis_url)
+    assert pruned.returncode == 0 and pruned.stdout.startswith(f"{old} fixes older than 90 days deleted")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM agent_positions WHERE t < now() - interval '90 days'")).scalar() == 0
 
 
 # --- PostgreSQL down (last: it cuts the server's database) ------------------------------------------
