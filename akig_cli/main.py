@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -188,6 +189,8 @@ def demo_up(
     port: int = typer.Option(5006, help="HTTP port"),
     address: str = typer.Option("127.0.0.1", help="address to listen on"),
     scale: ScaleName = typer.Option(ScaleName.demo, help="data set to load when the database is empty"),
+    simulate: bool = typer.Option(True, "--simulate/--no-simulate",
+                                  help="drive the demo agents along today's routes (watch them on /carte)"),
 ) -> None:
     """Start the database (embedded unless AKIG_DATABASE_URL is set), load the demo data when empty, serve."""
     from akig_data.demo.seed import has_data
@@ -204,7 +207,30 @@ def demo_up(
         typer.echo("Reusing the data already in the database.")
     _print_demo_users()
     _plan_today_if_needed(runtime)
-    _serve(port=port, address=address, num_procs=1, runtime=runtime)
+    simulator = _start_simulator(address, port, runtime) if simulate else None
+    try:
+        _serve(port=port, address=address, num_procs=1, runtime=runtime)
+    finally:
+        if simulator is not None:
+            simulator.terminate()
+
+
+def _start_simulator(address: str, port: int, runtime):
+    """`akig simulate agents` in a process of its own (it posts to the server like phones do); its output
+    goes to AKIG_HOME/simulator.log."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    home = Path(runtime.settings.home)
+    home.mkdir(parents=True, exist_ok=True)
+    log = (home / "simulator.log").open("ab")
+    command = [str(Path(sys.executable).parent / "akig"), "simulate", "agents", "--url", f"http://{address}:{port}",
+               "--speed", "5", "--interval", "3"]
+    typer.echo(f"Simulated agents are driving their routes (live map: /carte; log: {home / 'simulator.log'}; "
+               "--no-simulate to stop that)")
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, AKIG_DATABASE_URL=
+                            runtime.database_url))
 
 
 # -- query --------------------------------------------------------------------------------------------
@@ -465,6 +491,9 @@ def simulate_agents(
         _fail(f"--mode must be walk or moto (got {mode!r})", code=2)
         return
     _runtime()
+    if not simulator.wait_for_server(url, timeout_s=180):
+        _fail(f"no AKIG server answers at {url}", code=1)
+        return
     fleet = simulator.prepare(agents)
     if not fleet:
         _fail("no agent has visits planned today: run `akig missions generate` first", code=2)

@@ -22,12 +22,14 @@ import math
 import random
 import secrets
 import time
+import urllib.error
 import urllib.parse
 from dataclasses import dataclass, field
 
 from akig_data import positions, reads, users
 from akig_data.routing import VISIT_MINUTES, haversine_m
 
+GIVE_UP_S = 60.0   # a server gone for this long (the demo stopped): the simulator stops too
 SPEEDS_MPS = {"walk": 5 / 3.6, "moto": 25 / 3.6}
 METRES_PER_DEGREE = 111_320.0
 
@@ -136,6 +138,22 @@ class Poster:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
+def wait_for_server(base_url: str, timeout_s: float = 180.0) -> bool:
+    """True once the server's /api/health answers (the demo starts the simulator with the server)."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(base_url.rstrip("/") + "/api/health", timeout=2)
+            return True
+        except urllib.error.HTTPError as err:  # 503: up, but PostgreSQL is not; the phones retry anyway
+            return err.code == 503
+        except OSError:
+            time.sleep(1)
+    return False
+
+
 @dataclass
 class Totals:
     posted: int = 0
@@ -150,10 +168,13 @@ def run(base_url: str, agents: list[SimAgent], *, speed: float = 10.0, mode: str
     if mode not in SPEEDS_MPS:
         raise ValueError(f"mode must be one of {', '.join(SPEEDS_MPS)}")
     rng, poster, totals = random.Random(seed), Poster(base_url), Totals()
-    started = last = time.monotonic()
+    started = last = reached = time.monotonic()
     while agents and not all(a.finished for a in agents):
         now_mono = time.monotonic()
         if duration_s is not None and now_mono - started >= duration_s:
+            break
+        if now_mono - reached > GIVE_UP_S:
+            echo(f"the server has not answered for {GIVE_UP_S:.0f} s: stopping")
             break
         elapsed, last = now_mono - last, now_mono
         now = dt.datetime.now(dt.timezone.utc)
@@ -167,6 +188,7 @@ def run(base_url: str, agents: list[SimAgent], *, speed: float = 10.0, mode: str
                 totals.retried += 1
                 echo(f"{agent.agent_ref}: server unreachable ({exc}); will retry")
                 continue
+            reached = time.monotonic()
             if status in (200, 201):
                 totals.posted += len(agent.pending)
                 totals.stored += answer.get("stored", 0)

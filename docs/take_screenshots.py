@@ -84,11 +84,40 @@ def main() -> None:
             page.wait_for_selector(".akig-kpi-value", timeout=60_000)
             time.sleep(1)
             page.screenshot(path=str(OUT / "accueil.png"))
+            shoot_live_map(page, base)
             browser.close()
     finally:
         proc.terminate()
         proc.wait(10)
     print("\n".join(str(p.relative_to(ROOT)) for p in sorted(OUT.glob("*.png"))))
+
+
+def shoot_live_map(page, base: str) -> None:
+    """The live map while simulated agents drive (today's missions must be planned), then the replay."""
+    import subprocess
+
+    simulator = subprocess.Popen([sys.executable, "-m", "akig_cli.main", "simulate", "agents", "--url", base,
+                                  "--speed", "20", "--interval", "1", "--seconds", "40"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        page.context.clear_cookies()
+        page.context.add_cookies([{"name": "user", "value": bench_cookie(base, "manager"), "url": base}])
+        page.set_viewport_size({"width": 1400, "height": 1100})
+        time.sleep(15)    # the agents are on their way
+        page.goto(base + "/carte")
+        page.wait_for_function("window.Bokeh && Bokeh.documents.length > 0 && "
+                               "Bokeh.documents[0].get_model_by_name('akig-agents') !== null", timeout=60_000)
+        time.sleep(8)
+        page.screenshot(path=str(OUT / "carte.png"))
+        page.get_by_text("Rejouer une journée").click()
+        choose = page.locator("select", has=page.locator("option", has_text="Choisir un agent"))
+        choose.wait_for(timeout=30_000)
+        choose.select_option(index=1)
+        page.locator(".akig-replay-summary").wait_for(timeout=30_000)
+        time.sleep(3)
+        page.screenshot(path=str(OUT / "carte_rejouer.png"))
+    finally:
+        simulator.terminate()
 
 
 if __name__ == "__main__":
