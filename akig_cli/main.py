@@ -208,6 +208,10 @@ def demo_up(
     _print_demo_users()
     _plan_today_if_needed(runtime)
     simulator = _start_simulator(address, port, runtime) if simulate else None
+    if simulator is not None:  # stopped by SIGTERM too (a service manager, a test): take the simulator along
+        import signal
+
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         _serve(port=port, address=address, num_procs=1, runtime=runtime)
     finally:

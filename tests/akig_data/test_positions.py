@@ -63,7 +63,7 @@ def count(rt, agent_ref: str | None = None) -> int:
     ({"agent_ref": "AGT-001", "fixes": [fix(speed=3)]}, "fixes[0].speed", 400),
     ({"agent_ref": "AGT-001", "fixes": [fix(t="2026-11-26T10:00:00")]}, "fixes[0].t", 400),        # no zone
     ({"agent_ref": "AGT-001", "fixes": [fix(t="hier")]}, "fixes[0].t", 400),
-    ({"agent_ref": "AGT-001", "fixes": [fix(t=(now() + dt.timedelta(minutes=6)).isoformat())]}, "fixes[0].t", 400),
+    ({"agent_ref": "AGT-001", "fixes": [fix(t=(now() + dt.timedelta(days=1)).isoformat())]}, "fixes[0].t", 400),
     ({"agent_ref": "AGT-001", "fixes": [fix(t=(now() - dt.timedelta(days=7, minutes=1)).isoformat())]},
      "fixes[0].t", 400),
 ])
