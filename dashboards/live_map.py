@@ -290,7 +290,7 @@ class LiveMap(pn.viewable.Viewer):
             from dashboards.replay import Replay
 
             tabs.append(("Rejouer une journée", Replay(sites=self.sites)))
-        return ui.page("Carte des agents et des impayés", main=[pn.Tabs(*tabs, dynamic=True,
+        return ui.page("Carte des agents et des impayés", main=[pn.Tabs(*tabs,
                                                                            sizing_mode="stretch_width")],
                        sidebar=sidebar)
 

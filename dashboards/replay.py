@@ -16,7 +16,6 @@ from akig_data import positions
 from akig_data.errors import AkigError
 from akig_data.routing import haversine_m
 from akig_data.runtime import get_runtime
-from dashboards import components as ui
 from dashboards import map_layers as layers
 
 OUTCOMES = {"absent": "absent", "reached": "joint", "refused": "refus", "promise": "promesse", "paid": "payé"}
@@ -48,7 +47,10 @@ class Replay(pn.viewable.Viewer):
         self.slider = pn.widgets.IntSlider(name="Moment de la journée", start=0, end=1, value=0,
                                            sizing_mode="stretch_width", disabled=True)
         self.slider.link(self, value="step")
+        self.summary_pane = pn.pane.Markdown(self.summary_text(0), sizing_mode="stretch_width",
+                                             css_classes=["akig-replay-summary"])
         self.param.watch(self._load, ["agent_ref", "day"])
+        self.param.watch(lambda event: self._show_summary(), ["step"])
 
     def _load(self, *_events) -> None:
         self.problem = ""
@@ -63,6 +65,10 @@ class Replay(pn.viewable.Viewer):
         last = max(len(self.track) - 1, 1)
         self.slider.param.update(end=last, value=last, disabled=len(self.track) < 2)
         self.step = last if len(self.track) else 0
+        self._show_summary()
+
+    def _show_summary(self) -> None:
+        self.summary_pane.object = self.summary_text(self.step)
 
     def moment(self, step: int, *_):
         """The map up to the chosen fix: the whole track faint, the part travelled solid, the agent, and
@@ -95,22 +101,20 @@ class Replay(pn.viewable.Viewer):
                             ("Preuve de présence", "@preuve"), ("Distance au site", "@distance")])
         return whole * done * visit_points * here
 
-    def summary(self, step: int, *_):
+    def summary_text(self, step: int) -> str:
+        """One line under the slider (Markdown): where the agent is in his day."""
         if self.problem:
-            return ui.error_panel(AkigError(self.problem))
+            return f"**Requête refusée :** {self.problem}"
         if not self.agent_ref:
-            return pn.pane.Alert("Choisissez un agent et une journée pour rejouer ses déplacements.", alert_type="info",
-                                 sizing_mode="stretch_width")
+            return "Choisissez un agent et une journée pour rejouer ses déplacements."
         if self.track.empty:
-            return pn.pane.Alert(f"Aucune position GPS de cet agent le {self.day:%d/%m/%Y}.", alert_type="warning",
-                                 sizing_mode="stretch_width")
+            return f"Aucune position GPS de cet agent le {self.day:%d/%m/%Y}."
         shown = self.track.iloc[: min(step, len(self.track) - 1) + 1]
         at = shown["t"].iloc[-1]
         visits = self.visits[self.visits["visited_at"] <= at]
         km = f"{travelled_m(shown) / 1000:.1f}".replace(".", ",")
-        return pn.pane.Markdown(
-            f"**{at:%H:%M}** — {len(visits)} visite(s) dont {int(visits['proof'].sum())} avec preuve de présence, "
-            f"{km} km parcourus depuis {self.track['t'].iloc[0]:%H:%M}.", css_classes=["akig-replay-summary"])
+        return (f"**{at:%H:%M}** — {len(visits)} visite(s) dont {int(visits['proof'].sum())} avec preuve de "
+                f"présence, {km} km parcourus depuis {self.track['t'].iloc[0]:%H:%M}.")
 
     def __panel__(self):
         moving = hv.DynamicMap(pn.bind(self.moment, self.param.step, self.param.agent_ref, self.param.day),
@@ -125,7 +129,7 @@ class Replay(pn.viewable.Viewer):
             pn.Row(pn.widgets.Select.from_param(self.param.agent_ref, name="Agent"),
                    pn.widgets.DatePicker.from_param(self.param.day, name="Journée")),
             self.slider,
-            pn.bind(self.summary, self.param.step, self.param.agent_ref, self.param.day),
+            self.summary_pane,
             pn.pane.HoloViews(overlay, sizing_mode="stretch_width", height=560),
             sizing_mode="stretch_width",
         )

@@ -160,13 +160,15 @@ def test_the_map_page_filters_replans_and_replays(seeded):
 
         replay = Replay(sites=view.sites)
         render(replay)
-        assert "Choisissez un agent" in replay.summary(0).object
+        assert "Choisissez un agent" in replay.summary_pane.object
         replay.agent_ref = "AGT-001"
         assert len(replay.track) == 2 and replay.step == 1
-        assert "0 visite(s)" in replay.summary(1).object and "km parcourus" in replay.summary(1).object
+        assert "0 visite(s)" in replay.summary_pane.object and "km parcourus" in replay.summary_pane.object
+        replay.step = 0
+        assert "0,0 km parcourus" in replay.summary_pane.object
         replay.moment(0)
         replay.day = day - dt.timedelta(days=3)
-        assert "Aucune position GPS" in replay.summary(0).object
+        assert "Aucune position GPS" in replay.summary_pane.object
 
     with acting_as(Principal("o", "ops", None, None)):
         ops_view = LiveMap()

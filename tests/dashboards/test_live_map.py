@@ -203,6 +203,26 @@ def test_a_posted_fix_moves_the_agents_marker_without_resetting_the_zoom(live, b
     assert problems == []
 
 
+def test_the_replay_tab_moves_an_agent_along_his_day(live, browser):
+    base, tokens, *_ = live
+    for k in range(3):
+        post(base, "/api/positions", {"agent_ref": "AGT-002", "fixes": fixes(1, lat=9.54 + k * 0.002, ago_s=300 - k * 60)},
+             token=tokens["t-admin"])
+    page, problems = open_map(browser, base)
+    try:
+        page.get_by_text("Rejouer une journée").click()
+        choose = page.locator("select", has=page.locator("option", has_text="Choisir un agent"))
+        choose.wait_for(timeout=PAGE_SECONDS)
+        page.get_by_text("Choisissez un agent et une journée").wait_for(timeout=PAGE_SECONDS)
+        choose.select_option(label=next(o for o in choose.locator("option").all_inner_texts() if "AGT-002" in o))
+        summary = page.get_by_text("km parcourus depuis")
+        summary.wait_for(timeout=PAGE_SECONDS)
+        assert "0 visite(s)" in summary.inner_text()
+    finally:
+        page.close()
+    assert problems == []
+
+
 def test_one_poller_per_process_whatever_the_number_of_open_maps(live, browser):
     base, tokens, *_ = live
 
