@@ -112,9 +112,9 @@ def shoot_live_map(page, base: str) -> None:
         page.get_by_text("Rejouer une journée").click()
         choose = page.locator("select", has=page.locator("option", has_text="Choisir un agent"))
         choose.wait_for(timeout=30_000)
-        choose.select_option(index=1)
-        page.locator(".akig-replay-summary").wait_for(timeout=30_000)
-        time.sleep(3)
+        choose.select_option(index=6)
+        page.get_by_text("km parcourus depuis").wait_for(timeout=30_000)
+        time.sleep(5)
         page.screenshot(path=str(OUT / "carte_rejouer.png"))
     finally:
         simulator.terminate()

@@ -6,13 +6,11 @@ number of open maps, and the server's memory over 1,000 updates with 5 maps open
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import re
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -23,7 +21,9 @@ from akig_data import missions, runtime, users
 from dashboards import map_layers
 from tests.conftest import SMALL_UNTIL, settings_for
 from tests.dashboards.conftest import METRICS_TOKEN, TEST_USERS, app_url, start_server, stop_server
+from tests.dashboards.test_collection_api import get_json as get
 from tests.dashboards.test_collection_api import post
+from tests.dashboards.test_database_watch import wait_until
 from tests.dashboards.test_server import open_app
 from tests.tcp_proxy import proxied_database_url
 
@@ -65,15 +65,6 @@ def fixes(n: int = 1, lat: float = 9.55, lon: float = -13.66, ago_s: float = 30)
 def stored(engine) -> int:
     with engine.connect() as conn:
         return conn.execute(sa.text("SELECT count(*) FROM agent_positions")).scalar()
-
-
-def get(base: str, path: str, token: str):
-    request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"{}")
 
 
 def metric(base: str, name: str, labels: str = "") -> float:
@@ -252,15 +243,6 @@ def test_one_poller_per_process_whatever_the_number_of_open_maps(live, browser):
     assert 0 < one <= 1 / 0.5 * 1.2          # at most one read per 0.5 s tick
     assert four < one * 1.5                   # four maps, still one read per tick
     assert wait_until(lambda: metric(base, "akig_live_map_sessions") == 0, 40)   # callbacks removed on close
-
-
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return False
 
 
 def rss_mb(pid: int) -> float:
