@@ -42,6 +42,15 @@ class Snapshot:
     made_at: dt.datetime
     agents: pd.DataFrame                       # positions.agents_on_map()
     tracks: dict[str, pd.DataFrame] = field(default_factory=dict)  # agent_ref -> t, lat, lon of today
+    _derived: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def derived(self, key, build: Callable[[], object]):
+        """What the maps make of this snapshot (their table, their sources' columns), built by the first
+        map that needs it and shared by the others: N maps, one computation. (All maps apply updates on
+        the server's event loop, one at a time.)"""
+        if key not in self._derived:
+            self._derived[key] = build()
+        return self._derived[key]
 
 
 class LiveFeed:

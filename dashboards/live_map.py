@@ -134,7 +134,7 @@ class LiveMap(pn.viewable.Viewer):
             return
         self._seq = snapshot.seq
         self._set_agent_choices(snapshot.agents)
-        self.table.value = layers.agents_table(snapshot.agents)
+        self.table.value = snapshot.derived("table", lambda: layers.agents_table(snapshot.agents))
         if "agents" not in self.sources:  # not drawn yet: the plot starts from this snapshot
             self._initial = snapshot
             return
@@ -147,15 +147,17 @@ class LiveMap(pn.viewable.Viewer):
             self._fill_sources(self._latest or self._initial, tracks=True)
 
     def _fill_sources(self, snapshot: Snapshot, tracks: bool) -> None:
-        points, names = layers.agents_sources(snapshot.agents, self.sources["agents"].data.keys(),
-                                              self.sources["names"].data.keys())
-        self.sources["agents"].data = points
+        point_keys, name_keys = tuple(self.sources["agents"].data), tuple(self.sources["names"].data)
+        points, names = snapshot.derived(("agents", point_keys, name_keys),
+                                         lambda: layers.agents_sources(snapshot.agents, point_keys, name_keys))
+        self.sources["agents"].data = dict(points)
         layers.colour_markers(self.glyph, points)
-        self.sources["names"].data = names
+        self.sources["names"].data = dict(names)
         if tracks:
             self._tracks_sent = time.monotonic()
-            self.sources["tracks"].data = layers.tracks_source(snapshot.tracks if self.show_tracks else {},
-                                                               self.sources["tracks"].data.keys())
+            keys = tuple(self.sources["tracks"].data)
+            shown = snapshot.derived(("tracks", keys), lambda: layers.tracks_source(snapshot.tracks, keys))
+            self.sources["tracks"].data = dict(shown) if self.show_tracks else layers.tracks_source({}, keys)
 
     def _table_clicked(self, event) -> None:
         agent = self.table.value.iloc[event.row]["Agent"]
