@@ -379,3 +379,22 @@ def agent_routes(day: dt.date = TODAY, agent_ref: str | None = None) -> pa.Table
         " ORDER BY a.agent_ref, m.route_order",
         day=day, agent_ref=agent_ref,
     )
+
+
+@read(depends_on=("alerts",), ttl=60)
+def alerts(status: str = "active", owner_ref: str | None = None) -> pa.Table:
+    """Business alerts (akig_data.alerts): the open ones ("active", most severe first) or the resolved
+    ones ("resolved", newest first), with who acknowledged them."""
+    from akig_data.errors import InvalidParameter
+
+    if status not in ("active", "resolved"):
+        raise InvalidParameter("status must be active or resolved")
+    return sql_table(
+        "SELECT id, rule, severity, title, object_kind, object_ref, owner_ref, detail, value, first_seen, last_seen,"
+        " resolved_at, ack_by, ack_at, ack_comment FROM alerts"
+        " WHERE (resolved_at IS NULL) = (CAST(:status AS text) = 'active')"
+        " AND (CAST(:owner_ref AS text) IS NULL OR owner_ref = CAST(:owner_ref AS text))"
+        " ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, coalesce(resolved_at, last_seen) DESC,"
+        " id DESC LIMIT 5000",
+        status=status, owner_ref=owner_ref,
+    )

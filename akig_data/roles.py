@@ -24,6 +24,8 @@ TENANT_READS = frozenset({"arrears_by_lease", "good_payers", "late_tenants", "pr
 TEAM_READS = frozenset({"agent_performance", "agent_daily", "leaderboard", "leaderboard_month", "daily_stats"})
 # The day's routes (agent, stop order, site, ETA, status; no tenant): the live map's route layer.
 ROUTE_READS = frozenset({"agent_routes"})
+# Business alerts (akig_data.alerts): for those who act on them.
+ALERT_READS = frozenset({"alerts"})
 # What an agent reads: his own missions of the day and his own performance (the data layer forces his
 # agent_ref), and the leaderboards.
 AGENT_READS = frozenset({"missions", "agent_routes", "agent_performance", "agent_daily", "leaderboard", "leaderboard_month"})
@@ -34,11 +36,11 @@ AGENT_TENANT_READS = frozenset({"tenant_card", "tenant_leases", "tenant_ledger",
 ALL_OWNERS = frozenset({"admin", "manager", "analyst", "ops"})
 
 _READS_BY_ROLE = {
-    "admin": SITE_READS | TENANT_READS | TEAM_READS | ROUTE_READS,
-    "manager": SITE_READS | TENANT_READS | TEAM_READS | ROUTE_READS,
+    "admin": SITE_READS | TENANT_READS | TEAM_READS | ROUTE_READS | ALERT_READS,
+    "manager": SITE_READS | TENANT_READS | TEAM_READS | ROUTE_READS | ALERT_READS,
     "owner": SITE_READS | TENANT_READS,   # restricted to his own sites
     "analyst": SITE_READS | TENANT_READS | TEAM_READS,
-    "ops": SITE_READS | TEAM_READS | ROUTE_READS,  # no tenant contact details
+    "ops": SITE_READS | TEAM_READS | ROUTE_READS | ALERT_READS,  # no tenant contact details
     "agent": AGENT_READS | AGENT_TENANT_READS,  # his own missions and their tenants (checked by the data layer)
 }
 
@@ -134,6 +136,8 @@ def markdown_table() -> str:
                   "his own performance, the leaderboards" if r == "agent" else "—" for r in ROLES]))
     rows.append(("the day's routes, no tenant in them (" + ", ".join(sorted(ROUTE_READS)) + ")",
                  ["his own" if r == "agent" else "✔" if ROUTE_READS <= readable(r) else "—" for r in ROLES]))
+    rows.append(("business alerts (" + ", ".join(sorted(ALERT_READS)) + ")",
+                 ["✔" if ALERT_READS <= readable(r) else "—" for r in ROLES]))
     rows.append(("CSV / Excel exports", [("own sites" if not sees_all_owners(r) else "✔") if can_export(r) else "—"
                                           for r in ROLES]))
     for endpoint, who in ENDPOINTS.items():
