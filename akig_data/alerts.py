@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
-from akig_data import audit
+from akig_data import audit, metrics
 from akig_data.alert_rules import RULES, Rule
 from akig_data.db import LOCAL_TZ, translated_errors
 from akig_data.errors import AccessDenied, InvalidParameter
@@ -96,7 +96,20 @@ def evaluate(now: dt.datetime | None = None) -> Evaluation:
                              {"a": alert_id, "now": now})
                 resolved += 1
     runtime.memo.bump(["alerts"])
+    publish_gauges()
     return Evaluation(opened, kept, resolved, by_rule)
+
+
+def publish_gauges() -> None:
+    """The number of open alerts by rule and severity, for Prometheus (every rule has a value, 0 included,
+    so that an alert rule on the metric sees it go back down)."""
+    with translated_errors(), get_runtime().engine.begin() as conn:
+        if get_runtime().settings.row_security:
+            conn.execute(sa.text("SELECT set_config('role', 'akig_read_all', true)"))
+        counts = {(r.rule, r.severity): r.n for r in conn.execute(sa.text(
+            "SELECT rule, severity, count(*) AS n FROM alerts WHERE resolved_at IS NULL GROUP BY rule, severity"))}
+    for rule in RULES:
+        metrics.ALERTS_ACTIVE.labels(rule.code, rule.severity).set(counts.get((rule.code, rule.severity), 0))
 
 
 def acknowledge(alert_id: int, comment: str, *, who: Principal | None = None, address: str | None = None,

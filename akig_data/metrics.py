@@ -1,6 +1,6 @@
 """Prometheus metrics of the data layer (the server exposes them on /metrics)."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 READ_SECONDS = Histogram(
     "akig_read_duration_seconds",
@@ -60,4 +60,9 @@ LIVE_FEED_POLLS = Counter(
     "Ticks of the live map's poller (one per server process, whatever the number of open maps), by what "
     "it had to read: version (only the Redis counter), positions (new fixes), database (Redis unavailable)",
     ["kind"],
+)
+ALERTS_ACTIVE = Gauge(
+    "akig_alerts_active",
+    "Open business alerts by rule and severity (set by the scheduled evaluation, every 5 minutes)",
+    ["rule", "severity"],
 )

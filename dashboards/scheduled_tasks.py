@@ -2,7 +2,8 @@
 that is due. `akig_data.schedule` makes sure that a task runs once per period across all processes
 (and hosts): with `--num-procs 4` the positions are still pruned once a day, not four times.
 
-Tasks: pruning agents' GPS fixes older than the retention (daily).
+Tasks: evaluating the business alerts (every 5 minutes), pruning agents' GPS fixes older than the
+retention (daily).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
-from akig_data import positions, schedule
+from akig_data import alerts, positions, schedule
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +28,15 @@ class Task:
 
 
 def tasks() -> list[Task]:
-    return [Task("prune_positions", dt.timedelta(days=1), positions.prune)]
+    return [Task("evaluate_alerts", dt.timedelta(minutes=5), alerts.evaluate),
+            Task("prune_positions", dt.timedelta(days=1), positions.prune)]
 
 
 class Scheduler:
-    def __init__(self, tick_s: float, task_list: list[Task]):
+    def __init__(self, tick_s: float, task_list: list[Task], every_tick: list[Callable[[], object]] | None = None):
         self.tick_s = tick_s
         self.tasks = task_list
+        self.every_tick = every_tick or []   # cheap refreshes each process does for itself (its gauges)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -55,10 +58,16 @@ class Scheduler:
             ran = self.run_due()
             if ran:
                 log.info("scheduled tasks run by process %d: %s", os.getpid(), ", ".join(ran))
+            for refresh in self.every_tick:
+                try:
+                    refresh()
+                except Exception as exc:  # the database is away: the next tick tries again
+                    log.warning("refresh %s failed: %s", getattr(refresh, "__name__", refresh), exc)
 
 
 def start_for_this_process() -> Scheduler:
     """Called by the server in each (forked) process once it is ready to serve."""
-    scheduler = Scheduler(float(os.environ.get("AKIG_SCHEDULER_TICK_S", "60")), tasks())
+    scheduler = Scheduler(float(os.environ.get("AKIG_SCHEDULER_TICK_S", "60")), tasks(),
+                          every_tick=[alerts.publish_gauges])
     scheduler.start()
     return scheduler

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -169,11 +170,19 @@ def test_a_scheduled_task_runs_once_per_period(seeded):
 def test_the_servers_scheduler_prunes(seeded):
     from dashboards import scheduled_tasks
 
-    scheduler = scheduled_tasks.Scheduler(0.05, scheduled_tasks.tasks())
-    assert scheduler.run_due() == ["prune_positions"]
-    assert scheduler.run_due() == []      # once a day
+    from akig_data import metrics
+
+    refreshed = []
+    scheduler = scheduled_tasks.Scheduler(0.05, scheduled_tasks.tasks(), every_tick=[lambda: refreshed.append(1)])
+    assert scheduler.run_due() == ["evaluate_alerts", "prune_positions"]
+    assert scheduler.run_due() == []      # alerts every 5 minutes, pruning once a day
+    assert metrics.ALERTS_ACTIVE.labels("tenant_late_no_contact", "critical")._value.get() > 0
     scheduler.start()
+    deadline = time.monotonic() + 5
+    while not refreshed and time.monotonic() < deadline:
+        time.sleep(0.05)
     scheduler.stop()
+    assert refreshed
 
 
 def test_route_optimisation_request():
