@@ -391,7 +391,13 @@ def alerts(status: str = "active", owner_ref: str | None = None) -> pa.Table:
         raise InvalidParameter("status must be active or resolved")
     return sql_table(
         "SELECT id, rule, severity, title, object_kind, object_ref, owner_ref, detail, value, first_seen, last_seen,"
-        " resolved_at, ack_by, ack_at, ack_comment FROM alerts"
+        " resolved_at, ack_by, ack_at, ack_comment,"
+        # what to open for it: a lease's tenant card, a visit's agent on the map, else the object itself
+        " CASE object_kind WHEN 'lease' THEN (SELECT t.tenant_ref FROM leases l JOIN tenants t ON t.id = l.tenant_id"
+        "                                     WHERE l.lease_ref = a.object_ref)"
+        "   WHEN 'visit' THEN (SELECT g.agent_ref FROM visits v JOIN agents g ON g.id = v.agent_id"
+        "                      WHERE v.visit_ref = a.object_ref)"
+        "   ELSE object_ref END AS link_ref FROM alerts a"
         " WHERE (resolved_at IS NULL) = (CAST(:status AS text) = 'active')"
         " AND (CAST(:owner_ref AS text) IS NULL OR owner_ref = CAST(:owner_ref AS text))"
         " ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, coalesce(resolved_at, last_seen) DESC,"

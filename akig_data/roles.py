@@ -51,6 +51,7 @@ APPS = {
     "/recouvrement": frozenset({"admin", "manager", "agent"}),
     "/classement": frozenset({"admin", "manager", "agent", "analyst", "ops"}),
     "/carte": frozenset({"admin", "manager", "ops"}),
+    "/alertes": frozenset({"admin", "manager", "ops"}),
     "/admin/journal": frozenset({"admin"}),
 }
 

@@ -17,7 +17,7 @@ class AppEntry:
 
 
 def entries() -> list[AppEntry]:
-    from dashboards import audit_page, desk, home, leaderboard_app, live_map, owner_dashboard
+    from dashboards import alerts_page, audit_page, desk, home, leaderboard_app, live_map, owner_dashboard
 
     return [
         AppEntry("/", "Accueil", "Synthèse du portefeuille et accès aux applications.", home.create, "🏠"),
@@ -32,6 +32,9 @@ def entries() -> list[AppEntry]:
         AppEntry("/carte", "Carte en direct",
                  "Sites en retard, positions des agents en temps réel, traces et tournées du jour, "
                  "réoptimisation d'une tournée, relecture de la journée d'un agent.", live_map.create, "🗺️"),
+        AppEntry("/alertes", "Alertes",
+                 "Alertes métier par sévérité : impayés, promesses, agents, visites, baux ; prise en compte et "
+                 "historique.", alerts_page.create, "🔔"),
         AppEntry("/admin/journal", "Journal d'audit",
                  "Qui a fait quoi, quand et d'où ; vérification de la chaîne d'empreintes.", audit_page.create, "🔏"),
     ]

@@ -261,7 +261,14 @@ class LiveMap(pn.viewable.Viewer):
             return pn.pane.HTML("", height=0, margin=0)
         return pn.pane.Alert(message, alert_type="info", sizing_mode="stretch_width", css_classes=["akig-map-message"])
 
+    def _url_refused(self, values: dict) -> None:
+        """?agent=X from an alert's link: an agent without a position today is simply not followed."""
+        if pn.state.notifications is not None:
+            pn.state.notifications.warning(f"Agent inconnu ou sans position : {values.get('agent_ref')}")
+
     def __panel__(self):
+        if pn.state.location is not None:   # /carte?agent=AGT-001 follows that agent (links from the alerts)
+            pn.state.location.sync(self, {"agent_ref": "agent"}, on_error=self._url_refused)
         planner = self.who is None or self.who.role in roles.ROUTE_PLANNERS
         button = pn.widgets.Button(name="Réoptimiser depuis sa position", button_type="primary",
                                    disabled=not planner, sizing_mode="stretch_width")
