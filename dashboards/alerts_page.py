@@ -78,9 +78,9 @@ class AlertsPage(pn.viewable.Viewer):
     def _summary(self):
         frame = reads.alerts(status="active")
         counts = frame["severity"].value_counts()
-        return pn.FlexBox(*[ui.kpi_card(f"Alertes {label}s" if key != "info" else "Informations",
-                                        ui.fmt_int(int(counts.get(key, 0))), "ouvertes")
-                            for key, label in SEVERITIES.items()], sizing_mode="stretch_width")
+        titles = {"critical": "Alertes critiques", "warning": "À surveiller", "info": "Pour information"}
+        return pn.FlexBox(*[ui.kpi_card(title, ui.fmt_int(int(counts.get(key, 0))), "ouvertes")
+                            for key, title in titles.items()], sizing_mode="stretch_width")
 
     def listing(self, *_):
         return ui.guarded(self._listing)

@@ -36,7 +36,7 @@ def french_dates(frame: pd.DataFrame, columns: tuple[str, ...], with_time: bool 
 
 def table(frame: pd.DataFrame, money: tuple[str, ...] = (), percent: tuple[str, ...] = (), page_size: int = 10,
           remote: bool = False, selectable: bool = False, **kwargs) -> pn.widgets.Tabulator:
-    formatters = {c: MONEY for c in money} | {c: PERCENT for c in percent}
+    formatters = {c: MONEY for c in money} | {c: PERCENT for c in percent} | kwargs.pop("formatters", {})
     frame = frame.copy()
     for column in (*money, *percent):
         if frame[column].isna().any():  # NaN would print "NaN": send None, which prints blank

@@ -35,6 +35,7 @@ def test_the_panel_filters_acknowledges_and_evaluates(evaluated):
         assert set(page._load()["severity"]) == {"critical"}
         page.severity, page.rule = "", "tenant_late_no_contact"
         assert set(page._load()["rule"]) == {"tenant_late_no_contact"}
+        assert isinstance(page._listing(), pn.widgets.Tabulator)
         shown = alerts_page.display(page.frame)
         assert shown["Lien"].iloc[0].startswith('<a href="/proprietaire?locataire=TEN-')
         assert "Cliquez sur une alerte" in page.detail().object
