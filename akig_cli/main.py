@@ -41,6 +41,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(missions_app, name="missions")
+report_app = typer.Typer(help="The daily report (rapport du jour).", no_args_is_help=True)
+app.add_typer(report_app, name="report")
 simulate_app = typer.Typer(help="Simulated agents for the demo, tests and benchmarks.", no_args_is_help=True)
 positions_app = typer.Typer(help="Agents' GPS positions.", no_args_is_help=True)
 app.add_typer(simulate_app, name="simulate")
@@ -475,6 +477,36 @@ def missions_generate(date: Optional[str] = typer.Option(None, help="the day to 
                f"({report.kept_done} already done kept), {report.unassigned} candidates without an agent, "
                f"{report.dropped_visits} visits did not fit the day; {report.distance_km} km of routes, "
                f"solved in {report.solve_seconds} s")
+
+
+@report_app.command("daily")
+def report_daily(
+    date: Optional[str] = typer.Option(None, help="the day (YYYY-MM-DD, default today)"),
+    owner: Optional[str] = typer.Option(None, help="one owner's report (his sites only)"),
+    fmt: str = typer.Option("xlsx", "--format", help="xlsx (the PDF comes with the rest of issue 7)"),
+    out: Optional[str] = typer.Option(None, help="the file to write (default rapport-AAAA-MM-JJ.xlsx)"),
+) -> None:
+    """Write the day's report: KPIs against yesterday and last month, collected by site and method, arrears
+    by age, agents' day and podium, promises due, the ten largest arrears."""
+    from akig_data import daily_report, report_xlsx
+    from akig_data.errors import AkigError
+
+    if fmt != "xlsx":
+        _fail(f"--format: only xlsx is available (got {fmt!r})", code=2)
+        return
+    try:
+        day = dt.date.fromisoformat(date) if date else dt.datetime.now(daily_report.TZ).date()
+    except ValueError:
+        _fail(f"--date must be a date YYYY-MM-DD (got {date!r})", code=2)
+        return
+    _runtime()
+    try:
+        report = daily_report.build(day, owner)
+    except AkigError as exc:
+        _fail(str(exc), code=2)
+        return
+    path = report_xlsx.write(report, out or f"rapport-{day.isoformat()}{'-' + owner if owner else ''}.xlsx")
+    typer.echo(f"{path}: {len(report.tables)} sheets ({report.scope})")
 
 
 @simulate_app.command("agents")

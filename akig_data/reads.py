@@ -404,3 +404,18 @@ def alerts(status: str = "active", owner_ref: str | None = None) -> pa.Table:
         " id DESC LIMIT 5000",
         status=status, owner_ref=owner_ref,
     )
+
+
+@read(depends_on=LEDGER_TABLES)
+def collections_by_site(day: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
+    """Money collected on one day by site and payment method (the daily report)."""
+    return sql_table(
+        "SELECT s.site_ref, s.name AS site_name, o.owner_ref, p.method, count(*)::integer AS payments,"
+        " sum(p.amount)::bigint AS collected"
+        " FROM payments p JOIN leases l ON l.id = p.lease_id JOIN sites s ON s.id = l.site_id"
+        " JOIN owners o ON o.id = l.owner_id"
+        " WHERE p.paid_on = CAST(:day AS date)"
+        " AND (CAST(:owner_ref AS text) IS NULL OR o.owner_ref = CAST(:owner_ref AS text))"
+        " GROUP BY s.site_ref, s.name, o.owner_ref, p.method ORDER BY collected DESC, s.site_ref, p.method",
+        day=day, owner_ref=owner_ref,
+    )

@@ -14,7 +14,7 @@ ROLE_LABELS = {
 }
 
 # Reads about sites and money totals: no tenant's name or phone in them.
-SITE_READS = frozenset({"late_sites", "arrears_by_site", "site_kpis", "period_kpis", "monthly_trend", "portfolio_summary",
+SITE_READS = frozenset({"late_sites", "collections_by_site", "arrears_by_site", "site_kpis", "period_kpis", "monthly_trend", "portfolio_summary",
                         "sites", "owners"})
 # Reads that name tenants (names, phones, ledgers).
 TENANT_READS = frozenset({"arrears_by_lease", "good_payers", "late_tenants", "promises", "punctuality_by_cohort",

@@ -1,0 +1,43 @@
+"""The daily report as an Excel workbook (openpyxl): one sheet per table, numbers stored as numbers
+(money with a GNF format, rates with one decimal), bold frozen headers and filters on every sheet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from akig_data.daily_report import DailyReport
+
+GNF_FORMAT = '#,##0 "GNF"'
+HEADER_FILL = PatternFill("solid", fgColor="0B6E4F")
+
+
+def write(report: DailyReport, path: Path) -> Path:
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for title, frame in report.tables.items():
+        sheet = workbook.create_sheet(title[:31])
+        sheet.append(list(frame.columns))
+        for row in frame.itertuples(index=False):
+            sheet.append([None if value != value else value for value in row])   # NaN -> empty cell
+        for index, column in enumerate(frame.columns, start=1):
+            letter = get_column_letter(index)
+            header = sheet[f"{letter}1"]
+            header.font, header.fill = Font(bold=True, color="FFFFFF"), HEADER_FILL
+            width = max([len(str(column))] + [len(str(v)) for v in frame[column].head(200)]) + 2
+            sheet.column_dimensions[letter].width = min(width, 60)
+            if "GNF" in column:
+                for cell in sheet[letter][1:]:
+                    cell.number_format = GNF_FORMAT
+            elif index > 1 and "Indicateur" in frame.columns:   # the KPI sheet: the format follows the row
+                for cell, label in zip(sheet[letter][1:], frame["Indicateur"]):
+                    cell.number_format = GNF_FORMAT if "GNF" in label else "0.0" if "%" in label else "#,##0"
+        sheet.freeze_panes = "A2"
+        sheet.auto_filter.ref = sheet.dimensions
+    workbook.properties.title = f"AKIG — rapport du {report.day:%d/%m/%Y} ({report.scope})"
+    path = Path(path)
+    workbook.save(path)
+    return path
