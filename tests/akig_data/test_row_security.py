@@ -156,7 +156,7 @@ def _calls(sites, leases, owner):
             continue
         kwargs = {}
         for p in spec.params:
-            if p.name in ("as_of", "date_to"):
+            if p.name in ("as_of", "date_to", "day"):
                 kwargs[p.name] = SMALL_UNTIL
             elif p.name == "date_from":
                 kwargs[p.name] = SMALL_UNTIL.replace(day=1)
