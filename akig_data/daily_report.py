@@ -1,6 +1,6 @@
 """The daily report ("rapport du jour"): the day's tables, all taken from the data layer's reads, so the
 report's numbers are the dashboards' numbers. `build(day, owner_ref)` gathers them; the writers turn
-them into a workbook (akig_data.report_xlsx) and, later, a PDF.
+them into a workbook (akig_data.report_xlsx) and a PDF (akig_data.report_pdf).
 
 An owner's report has only his sites (every read is scoped by owner_ref) and no agents' tables (the
 agents work for every owner). A day in the future, or before the first lease, is refused with a
@@ -20,6 +20,11 @@ from akig_data.registry import TZ, sql_table, today
 
 BUCKETS = {"bucket_0_30": "0–30 jours", "bucket_31_60": "31–60 jours", "bucket_61_90": "61–90 jours",
            "bucket_90_plus": "Plus de 90 jours"}
+# The aging buckets' colours, shared with the dashboards' arrears charts (dashboards.charts).
+BUCKET_COLOURS = {"bucket_0_30": "#f2c94c", "bucket_31_60": "#f2994a", "bucket_61_90": "#d9534f",
+                  "bucket_90_plus": "#7b1e1e"}
+SEVERITIES = {"critical": "Critique", "warning": "Attention", "info": "Information"}
+PROMISE_STATUSES = {"kept": "tenue", "partial": "partielle", "broken": "non tenue", "pending": "en attente"}
 METHODS = {"cash": "Espèces", "orange_money": "Orange Money", "mtn_momo": "MTN MoMo", "bank": "Banque"}
 
 
@@ -103,10 +108,15 @@ def build(day: dt.date, owner_ref: str | None = None) -> DailyReport:
                                                 "Encaissé (GNF)": board["collected"].astype("int64")})
     promises = reads.promises(as_of=day, owner_ref=owner_ref)
     due = promises[promises["due_date"] == day]
-    labels = {"kept": "tenue", "partial": "partielle", "broken": "non tenue", "pending": "en attente"}
     report.tables["Promesses du jour"] = pd.DataFrame({
         "Promesse": due["promise_ref"], "Bail": due["lease_ref"], "Montant (GNF)": due["amount"].astype("int64"),
-        "Payé (GNF)": due["paid"].astype("int64"), "Statut": [labels.get(s, s) for s in due["status"]]})
+        "Payé (GNF)": due["paid"].astype("int64"), "Statut": [PROMISE_STATUSES.get(s, s) for s in due["status"]]})
+    opened = reads.alerts_opened(day=day, owner_ref=owner_ref)
+    report.tables["Nouvelles alertes"] = pd.DataFrame({
+        "Gravité": [SEVERITIES.get(s, s) for s in opened["severity"]], "Alerte": opened["title"],
+        "Objet": opened["object_ref"], "Détail": opened["detail"],
+        "Levée à": [t.astimezone(TZ).strftime("%H:%M") for t in opened["first_seen"]],
+        "Résolue": ["oui" if pd.notna(t) else "non" for t in opened["resolved_at"]]})
     late = reads.late_tenants(as_of=day, owner_ref=owner_ref, limit=10)
     report.tables["Dix plus gros impayés"] = pd.DataFrame({
         "Locataire": late["full_name"], "Site": late["site_name"], "Impayés (GNF)": late["arrears"].astype("int64"),

@@ -406,6 +406,20 @@ def alerts(status: str = "active", owner_ref: str | None = None) -> pa.Table:
     )
 
 
+@read(depends_on=("alerts",), ttl=60)
+def alerts_opened(day: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
+    """The alerts first raised on one day (Conakry date), still open or not: the daily report's "new
+    alerts". An owner's are those about his sites, leases and tenants (agents' alerts have no owner)."""
+    return sql_table(
+        "SELECT id, rule, severity, title, object_kind, object_ref, owner_ref, detail, first_seen, resolved_at"
+        " FROM alerts WHERE first_seen >= CAST(:day AS date)::timestamp AT TIME ZONE 'Africa/Conakry'"
+        " AND first_seen < (CAST(:day AS date) + 1)::timestamp AT TIME ZONE 'Africa/Conakry'"
+        " AND (CAST(:owner_ref AS text) IS NULL OR owner_ref = CAST(:owner_ref AS text))"
+        " ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, first_seen, id",
+        day=day, owner_ref=owner_ref,
+    )
+
+
 @read(depends_on=LEDGER_TABLES)
 def collections_by_site(day: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
     """Money collected on one day by site and payment method (the daily report)."""

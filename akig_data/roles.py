@@ -26,6 +26,8 @@ TEAM_READS = frozenset({"agent_performance", "agent_daily", "leaderboard", "lead
 ROUTE_READS = frozenset({"agent_routes"})
 # Business alerts (akig_data.alerts): for those who act on them.
 ALERT_READS = frozenset({"alerts"})
+# The alerts raised on a day, for the daily report: an owner gets those about his own sites and tenants.
+REPORT_ALERT_READS = frozenset({"alerts_opened"})
 # What an agent reads: his own missions of the day and his own performance (the data layer forces his
 # agent_ref), and the leaderboards.
 AGENT_READS = frozenset({"missions", "agent_routes", "agent_performance", "agent_daily", "leaderboard", "leaderboard_month"})
@@ -36,11 +38,11 @@ AGENT_TENANT_READS = frozenset({"tenant_card", "tenant_leases", "tenant_ledger",
 ALL_OWNERS = frozenset({"admin", "manager", "analyst", "ops"})
 
 _READS_BY_ROLE = {
-    "admin": SITE_READS | TENANT_READS | TEAM_READS | ROUTE_READS | ALERT_READS,
-    "manager": SITE_READS | TENANT_READS | TEAM_READS | ROUTE_READS | ALERT_READS,
-    "owner": SITE_READS | TENANT_READS,   # restricted to his own sites
-    "analyst": SITE_READS | TENANT_READS | TEAM_READS,
-    "ops": SITE_READS | TEAM_READS | ROUTE_READS | ALERT_READS,  # no tenant contact details
+    "admin": SITE_READS | TENANT_READS | TEAM_READS | ROUTE_READS | ALERT_READS | REPORT_ALERT_READS,
+    "manager": SITE_READS | TENANT_READS | TEAM_READS | ROUTE_READS | ALERT_READS | REPORT_ALERT_READS,
+    "owner": SITE_READS | TENANT_READS | REPORT_ALERT_READS,   # restricted to his own sites
+    "analyst": SITE_READS | TENANT_READS | TEAM_READS | REPORT_ALERT_READS,
+    "ops": SITE_READS | TEAM_READS | ROUTE_READS | ALERT_READS | REPORT_ALERT_READS,  # no tenant contact details
     "agent": AGENT_READS | AGENT_TENANT_READS,  # his own missions and their tenants (checked by the data layer)
 }
 
@@ -139,6 +141,9 @@ def markdown_table() -> str:
                  ["his own" if r == "agent" else "✔" if ROUTE_READS <= readable(r) else "—" for r in ROLES]))
     rows.append(("business alerts (" + ", ".join(sorted(ALERT_READS)) + ")",
                  ["✔" if ALERT_READS <= readable(r) else "—" for r in ROLES]))
+    rows.append(("the day's new alerts, in the daily report (" + ", ".join(sorted(REPORT_ALERT_READS)) + ")",
+                 [("own sites" if not sees_all_owners(r) else "✔") if REPORT_ALERT_READS <= readable(r) else "—"
+                  for r in ROLES]))
     rows.append(("CSV / Excel exports", [("own sites" if not sees_all_owners(r) else "✔") if can_export(r) else "—"
                                           for r in ROLES]))
     for endpoint, who in ENDPOINTS.items():

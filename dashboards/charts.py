@@ -12,14 +12,15 @@ import holoviews as hv
 import pandas as pd
 import panel as pn
 
+from akig_data.daily_report import BUCKET_COLOURS
 from dashboards.components import fmt_gnf, fmt_rate
 
 if "bokeh" not in hv.Store.renderers:
     hv.extension("bokeh", logo=False)
 
 MONTHS_FR = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."]
-BUCKETS = [("bucket_0_30", "0–30 j", "#f2c94c"), ("bucket_31_60", "31–60 j", "#f2994a"),
-           ("bucket_61_90", "61–90 j", "#d9534f"), ("bucket_90_plus", "+ de 90 j", "#7b1e1e")]
+BUCKETS = [(column, label, BUCKET_COLOURS[column]) for column, label in (
+    ("bucket_0_30", "0–30 j"), ("bucket_31_60", "31–60 j"), ("bucket_61_90", "61–90 j"), ("bucket_90_plus", "+ de 90 j"))]
 DUE_COLOR, PAID_COLOR = "#9fb3c8", "#0b6e4f"
 
 
