@@ -54,6 +54,17 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def _day(date: str | None) -> dt.date:
+    """--date: YYYY-MM-DD, default today in Conakry; anything else exits 2 with the reason."""
+    from akig_data.registry import today
+
+    try:
+        return dt.date.fromisoformat(date) if date else today()
+    except ValueError:
+        _fail(f"--date must be a date YYYY-MM-DD (got {date!r})", code=2)
+        raise  # pragma: no cover - _fail has raised
+
+
 def _runtime(start_embedded_redis: bool = False):
     from akig_data.errors import DatabaseUnavailable
     from akig_data.runtime import configure
@@ -462,11 +473,7 @@ def missions_generate(date: Optional[str] = typer.Option(None, help="the day to 
     from akig_data import missions
     from akig_data.errors import AkigError
 
-    try:
-        day = dt.date.fromisoformat(date) if date else dt.datetime.now(missions.TZ).date()
-    except ValueError:
-        _fail(f"--date must be a date YYYY-MM-DD (got {date!r})", code=2)
-        return
+    day = _day(date)
     _runtime()
     try:
         report = missions.generate(day)
@@ -483,30 +490,43 @@ def missions_generate(date: Optional[str] = typer.Option(None, help="the day to 
 def report_daily(
     date: Optional[str] = typer.Option(None, help="the day (YYYY-MM-DD, default today)"),
     owner: Optional[str] = typer.Option(None, help="one owner's report (his sites only)"),
-    fmt: str = typer.Option("xlsx", "--format", help="xlsx (the PDF comes with the rest of issue 7)"),
-    out: Optional[str] = typer.Option(None, help="the file to write (default rapport-AAAA-MM-JJ.xlsx)"),
+    fmt: str = typer.Option("pdf", "--format", help="pdf (A4, to read or print) or xlsx (one sheet per table)"),
+    out: Optional[str] = typer.Option(None, help="the file to write (default rapport-AAAA-MM-JJ[-OWNER].FORMAT)"),
 ) -> None:
     """Write the day's report: KPIs against yesterday and last month, collected by site and method, arrears
-    by age, agents' day and podium, promises due, the ten largest arrears."""
-    from akig_data import daily_report, report_xlsx
+    by age, agents' day and podium, promises kept and broken, new alerts, the ten largest arrears."""
+    from akig_data import report_files
     from akig_data.errors import AkigError
 
-    if fmt != "xlsx":
-        _fail(f"--format: only xlsx is available (got {fmt!r})", code=2)
-        return
-    try:
-        day = dt.date.fromisoformat(date) if date else dt.datetime.now(daily_report.TZ).date()
-    except ValueError:
-        _fail(f"--date must be a date YYYY-MM-DD (got {date!r})", code=2)
-        return
+    if fmt not in report_files.FORMATS:
+        _fail(f"--format must be pdf or xlsx (got {fmt!r})", code=2)
+    day = _day(date)
     _runtime()
     try:
-        report = daily_report.build(day, owner)
+        data = report_files.render(day, owner, fmt)
     except AkigError as exc:
         _fail(str(exc), code=2)
         return
-    path = report_xlsx.write(report, out or f"rapport-{day.isoformat()}{'-' + owner if owner else ''}.xlsx")
-    typer.echo(f"{path}: {len(report.tables)} sheets ({report.scope})")
+    path = Path(out or report_files.filename(day, owner, fmt))
+    path.write_bytes(data)
+    typer.echo(f"{path}: {fmt}, {len(data):,} bytes ({'owner ' + owner if owner else 'all owners'})")
+
+
+@report_app.command("folder")
+def report_folder(
+    date: Optional[str] = typer.Option(None, help="the day (YYYY-MM-DD, default today)"),
+    folder: Optional[str] = typer.Option(None, help="where (default AKIG_REPORTS_DIR, else ./reports)"),
+) -> None:
+    """What the server does at 19:00: the day's reports for all owners and for each owner, PDF and Excel,
+    into FOLDER/AAAA-MM-JJ/."""
+    from akig_data import report_files
+
+    day = _day(date)
+    _runtime()
+    try:
+        typer.echo(report_files.write_folder(day, Path(folder) if folder else None))
+    except Exception as exc:
+        _fail(str(exc))
 
 
 @simulate_app.command("agents")

@@ -39,6 +39,11 @@ class DailyReport:
         return f"propriétaire {self.owner_ref}" if self.owner_ref else "tous les propriétaires"
 
 
+def _ints(column: pd.Series) -> pd.Series:
+    """Counts and GNF amounts as int64; a read's empty aggregate (NULL on a day without activity) is 0."""
+    return column.fillna(0).astype("int64")
+
+
 def _month_before(day: dt.date) -> dt.date:
     month = day.replace(day=1) - dt.timedelta(days=1)
     return month.replace(day=min(day.day, month.day))
@@ -47,6 +52,8 @@ def _month_before(day: dt.date) -> dt.date:
 def _check_day(day: dt.date, owner_ref: str | None) -> None:
     if day > today():
         raise InvalidParameter(f"Le rapport du {day:%d/%m/%Y} n'existe pas encore : cette date est dans le futur.")
+    if owner_ref is not None and reads.owners(owner_ref=owner_ref).empty:
+        raise InvalidParameter(f"Propriétaire inconnu : {owner_ref}.")
     first = sql_table("SELECT min(l.start_date) AS first FROM leases l JOIN owners o ON o.id = l.owner_id"
                       " WHERE CAST(:owner_ref AS text) IS NULL OR o.owner_ref = CAST(:owner_ref AS text)",
                       owner_ref=owner_ref).column("first")[0].as_py()
@@ -73,7 +80,7 @@ def kpis(day: dt.date, owner_ref: str | None) -> pd.DataFrame:
         if kind == "rate":
             values = [None if pd.isna(v) else round(100 * float(v), 1) for v in values]
         else:
-            values = [int(v) for v in values]
+            values = [0 if pd.isna(v) else int(v) for v in values]
         change = lambda a, b: None if a is None or b is None else round(a - b, 1) if kind == "rate" else a - b  # noqa: E731
         rows.append({"Indicateur": label, "Jour": values[0], "Veille": values[1], "Écart jour": change(values[0], values[1]),
                      "Mois": values[2], "Mois dernier, mêmes jours": values[3],
@@ -88,29 +95,30 @@ def build(day: dt.date, owner_ref: str | None = None) -> DailyReport:
     collected = reads.collections_by_site(day=day, owner_ref=owner_ref)
     report.tables["Encaissé par site"] = pd.DataFrame({
         "Site": collected["site_name"], "Moyen de paiement": [METHODS.get(m, m) for m in collected["method"]],
-        "Paiements": collected["payments"].astype("int64"), "Encaissé (GNF)": collected["collected"].astype("int64")})
+        "Paiements": _ints(collected["payments"]), "Encaissé (GNF)": _ints(collected["collected"])})
     by_method = collected.groupby("method", as_index=False).agg(payments=("payments", "sum"), collected=("collected", "sum"))
     report.tables["Encaissé par moyen"] = pd.DataFrame({
         "Moyen de paiement": [METHODS.get(m, m) for m in by_method["method"]],
-        "Paiements": by_method["payments"].astype("int64"), "Encaissé (GNF)": by_method["collected"].astype("int64")})
+        "Paiements": _ints(by_method["payments"]), "Encaissé (GNF)": _ints(by_method["collected"])})
     sites = reads.arrears_by_site(as_of=day, owner_ref=owner_ref)
     report.tables["Impayés par ancienneté"] = pd.DataFrame({
         "Ancienneté": list(BUCKETS.values()), "Impayés (GNF)": [int(sites[c].sum()) for c in BUCKETS]})
     if owner_ref is None:
         stats = reads.daily_stats(day=day)
+        stats = stats[~stats["is_total"].astype(bool)]   # the writers add their own total line
         report.tables["Journée des agents"] = pd.DataFrame({
-            "Agent": stats["agent_name"], "Appels": stats["calls"].astype("int64"),
-            "Visites": stats["visits"].astype("int64"), "Avec preuve": stats["visits_with_proof"].astype("int64"),
-            "Promesses": stats["promises"].astype("int64"), "Encaissé (GNF)": stats["collected"].astype("int64")})
+            "Agent": stats["agent_name"], "Appels": _ints(stats["calls"]),
+            "Visites": _ints(stats["visits"]), "Avec preuve": _ints(stats["visits_with_proof"]),
+            "Promesses": _ints(stats["promises"]), "Encaissé (GNF)": _ints(stats["collected"])})
         board = reads.leaderboard(day=day).head(3)
-        report.tables["Podium"] = pd.DataFrame({"Rang": board["rank"].astype("int64"), "Agent": board["agent_name"],
+        report.tables["Podium"] = pd.DataFrame({"Rang": _ints(board["rank"]), "Agent": board["agent_name"],
                                                 "Score": board["score"].astype("float64").round(1),
-                                                "Encaissé (GNF)": board["collected"].astype("int64")})
+                                                "Encaissé (GNF)": _ints(board["collected"])})
     promises = reads.promises(as_of=day, owner_ref=owner_ref)
     due = promises[promises["due_date"] == day]
     report.tables["Promesses du jour"] = pd.DataFrame({
-        "Promesse": due["promise_ref"], "Bail": due["lease_ref"], "Montant (GNF)": due["amount"].astype("int64"),
-        "Payé (GNF)": due["paid"].astype("int64"), "Statut": [PROMISE_STATUSES.get(s, s) for s in due["status"]]})
+        "Promesse": due["promise_ref"], "Bail": due["lease_ref"], "Montant (GNF)": _ints(due["amount"]),
+        "Payé (GNF)": _ints(due["paid"]), "Statut": [PROMISE_STATUSES.get(s, s) for s in due["status"]]})
     opened = reads.alerts_opened(day=day, owner_ref=owner_ref)
     report.tables["Nouvelles alertes"] = pd.DataFrame({
         "Gravité": [SEVERITIES.get(s, s) for s in opened["severity"]], "Alerte": opened["title"],
@@ -119,6 +127,6 @@ def build(day: dt.date, owner_ref: str | None = None) -> DailyReport:
         "Résolue": ["oui" if pd.notna(t) else "non" for t in opened["resolved_at"]]})
     late = reads.late_tenants(as_of=day, owner_ref=owner_ref, limit=10)
     report.tables["Dix plus gros impayés"] = pd.DataFrame({
-        "Locataire": late["full_name"], "Site": late["site_name"], "Impayés (GNF)": late["arrears"].astype("int64"),
-        "Jours de retard": late["days_late"].astype("int64")})
+        "Locataire": late["full_name"], "Site": late["site_name"], "Impayés (GNF)": _ints(late["arrears"]),
+        "Jours de retard": _ints(late["days_late"])})
     return report

@@ -219,35 +219,39 @@ def render(report: DailyReport, generated_at: dt.datetime | None = None) -> byte
                                  author="AKIG", subject=f"Rapport du jour ({report.scope})")
     width = A4[0] - 2 * MARGIN
     t = report.tables
+
+    def section(title: str, name: str, nothing: str, total: bool = False) -> list:
+        """A heading and its table, or a sentence when the day has nothing to show."""
+        frame = t[name]
+        return [Paragraph(title, STYLES["h2"]),
+                *(_table(frame, width, total) if len(frame) else [Paragraph(nothing, STYLES["note"])])]
+
     story: list = [
         Paragraph(f"Rapport du jour — {report.day:%d/%m/%Y}", STYLES["title"]),
         Paragraph(_escape(f"Périmètre : {report.scope}. Généré le {generated_at:%d/%m/%Y à %H:%M} (heure de Conakry). "
                           "Montants en francs guinéens (GNF)."), STYLES["scope"]),
-        Paragraph("Indicateurs du jour et du mois", STYLES["h2"]), *_table(t["Indicateurs"], width),
+        *section("Indicateurs du jour et du mois", "Indicateurs", ""),
         Paragraph("« Veille » : la veille ; « Mois dernier, mêmes jours » : du 1er au même jour du mois précédent.",
                   STYLES["note"]),
-        Paragraph("Encaissé aujourd'hui par moyen de paiement", STYLES["h2"]),
-        *_table(t["Encaissé par moyen"], width, total=True),
-        Paragraph("Encaissé aujourd'hui par site", STYLES["h2"]),
-        *(_table(t["Encaissé par site"], width, total=True) if len(t["Encaissé par site"])
-          else [Paragraph("Aucun paiement enregistré ce jour.", STYLES["note"])]),
+        *section("Encaissé ce jour par moyen de paiement", "Encaissé par moyen", "Aucun paiement enregistré ce jour.",
+                 total=True),
+        *section("Encaissé ce jour par site", "Encaissé par site", "Aucun paiement enregistré ce jour.", total=True),
         KeepTogether([Paragraph("Impayés par ancienneté", STYLES["h2"]),
                       Image(aging_chart(t["Impayés par ancienneté"]), width=width, height=width * 2.3 / 7.0),
                       *_table(t["Impayés par ancienneté"], width, total=True)]),
     ]
     if "Journée des agents" in t:
-        story += [Paragraph("Journée des agents", STYLES["h2"]), *_table(t["Journée des agents"], width, total=True),
-                  Paragraph("Podium du jour", STYLES["h2"]), *_table(t["Podium"], width)]
-    promises = t["Promesses du jour"]
+        story += [*section("Journée des agents", "Journée des agents", "Aucune activité enregistrée ce jour.", total=True),
+                  *section("Podium du jour", "Podium", "Pas de classement ce jour.")]
     story += [Paragraph("Promesses tenues et non tenues", STYLES["h2"]),
-              Paragraph(_escape(_promise_summary(promises)), STYLES["note"])]
-    if len(promises):
-        story += _table(promises, width)
+              Paragraph(_escape(_promise_summary(t["Promesses du jour"])), STYLES["note"])]
+    if len(t["Promesses du jour"]):
+        story += _table(t["Promesses du jour"], width)
     story += [Paragraph("Nouvelles alertes", STYLES["h2"]), Paragraph(_escape(_alert_summary(t["Nouvelles alertes"])),
                                                                       STYLES["note"])]
     if len(t["Nouvelles alertes"]):
         story += _table(t["Nouvelles alertes"], width)
-    story += [Paragraph("Les dix plus gros impayés", STYLES["h2"]), *_table(t["Dix plus gros impayés"], width),
+    story += [*section("Les dix plus gros impayés", "Dix plus gros impayés", "Aucun impayé à cette date."),
               Spacer(1, 4 * mm)]
     header = (f"Rapport du jour — {report.day:%d/%m/%Y}", report.scope)
     document.build(story, canvasmaker=lambda *a, **k: _NumberedCanvas(*a, header=header, **k))

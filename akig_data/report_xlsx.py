@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -15,7 +16,7 @@ GNF_FORMAT = '#,##0 "GNF"'
 HEADER_FILL = PatternFill("solid", fgColor="0B6E4F")
 
 
-def write(report: DailyReport, path: Path) -> Path:
+def render(report: DailyReport) -> bytes:
     workbook = Workbook()
     workbook.remove(workbook.active)
     for title, frame in report.tables.items():
@@ -38,6 +39,12 @@ def write(report: DailyReport, path: Path) -> Path:
         sheet.freeze_panes = "A2"
         sheet.auto_filter.ref = sheet.dimensions
     workbook.properties.title = f"AKIG — rapport du {report.day:%d/%m/%Y} ({report.scope})"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def write(report: DailyReport, path: Path | str) -> Path:
     path = Path(path)
-    workbook.save(path)
+    path.write_bytes(render(report))
     return path

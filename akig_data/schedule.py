@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from akig_data import metrics
 from akig_data.db import translated_errors
+from akig_data.registry import TZ
 from akig_data.runtime import get_runtime
 
 log = logging.getLogger(__name__)
@@ -26,14 +27,28 @@ def _write_role(conn: sa.Connection) -> None:
         conn.execute(sa.text("SELECT set_config('role', 'akig_write', true)"))
 
 
-def claim(task: str, every: dt.timedelta) -> bool:
-    """True for exactly one caller per period `every` (across processes sharing the database)."""
+def latest_slot(at: dt.time, now: dt.datetime | None = None) -> dt.datetime:
+    """The most recent moment (Conakry time) a task that runs daily at `at` was due: today's if that time
+    has passed, else yesterday's."""
+    now = (now or dt.datetime.now(TZ)).astimezone(TZ)
+    slot = dt.datetime.combine(now.date(), at, tzinfo=TZ)
+    return slot if slot <= now else slot - dt.timedelta(days=1)
+
+
+def claim(task: str, every: dt.timedelta | dt.time) -> bool:
+    """True for exactly one caller per period (across processes sharing the database). `every` is a period
+    (a timedelta) or a time of day: the task is then due once a day, from that time on (Conakry time); a
+    server that was down at that time runs it when it comes back."""
+    if isinstance(every, dt.time):
+        condition, bound = "last_run < :slot", {"slot": latest_slot(every)}
+    else:
+        condition, bound = "last_run <= now() - :every", {"every": every}
     with translated_errors(), get_runtime().engine.begin() as conn:
         _write_role(conn)
         conn.execute(sa.text("INSERT INTO scheduled_runs (task) VALUES (:t) ON CONFLICT (task) DO NOTHING"), {"t": task})
         won = conn.execute(sa.text(
-            "UPDATE scheduled_runs SET last_run = now() WHERE task = :t AND last_run <= now() - :every RETURNING task"),
-            {"t": task, "every": every}).first()
+            f"UPDATE scheduled_runs SET last_run = now() WHERE task = :t AND {condition} RETURNING task"),
+            {"t": task, **bound}).first()
     return won is not None
 
 
@@ -43,7 +58,7 @@ def record(task: str, result: str) -> None:
         conn.execute(sa.text("UPDATE scheduled_runs SET last_result = :r WHERE task = :t"), {"t": task, "r": result[:500]})
 
 
-def run_if_due(task: str, every: dt.timedelta, action: Callable[[], object]) -> bool:
+def run_if_due(task: str, every: dt.timedelta | dt.time, action: Callable[[], object]) -> bool:
     """Claim the period and run `action`; returns whether this process ran it. Errors are logged and
     kept as the task's last result, never raised (a scheduler thread must survive them)."""
     try:

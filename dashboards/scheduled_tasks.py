@@ -3,7 +3,8 @@ that is due. `akig_data.schedule` makes sure that a task runs once per period ac
 (and hosts): with `--num-procs 4` the positions are still pruned once a day, not four times.
 
 Tasks: evaluating the business alerts (every 5 minutes), pruning agents' GPS fixes older than the
-retention (daily).
+retention (daily), writing the daily reports into the reports folder (every day at AKIG_DAILY_REPORT_AT,
+19:00 by default, Conakry time).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
-from akig_data import alerts, positions, schedule
+from akig_data import alerts, positions, report_files, schedule
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +24,14 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Task:
     name: str
-    every: dt.timedelta
+    every: dt.timedelta | dt.time   # a period, or a time of day (daily)
     action: Callable[[], object]
 
 
 def tasks() -> list[Task]:
     return [Task("evaluate_alerts", dt.timedelta(minutes=5), alerts.evaluate),
-            Task("prune_positions", dt.timedelta(days=1), positions.prune)]
+            Task("prune_positions", dt.timedelta(days=1), positions.prune),
+            Task("daily_report", report_files.daily_time(), report_files.scheduled_run)]
 
 
 class Scheduler:

@@ -138,6 +138,15 @@ def fresh_db(databases, template_db, redis_url):
     databases.drop(name)
 
 
+@pytest.fixture()
+def seeded(fresh_db):
+    """A database of this test's own holding the small data set: for tests that write."""
+    from akig_data.demo.seed import seed
+
+    seed("small", seed=7, until=SMALL_UNTIL)
+    return fresh_db
+
+
 @pytest.fixture(scope="session")
 def small_db(databases, template_db, redis_url) -> str:
     """The `small` demo data set (seed 7, until 2026-06-30), built once; tests only read it."""

@@ -19,14 +19,6 @@ TZ = ZoneInfo("Africa/Conakry")
 NOW = dt.datetime.combine(SMALL_UNTIL, dt.time(15, 30), TZ)   # the last day of the small data set, 15:30
 
 
-@pytest.fixture()
-def seeded(fresh_db):
-    from akig_data.demo.seed import seed
-
-    seed("small", seed=7, until=SMALL_UNTIL)
-    return fresh_db
-
-
 def fires(rt, code: str, now: dt.datetime = NOW, threshold: float | None = None, monkeypatch=None) -> set[str]:
     rule = alert_rules.BY_CODE[code]
     if threshold is not None:

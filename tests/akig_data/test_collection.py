@@ -19,14 +19,6 @@ TODAY = dt.datetime.now(collection.TZ).date()
 
 
 @pytest.fixture()
-def seeded(fresh_db):
-    from akig_data.demo.seed import seed
-
-    seed("small", seed=7, until=SMALL_UNTIL)
-    return fresh_db
-
-
-@pytest.fixture()
 def lease(seeded):
     frame = reads.arrears_by_lease(as_of=SMALL_UNTIL)
     return frame.sort_values("arrears")["lease_ref"].iloc[-1]

@@ -30,14 +30,6 @@ def fix(**over) -> dict:
     return {k: v for k, v in raw.items() if v is not Ellipsis}
 
 
-@pytest.fixture()
-def seeded(fresh_db):
-    from akig_data.demo.seed import seed
-
-    seed("small", seed=7, until=SMALL_UNTIL)
-    return fresh_db
-
-
 def count(rt, agent_ref: str | None = None) -> int:
     with rt.engine.connect() as conn:
         return conn.execute(sa.text(
@@ -167,15 +159,20 @@ def test_a_scheduled_task_runs_once_per_period(seeded):
     assert schedule.last_runs()["failing"][1].startswith("error:")
 
 
-def test_the_servers_scheduler_prunes(seeded):
+def test_the_servers_scheduler_prunes_evaluates_and_writes_the_reports(seeded, tmp_path, monkeypatch):
     from dashboards import scheduled_tasks
 
     from akig_data import metrics
 
+    monkeypatch.setenv("AKIG_REPORTS_DIR", str(tmp_path))
+    monkeypatch.setenv("AKIG_DAILY_REPORT_AT", "00:00")
     refreshed = []
     scheduler = scheduled_tasks.Scheduler(0.05, scheduled_tasks.tasks(), every_tick=[lambda: refreshed.append(1)])
-    assert scheduler.run_due() == ["evaluate_alerts", "prune_positions"]
-    assert scheduler.run_due() == []      # alerts every 5 minutes, pruning once a day
+    assert scheduler.run_due() == ["evaluate_alerts", "prune_positions", "daily_report"]
+    assert scheduler.run_due() == []      # alerts every 5 minutes, pruning and the reports once a day
+    day = schedule.latest_slot(dt.time(0, 0)).date()                    # today's reports, as it is past 00:00
+    assert (tmp_path / day.isoformat() / f"rapport-{day}.pdf").exists()
+    assert schedule.last_runs()["daily_report"][1].startswith("ok:")
     assert metrics.ALERTS_ACTIVE.labels("tenant_late_no_contact", "critical")._value.get() > 0
     scheduler.start()
     deadline = time.monotonic() + 5

@@ -16,14 +16,6 @@ from tests.conftest import SMALL_UNTIL, settings_for
 PASSWORD = "Correct-horse-42"
 
 
-@pytest.fixture()
-def seeded(fresh_db):
-    from akig_data.demo.seed import seed
-
-    seed("small", seed=7, until=SMALL_UNTIL)
-    return fresh_db
-
-
 def test_add_stores_an_argon2id_hash_and_audits(seeded):
     user = users.add("Awa.Camara", PASSWORD, "owner", owner_ref="OWN-0001", actor="cli:test")
     assert (user.username, user.role, user.owner_ref) == ("awa.camara", "owner", "OWN-0001")
