@@ -49,7 +49,8 @@ def _month_before(day: dt.date) -> dt.date:
     return month.replace(day=min(day.day, month.day))
 
 
-def _check_day(day: dt.date, owner_ref: str | None) -> None:
+def check_day(day: dt.date, owner_ref: str | None) -> None:
+    """Refuse (InvalidParameter, in French) an unknown owner, a day in the future or before any data."""
     if day > today():
         raise InvalidParameter(f"Le rapport du {day:%d/%m/%Y} n'existe pas encore : cette date est dans le futur.")
     if owner_ref is not None and reads.owners(owner_ref=owner_ref).empty:
@@ -89,7 +90,7 @@ def kpis(day: dt.date, owner_ref: str | None) -> pd.DataFrame:
 
 
 def build(day: dt.date, owner_ref: str | None = None) -> DailyReport:
-    _check_day(day, owner_ref)
+    check_day(day, owner_ref)
     report = DailyReport(day, owner_ref)
     report.tables["Indicateurs"] = kpis(day, owner_ref)
     collected = reads.collections_by_site(day=day, owner_ref=owner_ref)

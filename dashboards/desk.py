@@ -24,6 +24,7 @@ from akig_data.scope import current
 from dashboards import components as ui
 from dashboards.action_forms import ActionForms
 from dashboards.database_watch import database_watch
+from dashboards.report_download import report_card
 from dashboards.tables import french_dates, table
 from dashboards.tenant_detail import OUTCOME_FR, TenantDetail
 
@@ -183,6 +184,10 @@ class Desk(pn.viewable.Viewer):
                 button = pn.widgets.Button(name="Générer les missions", button_type="primary")
                 button.on_click(self.generate)
                 sidebar += [button, pn.pane.Markdown(self.param.notice)]
+            self.report = report = report_card(day=self.day)
+            if report is not None:   # the report of the desk's day, for all owners
+                self.param.watch(lambda e: setattr(report, "day", e.new), "day")
+                sidebar.append(report)
         bound = lambda fn: pn.panel(pn.bind(fn, self.param.day, self.param.agent_ref, self.param.revision,  # noqa: E731
                                             watch.param.available), loading_indicator=True)
         work = pn.Column(pn.panel(pn.bind(self.selected_pane, self.param.mission)), self.forms, self.card,

@@ -45,7 +45,7 @@ def excel_bytes(frame: pd.DataFrame, sheet: str, money: tuple[str, ...] = (), ra
     return buffer.getvalue()
 
 
-def audited_export(basename: str, kind: str, frame: pd.DataFrame) -> None:
+def audited_export(basename: str, kind: str, rows: int) -> None:
     """Refuse the export when the session's role may not export; else write it to the audit trail."""
     from akig_data import audit, roles
     from akig_data.errors import AccessDenied
@@ -58,7 +58,7 @@ def audited_export(basename: str, kind: str, frame: pd.DataFrame) -> None:
 
     audit.record(actor=who.username if who else "?", role=who.role if who else None, action="export",
                  target=f"{basename}.{kind}", address=session_address() if who else None,
-                 details={"rows": int(len(frame)), "owner_scope": who.owner_scope if who else "*"})
+                 details={"rows": int(rows), "owner_scope": who.owner_scope if who else "*"})
 
 
 def export_buttons(frame: Callable[[], pd.DataFrame], basename: str, money: tuple[str, ...] = (),
@@ -74,7 +74,7 @@ def export_buttons(frame: Callable[[], pd.DataFrame], basename: str, money: tupl
 
     def make(kind: str) -> io.BytesIO:
         data = frame()
-        audited_export(basename, kind, data)
+        audited_export(basename, kind, len(data))
         return io.BytesIO(csv_bytes(data) if kind == "csv" else excel_bytes(data, basename, money, rates))
 
     csv = pn.widgets.FileDownload(

@@ -20,6 +20,7 @@ from dashboards import charts
 from dashboards import components as ui
 from dashboards.database_watch import database_watch
 from dashboards.exports import export_buttons
+from dashboards.report_download import report_card
 from dashboards.site_detail import SiteDetail, late_tenants_display
 from dashboards.tables import as_percent, table
 from dashboards.tenant_detail import TenantDetail
@@ -294,10 +295,16 @@ class OwnerDashboard(pn.viewable.Viewer):
         if self.tenant_ref:
             self._tabs.active = TABS.index("Fiche locataire")
         sidebar = ui.guarded(self._filters)
+        sidebar = sidebar if isinstance(sidebar, list) else [sidebar]
+        self.report = report = report_card(day=self.as_of, owner_ref=self.owner_ref)
+        if report is not None:   # follows the dashboard's owner and date
+            self.param.watch(lambda *_: report.param.update(day=self.as_of, owner_ref=self.owner_ref),
+                             ["as_of", "owner_ref"])
+            sidebar.append(report)
         return ui.page(
             "Tableau de bord propriétaire",
             main=[self._bound(self.kpi_row, "owner_ref", "site_ref", "as_of", "period", defer=False), self._tabs],
-            sidebar=sidebar if isinstance(sidebar, list) else [sidebar],
+            sidebar=sidebar,
         )
 
 
