@@ -44,6 +44,7 @@ def _register_fonts() -> None:
     if FONT not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(TTFont(FONT, str(_FONT_DIR / "DejaVuSans.ttf")))
         pdfmetrics.registerFont(TTFont(BOLD, str(_FONT_DIR / "DejaVuSans-Bold.ttf")))
+        pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=BOLD, italic=FONT, boldItalic=BOLD)   # <b> in cells
 
 
 STYLES = {
@@ -235,7 +236,6 @@ def render(report: DailyReport, generated_at: dt.datetime | None = None) -> byte
                   STYLES["note"]),
         *section("Encaissé ce jour par moyen de paiement", "Encaissé par moyen", "Aucun paiement enregistré ce jour.",
                  total=True),
-        *section("Encaissé ce jour par site", "Encaissé par site", "Aucun paiement enregistré ce jour.", total=True),
         KeepTogether([Paragraph("Impayés par ancienneté", STYLES["h2"]),
                       Image(aging_chart(t["Impayés par ancienneté"]), width=width, height=width * 2.3 / 7.0),
                       *_table(t["Impayés par ancienneté"], width, total=True)]),
@@ -252,6 +252,9 @@ def render(report: DailyReport, generated_at: dt.datetime | None = None) -> byte
     if len(t["Nouvelles alertes"]):
         story += _table(t["Nouvelles alertes"], width)
     story += [*section("Les dix plus gros impayés", "Dix plus gros impayés", "Aucun impayé à cette date."),
+              # the detail last: the first page is the day at a glance
+              *section("Détail : encaissé ce jour par site", "Encaissé par site", "Aucun paiement enregistré ce jour.",
+                       total=True),
               Spacer(1, 4 * mm)]
     header = (f"Rapport du jour — {report.day:%d/%m/%Y}", report.scope)
     document.build(story, canvasmaker=lambda *a, **k: _NumberedCanvas(*a, header=header, **k))

@@ -3,7 +3,7 @@
     AKIG_DATABASE_URL=... AKIG_REDIS_URL=... .venv/bin/python docs/take_screenshots.py
 
 It starts `akig serve` on a free port, opens the pages in headless Chromium and writes PNG files to
-docs/screenshots/.
+docs/screenshots/, then the first page of today's PDF daily report (pdftoppm).
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ def main() -> None:
             page.screenshot(path=str(OUT / "accueil.png"))
             shoot_live_map(page, base)
             browser.close()
+        shoot_daily_report()
     finally:
         proc.terminate()
         proc.wait(10)
@@ -118,6 +119,22 @@ def shoot_live_map(page, base: str) -> None:
         page.screenshot(path=str(OUT / "carte_rejouer.png"))
     finally:
         simulator.terminate()
+
+
+def shoot_daily_report() -> None:
+    """The first page of today's PDF report for all owners, as PNG (pdftoppm, from poppler-utils)."""
+    import subprocess
+    import tempfile
+
+    from akig_data import alerts, report_files
+    from akig_data.registry import today
+
+    alerts.evaluate()   # so that the report has the day's new alerts
+    with tempfile.TemporaryDirectory() as folder:
+        pdf = Path(folder) / "rapport.pdf"
+        pdf.write_bytes(report_files.render(today(), None, "pdf"))
+        subprocess.run(["pdftoppm", "-png", "-r", "110", "-f", "1", "-l", "1", "-singlefile", str(pdf),
+                        str(OUT / "rapport_du_jour_page1")], check=True)
 
 
 if __name__ == "__main__":
