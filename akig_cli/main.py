@@ -576,6 +576,21 @@ def positions_prune(days: Optional[int] = typer.Option(None, min=1, help="keep t
 
 
 # -- serve --------------------------------------------------------------------------------------------
+def _multiprocess_metrics() -> None:
+    """With several processes, /metrics must add up every process's values: prometheus_client's
+    multiprocess mode, which needs PROMETHEUS_MULTIPROC_DIR set before it is first imported. The folder
+    is emptied first (values of a previous run would be counted again)."""
+    import tempfile
+
+    if "prometheus_client" in sys.modules:  # pragma: no cover - a programming error, not a user's
+        _fail("internal error: metrics were created before the multiprocess folder was set")
+    folder = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="akig-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+
+
 def _serve(port: int, address: str, num_procs: int, runtime) -> None:
     from dashboards.auth import AuthSettings, StartupRefused
     from dashboards.server import serve as run_server
@@ -634,6 +649,8 @@ def serve(
     num_procs: int = typer.Option(1, help="server processes (Tornado fork; put nginx with sticky sessions in front)"),
 ) -> None:
     """Serve every app and the HTTP endpoints (/api/health ...) on one Panel server."""
+    if num_procs > 1:
+        _multiprocess_metrics()
     runtime = _runtime(start_embedded_redis=True)
     _migrate(runtime)
     _serve(port=port, address=address, num_procs=num_procs, runtime=runtime)

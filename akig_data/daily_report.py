@@ -44,7 +44,7 @@ def _ints(column: pd.Series) -> pd.Series:
     return column.fillna(0).astype("int64")
 
 
-def _month_before(day: dt.date) -> dt.date:
+def same_day_last_month(day: dt.date) -> dt.date:
     month = day.replace(day=1) - dt.timedelta(days=1)
     return month.replace(day=min(day.day, month.day))
 
@@ -65,7 +65,7 @@ def check_day(day: dt.date, owner_ref: str | None) -> None:
 
 def kpis(day: dt.date, owner_ref: str | None) -> pd.DataFrame:
     """The day's and the month's figures with the change against yesterday and the same days of last month."""
-    month_start, last_day = day.replace(day=1), _month_before(day)
+    month_start, last_day = day.replace(day=1), same_day_last_month(day)
 
     def one(start: dt.date, end: dt.date) -> pd.Series:
         return reads.period_kpis(date_from=start, date_to=end, owner_ref=owner_ref).iloc[0]

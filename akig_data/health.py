@@ -1,5 +1,6 @@
 """What /api/health reports: can we reach PostgreSQL and Redis, and how fast. Nothing secret (no URL,
-no user, no version of anything but our schema)."""
+no user, no version of anything but our schema). Each check also sets the akig_database_up and
+akig_cache_up gauges (the server runs one every minute in each process)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from akig_data import metrics
 from akig_data.runtime import get_runtime
 
 
@@ -34,6 +36,8 @@ def check() -> dict[str, Any]:
             cache = {"ok": True, "enabled": True, "latency_ms": round(runtime.memo.ping() * 1000, 2)}
         except Exception as exc:  # any Redis failure is "not ok", never a 500
             cache = {"ok": False, "enabled": True, "error": type(exc).__name__}
+    metrics.DATABASE_UP.set(1 if database["ok"] else 0)
+    metrics.CACHE_UP.set(1 if cache["ok"] else 0)
     status = "ok" if database["ok"] and cache["ok"] else ("degraded" if database["ok"] else "down")
     return {
         "status": status,

@@ -34,7 +34,7 @@ from bokeh.server.auth_provider import AuthProvider
 from tornado.web import RequestHandler, decode_signed_value
 
 from akig_data import audit, metrics, throttle, users
-from akig_data.errors import AccessDenied, AkigError
+from akig_data.errors import AccessDenied, AkigError, DatabaseUnavailable
 from akig_data.scope import Principal
 
 log = logging.getLogger("akig.auth")
@@ -97,13 +97,20 @@ _cache_lock = threading.Lock()
 
 
 def _load_user(username: str) -> users.User | None:
-    """The account, re-read at most every 15 s (a disabled account is shut out within that delay)."""
+    """The account, re-read at most every 15 s (a disabled account is shut out within that delay).
+    While PostgreSQL is unreachable the last known state of the account stands, so that an outage does
+    not log everybody out: the pages stay open and show the banner (their reads fail anyway)."""
     now = time.monotonic()
     with _cache_lock:
         hit = _user_cache.get(username)
         if hit and now - hit[0] < _USER_CACHE_SECONDS:
             return hit[1]
-    user = users.get(username)
+    try:
+        user = users.get(username)
+    except DatabaseUnavailable:
+        if hit is None:
+            raise
+        return hit[1]
     with _cache_lock:
         _user_cache[username] = (now, user)
     return user

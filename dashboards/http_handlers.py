@@ -16,7 +16,6 @@ import hmac
 import json
 import os
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tornado.ioloop import IOLoop
 from tornado.web import HTTPError, RequestHandler
 
@@ -387,8 +386,11 @@ class MetricsHandler(RequestHandler):
             self.set_header("WWW-Authenticate", 'Bearer realm="metrics"')
             self.finish("unauthorized\n")
             return
-        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
-        self.finish(generate_latest())
+        from dashboards.server_metrics import payload
+
+        body, content_type = payload()
+        self.set_header("Content-Type", content_type)
+        self.finish(body)
 
 
 def routes() -> list[tuple]:

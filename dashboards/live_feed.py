@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 MAX_TRACK_POINTS = 3000   # per agent and day; older points of a very long day are dropped first
 OVERLAP = dt.timedelta(seconds=5)  # re-read fixes stored just before the last tick (commit order != clock)
 
-SESSIONS = Gauge("akig_live_map_sessions", "Live map sessions bound to this process's poller")
+SESSIONS = Gauge("akig_live_map_sessions", "Live map sessions bound to a poller", multiprocess_mode="livesum")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 that is due. `akig_data.schedule` makes sure that a task runs once per period across all processes
 (and hosts): with `--num-procs 4` the positions are still pruned once a day, not four times.
 
-Tasks: evaluating the business alerts (every 5 minutes), pruning agents' GPS fixes older than the
+Tasks: evaluating the business alerts (every 5 minutes), the business gauges for Prometheus (every
+minute), pruning agents' GPS fixes older than the
 retention (daily), writing the daily reports into the reports folder (every day at AKIG_DAILY_REPORT_AT,
 19:00 by default, Conakry time).
 """
@@ -16,9 +17,13 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
-from akig_data import alerts, positions, report_files, schedule
+from akig_data import alerts, business_metrics, health, positions, report_files, schedule
+from akig_data.scope import Principal, acting_as
 
 log = logging.getLogger(__name__)
+# The identity the tasks' reads run as: in the server, a read outside a browser session is refused unless
+# someone is named (the reports cover every owner, as an admin's would).
+SCHEDULER = Principal("planificateur", "admin")
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,8 @@ class Task:
 
 def tasks() -> list[Task]:
     return [Task("evaluate_alerts", dt.timedelta(minutes=5), alerts.evaluate),
+            # every tick (55 s rather than 60: a tick a little early must not skip a minute)
+            Task("business_gauges", dt.timedelta(seconds=55), business_metrics.refresh),
             Task("prune_positions", dt.timedelta(days=1), positions.prune),
             Task("daily_report", report_files.daily_time(), report_files.scheduled_run)]
 
@@ -53,7 +60,8 @@ class Scheduler:
 
     def run_due(self) -> list[str]:
         """Run every task that is due now; returns the names of those this process ran."""
-        return [t.name for t in self.tasks if schedule.run_if_due(t.name, t.every, t.action)]
+        with acting_as(SCHEDULER):
+            return [t.name for t in self.tasks if schedule.run_if_due(t.name, t.every, t.action)]
 
     def _loop(self) -> None:
         while not self._stop.wait(self.tick_s):
@@ -62,7 +70,8 @@ class Scheduler:
                 log.info("scheduled tasks run by process %d: %s", os.getpid(), ", ".join(ran))
             for refresh in self.every_tick:
                 try:
-                    refresh()
+                    with acting_as(SCHEDULER):
+                        refresh()
                 except Exception as exc:  # the database is away: the next tick tries again
                     log.warning("refresh %s failed: %s", getattr(refresh, "__name__", refresh), exc)
 
@@ -70,6 +79,6 @@ class Scheduler:
 def start_for_this_process() -> Scheduler:
     """Called by the server in each (forked) process once it is ready to serve."""
     scheduler = Scheduler(float(os.environ.get("AKIG_SCHEDULER_TICK_S", "60")), tasks(),
-                          every_tick=[alerts.publish_gauges])
+                          every_tick=[alerts.publish_gauges, health.check])
     scheduler.start()
     return scheduler

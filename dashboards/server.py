@@ -11,7 +11,7 @@ import os
 
 import panel as pn
 
-from dashboards import auth, catalog, http_handlers
+from dashboards import auth, catalog, http_handlers, server_metrics
 
 
 def app_routes() -> dict[str, object]:
@@ -77,10 +77,12 @@ def serve(port: int = 5006, address: str = "127.0.0.1", num_procs: int = 1, show
         # A closed page's session (and the live map's subscription) is freed within ~10 s, not ~30 s.
         check_unused_sessions_milliseconds=5000,
         unused_session_lifetime_milliseconds=5000,
+        log_function=server_metrics.log_request,   # Tornado setting: every request's latency, by route
     )
     # Here each forked process runs on its own: start its background work, then serve.
     from dashboards import scheduled_tasks
 
     scheduled_tasks.start_for_this_process()
+    server_metrics.install(server)
     server.start()
     server.io_loop.start()

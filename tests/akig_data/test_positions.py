@@ -164,15 +164,26 @@ def test_the_servers_scheduler_prunes_evaluates_and_writes_the_reports(seeded, t
 
     from akig_data import metrics
 
+    from akig_data.errors import AccessDenied
+    from akig_data.scope import set_principal_resolver
+
     monkeypatch.setenv("AKIG_REPORTS_DIR", str(tmp_path))
     monkeypatch.setenv("AKIG_DAILY_REPORT_AT", "00:00")
+
+    def no_session():   # as in the server: a read outside a browser session names nobody
+        raise AccessDenied("Accès refusé : aucune session ouverte.")
+
+    set_principal_resolver(no_session)
     refreshed = []
     scheduler = scheduled_tasks.Scheduler(0.05, scheduled_tasks.tasks(), every_tick=[lambda: refreshed.append(1)])
-    assert scheduler.run_due() == ["evaluate_alerts", "prune_positions", "daily_report"]
+    try:
+        assert scheduler.run_due() == ["evaluate_alerts", "business_gauges", "prune_positions", "daily_report"]
+    finally:
+        set_principal_resolver(None)
     assert scheduler.run_due() == []      # alerts every 5 minutes, pruning and the reports once a day
     day = schedule.latest_slot(dt.time(0, 0)).date()                    # today's reports, as it is past 00:00
     assert (tmp_path / day.isoformat() / f"rapport-{day}.pdf").exists()
-    assert schedule.last_runs()["daily_report"][1].startswith("ok:")
+    assert all(result.startswith("ok:") for _, result in schedule.last_runs().values()), schedule.last_runs()
     assert metrics.ALERTS_ACTIVE.labels("tenant_late_no_contact", "critical")._value.get() > 0
     scheduler.start()
     deadline = time.monotonic() + 5

@@ -182,7 +182,9 @@ def test_every_read_as_owner_a_returns_only_a_rows(maps, warm):
         for name, kwargs in _calls(sites, leases, owner_a):
             frame = registry.run(name, **kwargs)
             assert _owner_of((site_owner, tenant_owners), frame) <= {owner_a}, name
-            if name not in ("search_tenants", "missions"):
+            # no alert is raised in the shared data set: alerts_opened's isolation is tested with alerts
+            # evaluated, in tests/akig_data/test_report_files.py
+            if name not in ("search_tenants", "missions", "alerts_opened"):
                 assert not frame.empty, name
     finally:
         scope.set_principal_resolver(None)
