@@ -29,7 +29,7 @@ from akig_data.runtime import get_runtime
 from akig_data.scope import current
 from dashboards import components as ui
 from dashboards import map_layers as layers
-from dashboards.database_watch import database_watch
+from dashboards.database_watch import database_watch, session_connected
 from dashboards.live_feed import Snapshot, live_feed
 
 log = logging.getLogger(__name__)
@@ -43,12 +43,6 @@ def _empty_agents() -> pd.DataFrame:
         ("agent_ref", "object"), ("full_name", "object"), ("zone", "object"), ("missions_done", "int64"),
         ("missions_planned", "int64"), ("t", "datetime64[ns, UTC]"), ("lat", "float64"), ("lon", "float64"),
         ("accuracy_m", "float64"), ("battery", "float64"), ("age_s", "float64"), ("active", "bool"))})
-
-
-def _connected(doc) -> bool:
-    """Whether the session of `doc` has an open websocket."""
-    session = getattr(doc.session_context, "_session", None) if doc.session_context else None
-    return session is not None and session.connection_count > 0
 
 
 class LiveMap(pn.viewable.Viewer):
@@ -116,12 +110,12 @@ class LiveMap(pn.viewable.Viewer):
         """Called from the poller's thread: hand the update to this session's document, unless its
         browser is gone (a closed page's session lives on until Bokeh cleans it up; updating it then
         would make HoloViews reschedule its refresh forever)."""
-        if not _connected(doc):
+        if not session_connected(doc):
             return
         doc.add_next_tick_callback(functools.partial(self._apply_on, doc, snapshot))
 
     def _apply_on(self, doc, snapshot: Snapshot) -> None:
-        if not _connected(doc):
+        if not session_connected(doc):
             return
         with set_curdoc(doc):  # Panel and HoloViews update models directly only for the current document
             try:
