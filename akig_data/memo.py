@@ -130,11 +130,28 @@ class Memo:
             pipe = self.client.pipeline(transaction=False)
             for table in sorted(todo):
                 pipe.incr(self._gen_key(table))
+            pipe.set(self._last_write_key, repr(time.time()))   # the read replica's after-write window
             pipe.execute()
         except redis.RedisError as exc:
             with self._guard:
                 self._pending_bumps |= todo
             self._mark_down("bump", exc)
+
+    @property
+    def _last_write_key(self) -> str:
+        return f"{self.prefix}:last_write"
+
+    def last_write(self) -> float | None:
+        """Unix time of the last write any process announced (0.0: none known), None when Redis cannot
+        say (disabled or down): the caller must then assume a write just happened."""
+        if not self.available():
+            return None
+        try:
+            value = self.client.get(self._last_write_key)
+        except redis.RedisError as exc:
+            self._mark_down("last_write", exc)
+            return None
+        return float(value) if value is not None else 0.0
 
     # -- the memo itself -----------------------------------------------------------------------
     def get_or_compute(

@@ -73,6 +73,11 @@ ALERTS_ACTIVE = Gauge(
     ["rule", "severity"],
     multiprocess_mode="mostrecent",
 )
+READ_ROUTING = Counter(
+    "akig_read_routing_total",
+    "Reads' SQL sent to the read replica or kept on the primary (no replica configured: not counted)",
+    ["target"],
+)
 HTTP_SECONDS = Histogram(
     "akig_http_request_duration_seconds",
     "Time to answer an HTTP request (pages, websockets' upgrade, /api/*, /metrics) by route, method and status",

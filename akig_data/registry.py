@@ -340,10 +340,10 @@ def _check_tenant(tenant_ref: str, owner_ref: str | None) -> None:
 
 
 def sql_table(sql: str, **params: Any) -> pa.Table:
-    """Run a parameterised SELECT on the application's engine (for read bodies), as the application
-    role, under the current read's scope (row-level security)."""
+    """Run a parameterised SELECT (for read bodies) as the application role, under the current read's
+    scope (row-level security), on the read replica when there is one and no write is recent."""
     runtime = get_runtime()
-    return fetch_arrow(runtime.engine, sql, params, scope=sql_scope(), row_security=runtime.settings.row_security)
+    return fetch_arrow(runtime.engine_for_reads(), sql, params, scope=sql_scope(), row_security=runtime.settings.row_security)
 
 
 def get(name: str) -> ReadSpec:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 import redis
@@ -15,7 +16,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy.engine import Engine
 
-from akig_data import embedded
+from akig_data import embedded, metrics
 from akig_data.db import create_engine
 from akig_data.memo import Memo
 from akig_data.settings import Settings
@@ -30,6 +31,20 @@ class Runtime:
     redis_url: str | None
     engine: Engine
     memo: Memo
+    read_engine: Engine | None = None   # AKIG_DATABASE_READ_URL: a read replica
+
+    def engine_for_reads(self) -> Engine:
+        """The replica for a read, unless a write was announced within AKIG_READ_AFTER_WRITE_S (or Redis
+        cannot tell): then the primary, so that a user sees what he just recorded and no answer read on
+        a lagging replica is cached under the new generation."""
+        if self.read_engine is None:
+            return self.engine
+        last_write = self.memo.last_write()
+        if last_write is None or time.time() - last_write < self.settings.read_after_write_s:
+            metrics.READ_ROUTING.labels("primary").inc()
+            return self.engine
+        metrics.READ_ROUTING.labels("replica").inc()
+        return self.read_engine
 
     @property
     def embedded_database(self) -> bool:
@@ -37,6 +52,8 @@ class Runtime:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.read_engine is not None:
+            self.read_engine.dispose()
         if self.memo.client is not None:
             self.memo.client.close()
 
@@ -89,6 +106,8 @@ def configure(
             redis_url=redis_url,
             engine=create_engine(database_url, settings.statement_timeout_ms),
             memo=memo,
+            read_engine=(create_engine(settings.database_read_url, settings.statement_timeout_ms)
+                         if settings.database_read_url else None),
         )
         return _runtime
 

@@ -43,6 +43,8 @@ class Settings:
     score_weights: tuple[float, float, float] = (60.0, 20.0, 20.0)
     positions_retention_days: int = 90
     tiles_url: str = "https://tile.openstreetmap.org/{Z}/{X}/{Y}.png"
+    database_read_url: str | None = None     # a read replica for the reads (writes stay on the primary)
+    read_after_write_s: float = 5.0          # reads go to the primary for this long after any write
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -57,6 +59,8 @@ class Settings:
             score_weights=_weights(_env("AKIG_SCORE_WEIGHTS", "60,20,20") or "60,20,20"),
             positions_retention_days=_positive_int("AKIG_POSITIONS_RETENTION_DAYS", 90),
             tiles_url=_env("AKIG_TILES_URL", cls.tiles_url) or cls.tiles_url,
+            database_read_url=_env("AKIG_DATABASE_READ_URL"),
+            read_after_write_s=float(_env("AKIG_READ_AFTER_WRITE_S", "5")),
         )
 
     @property

@@ -78,6 +78,9 @@ def serve(port: int = 5006, address: str = "127.0.0.1", num_procs: int = 1, show
         check_unused_sessions_milliseconds=5000,
         unused_session_lifetime_milliseconds=5000,
         log_function=server_metrics.log_request,   # Tornado setting: every request's latency, by route
+        # Behind nginx, the client's address is in X-Real-IP / X-Forwarded-For; trusted only when said so
+        # (otherwise anybody could choose his address and dodge the per-address limits).
+        http_server_kwargs={"xheaders": os.environ.get("AKIG_TRUST_PROXY_HEADERS") == "1"},
     )
     # Here each forked process runs on its own: start its background work, then serve.
     from dashboards import scheduled_tasks
