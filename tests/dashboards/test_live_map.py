@@ -253,6 +253,7 @@ def rss_mb(pid: int) -> float:
 MEMORY_BOUND_MB = 40
 
 
+@pytest.mark.timeout(600)   # ~2 min here; a loaded machine took over 5 (1,200 posts one by one, 5 maps open)
 def test_memory_stays_flat_over_1000_updates_with_5_maps_open(live, browser):
     """1,000 positions posted one by one (every agent moving) while 5 maps are open. The bound: after a
     warm-up of 200 updates, the server's resident memory may grow by less than 40 MB. A leak of one
