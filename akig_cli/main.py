@@ -595,9 +595,13 @@ def _serve(port: int, address: str, num_procs: int, runtime) -> None:
     from dashboards.auth import AuthSettings, StartupRefused
     from dashboards.server import serve as run_server
 
+    from akig_data import report_files
+    from akig_data.errors import InvalidParameter
+
     try:
         auth_settings = AuthSettings.from_env()
-    except StartupRefused as exc:
+        report_files.daily_time()   # a bad AKIG_DAILY_REPORT_AT is said now, not by a crashed process
+    except (StartupRefused, InvalidParameter) as exc:
         _fail(str(exc))
     _serve_as_app_role(runtime, production=auth_settings.production)
     typer.echo(f"AKIG is served at http://{address}:{port}/ (log in at /login)")

@@ -283,3 +283,11 @@ def test_production_refuses_to_serve_as_a_role_that_bypasses_row_security(small_
     akig = Path(sys.executable).parent / "akig"
     result = subprocess.run([str(akig), "serve", "--port", "1"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "bypasses row-level security" in result.stderr
+
+
+def test_serve_refuses_a_bad_daily_report_time(small_db, redis_url, tmp_path):
+    env = dict(os.environ, AKIG_DATABASE_URL=small_db, AKIG_REDIS_URL=redis_url, AKIG_HOME=str(tmp_path),
+               AKIG_DAILY_REPORT_AT="19h")
+    akig = Path(sys.executable).parent / "akig"
+    result = subprocess.run([str(akig), "serve", "--port", "1"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "AKIG_DAILY_REPORT_AT doit être une heure HH:MM" in result.stderr
