@@ -113,12 +113,15 @@ def _upsert_sql(entity: Entity, present: Sequence[str], stage: str) -> str:
         old = ", ".join(f"t.{t}" for t in non_key)
         new = ", ".join(f"EXCLUDED.{t}" for t in non_key)
         conflict = f"DO UPDATE SET {sets} WHERE ({old}, NULL) IS DISTINCT FROM ({new}, NULL)"
+        inserted = "(xmax = 0)"   # a row DO UPDATE changed has the updating transaction in xmax
     else:
         conflict = "DO NOTHING"
+        inserted = "true"         # DO NOTHING returns the inserted rows only (and a partitioned table,
+        #                           agent_positions, has no xmax to return)
     return (
         f"WITH up AS (INSERT INTO {entity.table} AS t ({', '.join(targets)}) "
         f"SELECT {', '.join(selects)} FROM {stage} s {' '.join(joins)} "
-        f"ON CONFLICT ({', '.join(entity.key)}) {conflict} RETURNING (xmax = 0) AS inserted) "
+        f"ON CONFLICT ({', '.join(entity.key)}) {conflict} RETURNING {inserted} AS inserted) "
         "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up"
     )
 

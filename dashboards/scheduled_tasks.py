@@ -38,6 +38,7 @@ def tasks() -> list[Task]:
             # every tick (55 s rather than 60: a tick a little early must not skip a minute)
             Task("business_gauges", dt.timedelta(seconds=55), business_metrics.refresh),
             Task("prune_positions", dt.timedelta(days=1), positions.prune),
+            Task("position_partitions", dt.timedelta(days=1), positions.ensure_partitions),
             Task("daily_report", report_files.daily_time(), report_files.scheduled_run)]
 
 
