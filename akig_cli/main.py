@@ -220,6 +220,10 @@ def demo_up(
         typer.echo("Reusing the data already in the database.")
     _print_demo_users()
     _plan_today_if_needed(runtime)
+    if simulate:
+        # The simulated phones all post from this machine: with the default per-address API limit they would
+        # use it up within the minute and the demo's own API calls would answer 429.
+        os.environ.setdefault("AKIG_API_RATE_PER_ADDRESS", "100000")
     simulator = _start_simulator(address, port, runtime) if simulate else None
     if simulator is not None:  # stopped by SIGTERM too (a service manager, a test): take the simulator along
         import signal
