@@ -530,3 +530,13 @@ def test_entrypoint_akig_flags_exist():
         for flag in flags:
             assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", result.stdout), \
                 f"akig {' '.join(sub)} has no {flag}:\n{result.stdout}"
+
+
+def test_the_blue_green_script_parses_and_renders_each_colour():
+    script = Path(__file__).resolve().parents[2] / "ops" / "blue-green.sh"
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    for colour in ("blue", "green"):
+        out = subprocess.run(["bash", str(script), "render", colour], capture_output=True, text=True, check=True).stdout
+        assert f"# colour: {colour}" in out and re.search(r"^server \S+:5006 ", out, re.M)
+    refused = subprocess.run(["bash", str(script), "switch", "purple"], capture_output=True, text=True)
+    assert refused.returncode != 0
