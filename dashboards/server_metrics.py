@@ -10,6 +10,7 @@ the scripts and styles, `/login`, `/logout`, `/metrics`, and `other` for anythin
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
@@ -22,12 +23,18 @@ STATIC = ("static", "panel_dist", "components", "favicon.ico", "autoload.js")
 PLAIN = ("/login", "/logout", "/metrics")
 
 
+@functools.cache
+def _app_paths() -> tuple[str, ...]:
+    """The apps' paths, longest first (built once: this runs on every request)."""
+    return tuple(sorted((e.path for e in catalog.entries()), key=len, reverse=True))
+
+
 def route_of(handler) -> str:
     api_route = getattr(handler, "route", None)
     if isinstance(api_route, str):
         return api_route
     path = handler.request.path.rstrip("/") or "/"
-    for app in sorted((e.path for e in catalog.entries()), key=len, reverse=True):
+    for app in _app_paths():
         if path == app or (app != "/" and path.startswith(app + "/")):
             rest = path[len(app):].strip("/")
             return app.rstrip("/") + "/ws" if rest == "ws" else app
