@@ -267,7 +267,8 @@ def find_filter(doc: dict, path: str) -> tuple[str, object] | None:
             day = dt.date.today() - dt.timedelta(days=random.randint(1, 14))
             return model["id"], day.isoformat()
         options = [o[0] if isinstance(o, list) else o for o in attributes.get("options", [])]
-        others = [o for o in options if o != attributes.get("value")]
+        # Bokeh leaves a property at its default out of the document: a Select's default value is "".
+        others = [o for o in options if o != attributes.get("value", "")]
         if others:
             return model["id"], random.choice(others)
     return None
