@@ -2,7 +2,7 @@
 against `akig serve --num-procs 1`, then `--num-procs 2` (a fresh server, and a fresh cache prefix,
 for each).
 
-    AKIG_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/akig_demo AKIG_REDIS_URL=redis://127.0.0.1:6379/0 \
+    AKIG_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/akig_demo AKIG_REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python bench/load.py [--users 20] [--agents 10] [--seconds 30] [--procs 1 2] [--scale demo]
 
 What one simulated user does, again and again until the time is up (no browser; the client speaks
@@ -36,12 +36,19 @@ not delay them): `akig_data.simulator` agents on today's routes, each with its o
 one fix every `--interval` seconds on a keep-alive connection, like a phone. The per-address API limit
 is lifted (all phones come from 127.0.0.1 here); the per-token limit stays.
 
-Also measured: the server's CPU (every process of it), the machine's CPU, and Bokeh sessions created by
-the server (its /metrics, `akig_sessions_created_total`) against sessions opened by the clients: with
-several processes a page's websocket may reach another process than its GET, which then builds the
-session a second time.
+Also measured: the CPU of the server (every process of it), of the PostgreSQL backends on the database,
+of the clients and of the whole machine (other work on a shared machine shows there), and the Bokeh
+sessions the server created (its /metrics, `akig_sessions_created_total`) against the sessions the users
+opened. More created than opened means documents built twice: with several processes a page's websocket
+may reach another process than its GET, and with any number of processes a session whose websocket
+comes more than 5-10 s after its GET (a busy server) has been discarded (dashboards/server.py:
+unused_session_lifetime_milliseconds=5000) and is built again.
 
-Prints Markdown tables; not a test. Writes GPS fixes for today into the database it points at.
+Before each measured run, one session per app and process warms the server up (not counted). The server
+is stopped with its forked children (by their ids: Tornado's parent does not pass SIGTERM on). `--scale`
+is only a note printed with the results. Prints Markdown tables; not a test. Writes GPS fixes for today
+into the database it points at, and creates the accounts bench-manager, bench-owner (bench.dashboard)
+and load-<agent> there if missing.
 """
 
 from __future__ import annotations
