@@ -33,14 +33,17 @@ class Entity:
     key: tuple[str, ...]                  # conflict key, in target columns
     refs: tuple[Ref, ...] = ()
     update: bool = True                   # False: existing rows are left alone (ON CONFLICT DO NOTHING)
+    partitioned: bool = False             # key not unique in the table itself (sql/016): update, then insert
 
     def ref(self, column: str) -> Ref | None:
         return next((r for r in self.refs if r.column == column), None)
 
 
-def _e(table: str, key: str | tuple[str, ...], cols: str, refs: Sequence[Ref] = (), update: bool = True) -> Entity:
+def _e(table: str, key: str | tuple[str, ...], cols: str, refs: Sequence[Ref] = (), update: bool = True,
+       partitioned: bool = False) -> Entity:
     pairs = tuple(tuple(c.split(":")) for c in cols.split())
-    return Entity(table, pairs, (key,) if isinstance(key, str) else key, tuple(refs), update)  # type: ignore[arg-type]
+    return Entity(table, pairs, (key,) if isinstance(key, str) else key, tuple(refs), update,  # type: ignore[arg-type]
+                  partitioned)
 
 
 ENTITIES: dict[str, Entity] = {
@@ -59,7 +62,8 @@ ENTITIES: dict[str, Entity] = {
            [Ref("unit_ref", "units", "unit_id"), Ref("tenant_ref", "tenants", "tenant_id")]),
         _e("payments", "payment_ref",
            "payment_ref:text lease_ref:text paid_at:timestamptz amount:bigint method:text agent_ref:text",
-           [Ref("lease_ref", "leases", "lease_id"), Ref("agent_ref", "agents", "agent_id", nullable=True)]),
+           [Ref("lease_ref", "leases", "lease_id"), Ref("agent_ref", "agents", "agent_id", nullable=True)],
+           partitioned=True),
         _e("promises", "promise_ref",
            "promise_ref:text lease_ref:text agent_ref:text created_at:timestamptz due_date:date amount:bigint",
            [Ref("lease_ref", "leases", "lease_id"), Ref("agent_ref", "agents", "agent_id", nullable=True)]),
@@ -93,8 +97,9 @@ class LoadResult:
         return self.rows - self.inserted - self.updated
 
 
-def _upsert_sql(entity: Entity, present: Sequence[str], stage: str) -> str:
-    """The INSERT ... SELECT for the input columns present (identifiers come from ENTITIES, never from input)."""
+def _resolved(entity: Entity, present: Sequence[str], stage: str) -> tuple[list[str], str]:
+    """The target columns and a SELECT of the staged rows with their refs resolved to ids (identifiers come
+    from ENTITIES, never from input)."""
     targets, selects, joins = [], [], []
     for column in present:
         ref = entity.ref(column)
@@ -104,9 +109,15 @@ def _upsert_sql(entity: Entity, present: Sequence[str], stage: str) -> str:
         else:
             alias = f"p_{ref.target}"
             targets.append(ref.target)
-            selects.append(f"{alias}.id")
+            selects.append(f"{alias}.id AS {ref.target}")
             kind = "LEFT JOIN" if ref.nullable else "JOIN"
             joins.append(f"{kind} {ref.table} {alias} ON {alias}.{ref.column} = s.{column}")
+    return targets, f"SELECT {', '.join(selects)} FROM {stage} s {' '.join(joins)}"
+
+
+def _upsert_sql(entity: Entity, present: Sequence[str], stage: str) -> str:
+    """One INSERT ... ON CONFLICT that inserts, updates or leaves each row, and counts what it did."""
+    targets, select = _resolved(entity, present, stage)
     non_key = [t for t in targets if t not in entity.key]
     if entity.update and non_key:
         sets = ", ".join(f"{t} = EXCLUDED.{t}" for t in non_key)
@@ -120,10 +131,29 @@ def _upsert_sql(entity: Entity, present: Sequence[str], stage: str) -> str:
         #                           agent_positions, has no xmax to return)
     return (
         f"WITH up AS (INSERT INTO {entity.table} AS t ({', '.join(targets)}) "
-        f"SELECT {', '.join(selects)} FROM {stage} s {' '.join(joins)} "
+        f"{select} "
         f"ON CONFLICT ({', '.join(entity.key)}) {conflict} RETURNING {inserted} AS inserted) "
         "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up"
     )
+
+
+def _update_then_insert_sql(entity: Entity, present: Sequence[str], stage: str) -> tuple[str, str]:
+    """For a partitioned table, whose key is unique across partitions only through another table (payments:
+    payment_keys), there is no ON CONFLICT arbiter: update the rows that exist and differ (a changed month
+    moves the row to its partition), then insert the others. Each statement returns its row count."""
+    targets, select = _resolved(entity, present, stage)
+    non_key = [t for t in targets if t not in entity.key]
+    match = " AND ".join(f"t.{k} = x.{k}" for k in entity.key)
+    update = (
+        f"UPDATE {entity.table} AS t SET {', '.join(f'{c} = x.{c}' for c in non_key)} FROM ({select}) x "
+        f"WHERE {match} AND ({', '.join(f't.{c}' for c in non_key)}, NULL) "
+        f"IS DISTINCT FROM ({', '.join(f'x.{c}' for c in non_key)}, NULL)"
+    ) if entity.update and non_key else "SELECT 1 WHERE false"
+    insert = (
+        f"INSERT INTO {entity.table} ({', '.join(targets)}) SELECT {', '.join(f'x.{c}' for c in targets)} "
+        f"FROM ({select}) x WHERE NOT EXISTS (SELECT 1 FROM {entity.table} t WHERE {match})"
+    )
+    return update, insert
 
 
 def load_rows(conn: sa.Connection, table: str, present: Sequence[str], rows: Iterable[Sequence]) -> LoadResult:
@@ -146,7 +176,14 @@ def load_rows(conn: sa.Connection, table: str, present: Sequence[str], rows: Ite
                 copy.write_row(row)
                 count += 1
         cur.execute(f"ANALYZE {stage}")
-        cur.execute(_upsert_sql(entity, present, stage))
-        inserted, updated = cur.fetchone()
+        if entity.partitioned:
+            update, insert = _update_then_insert_sql(entity, present, stage)
+            cur.execute(update)
+            updated = max(cur.rowcount, 0)
+            cur.execute(insert)
+            inserted = cur.rowcount
+        else:
+            cur.execute(_upsert_sql(entity, present, stage))
+            inserted, updated = cur.fetchone()
         cur.execute(f"DROP TABLE {stage}")
     return LoadResult(table, count, inserted, updated)

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from akig_data.bulk import LoadResult, load_rows
 from akig_data.errors import AkigError
 from akig_data.import_formats import FORMATS, IMPORT_ORDER, FileFormat
-from akig_data import audit
+from akig_data import audit, partitions
 from akig_data.runtime import get_runtime
 
 PROGRESS_ROWS = 20_000  # files at least this long show a progress bar
@@ -316,6 +316,7 @@ def import_path(path: Path | str, progress: Callable[..., Any] | None = None, ac
                 parsed = files.get(name)
                 if parsed is not None:
                     results.append(load_rows(conn, name, parsed.columns, parsed.rows))
+            partitions.ensure_on(conn)   # old payments or fixes the file held move into their months
             audit.record(conn, actor=actor or audit.cli_actor(), action="import", target=path.name, address="cli",
                          details={r.table: {"inserted": r.inserted, "updated": r.updated} for r in results})
     report = ImportReport(results)

@@ -360,17 +360,6 @@ def prune(days: int | None = None) -> int:
     return int(deleted)
 
 
-def ensure_partitions() -> int:
-    """Create the coming months' partitions of agent_positions (sql/015) and move any fix the DEFAULT
-    partition holds (an import of old fixes) into its month's; the server does it daily."""
-    runtime = get_runtime()
-    with translated_errors(), runtime.engine.begin() as conn:
-        if runtime.settings.row_security:
-            conn.execute(sa.text("SELECT set_config('role', 'akig_write', true)"))
-        return int(conn.execute(sa.text(
-            "SELECT ensure_position_partitions((now() + interval '2 months')::date)")).scalar())
-
-
 def agents_on_map(now: dt.datetime | None = None) -> pd.DataFrame:
     """Every active agent with his latest fix (if any in 7 days), its age, battery, and today's missions
     done / planned: the map's agents layer and `GET /api/agents/positions`."""

@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
-from akig_data import alerts, business_metrics, health, positions, report_files, schedule
+from akig_data import alerts, business_metrics, health, partitions, positions, report_files, schedule
 from akig_data.scope import Principal, acting_as
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def tasks() -> list[Task]:
             # every tick (55 s rather than 60: a tick a little early must not skip a minute)
             Task("business_gauges", dt.timedelta(seconds=55), business_metrics.refresh),
             Task("prune_positions", dt.timedelta(days=1), positions.prune),
-            Task("position_partitions", dt.timedelta(days=1), positions.ensure_partitions),
+            Task("partitions", dt.timedelta(days=1), partitions.ensure),
             Task("daily_report", report_files.daily_time(), report_files.scheduled_run)]
 
 

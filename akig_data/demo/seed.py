@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from akig_data.bulk import LOAD_ORDER, LoadResult, load_rows
 from akig_data.demo.generate import DemoGenerator
 from akig_data.errors import AkigError
-from akig_data import audit
+from akig_data import audit, partitions
 from akig_data.runtime import get_runtime
 
 DATA_TABLES = LOAD_ORDER  # every table the demo fills (and --reset empties)
@@ -50,11 +50,13 @@ def seed(
             conn.execute(sa.text("SET LOCAL statement_timeout = 0"))  # a bulk load is not a read
             if reset:
                 conn.execute(sa.text(f"TRUNCATE {', '.join(reversed(DATA_TABLES))} RESTART IDENTITY CASCADE"))
+            partitions.ensure_on(conn, since=generator.start)   # rows go straight into their months
             for name in LOAD_ORDER:
                 table = tables[name]
                 t0 = time.perf_counter()
                 results.append(load_rows(conn, name, table.columns, table.rows))
                 log(f"  {name:<16} {results[-1].rows:>10,} rows  {time.perf_counter() - t0:6.1f} s")
+            partitions.ensure_on(conn)   # and the few older ones (leases begun before the period) move there
             audit.record(conn, actor=audit.cli_actor(), action="demo_seed", target=scale, address="cli",
                          details={"seed": seed, "until": str(generator.until), "reset": reset})
     # VACUUM (outside any transaction) sets the visibility map: index-only scans stay index-only.

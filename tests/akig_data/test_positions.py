@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from akig_data import missions, positions, reads, route_planning, runtime, schedule, simulator
 from akig_data.errors import AccessDenied, InvalidParameter
 from akig_data.scope import Principal
-from tests.conftest import SMALL_UNTIL, settings_for
+from tests.conftest import settings_for
 
 UTC = dt.timezone.utc
 
@@ -177,7 +177,7 @@ def test_the_servers_scheduler_prunes_evaluates_and_writes_the_reports(seeded, t
     refreshed = []
     scheduler = scheduled_tasks.Scheduler(0.05, scheduled_tasks.tasks(), every_tick=[lambda: refreshed.append(1)])
     try:
-        assert scheduler.run_due() == ["evaluate_alerts", "business_gauges", "prune_positions", "position_partitions",
+        assert scheduler.run_due() == ["evaluate_alerts", "business_gauges", "prune_positions", "partitions",
                                      "daily_report"]
     finally:
         set_principal_resolver(None)
@@ -264,26 +264,3 @@ def test_a_simulated_agent_drives_his_route_with_pauses():
     reading = agent.fix(random.Random(1), 8.0, now())
     parsed = positions.parse_fix(reading, 0, now())
     assert abs(parsed.lat - 9.52) < 0.001 and parsed.accuracy_m > 0
-
-
-def test_fixes_are_partitioned_by_month_and_old_ones_find_their_month(seeded):
-    """sql/015: the seeded fixes (June) had no partition and waited in the DEFAULT one; the daily task
-    gives them their month's partition and creates the coming months'; nothing is lost."""
-    def where(conn) -> dict[str, int]:
-        return dict(conn.execute(sa.text(
-            "SELECT tableoid::regclass::text, count(*) FROM agent_positions GROUP BY 1")).all())
-
-    with seeded.engine.connect() as conn:
-        before = where(conn)
-    assert before.get("agent_positions_default", 0) > 0
-    created = positions.ensure_partitions()
-    with seeded.engine.connect() as conn:
-        after = where(conn)
-        months = set(conn.execute(sa.text(
-            "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'agent_positions'::regclass")).scalars())
-    assert created >= 1 and "agent_positions_default" not in after
-    assert sum(after.values()) == sum(before.values())
-    assert f"agent_positions_{SMALL_UNTIL:%Y_%m}" in after
-    coming = (dt.date.today().replace(day=1) + dt.timedelta(days=40)).strftime("%Y_%m")
-    assert f"agent_positions_{coming}" in months
-    assert positions.ensure_partitions() == 0                       # nothing more to do

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -77,8 +78,9 @@ def start_server(database_url: str, redis_url: str, home: Path, *extra: str,
     log = home / "serve.log"
     akig = Path(sys.executable).parent / "akig"
     with log.open("wb") as out:
+        # its own process group: with --num-procs N the forked children are stopped with the parent
         proc = subprocess.Popen([str(akig), "serve", "--port", str(port), *extra],
-                                stdout=out, stderr=subprocess.STDOUT, env=env)
+                                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -89,16 +91,32 @@ def start_server(database_url: str, redis_url: str, home: Path, *extra: str,
             return proc, base
         except OSError:
             time.sleep(0.3)
-    proc.kill()
+    stop_server(proc)
     raise RuntimeError(f"akig serve did not answer:\n{log.read_text()}")
 
 
 def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
+    """Stop the server and every process it forked (`--num-procs N`): the whole process group."""
+    def signal_group(sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+
+    def group_alive() -> bool:   # a running (not zombie) process of the group, read from /proc
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()   # state ppid pgrp ...
+                if int(fields[2]) == proc.pid and fields[0] != "Z":
+                    return True
+        return False
+
+    signal_group(signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    deadline = time.monotonic() + 5
+    while group_alive() and time.monotonic() < deadline:   # children finishing their own exit
+        time.sleep(0.1)
+    signal_group(signal.SIGKILL)   # whatever outlived the parent
+    proc.wait(10)
 
 
 @contextlib.contextmanager
