@@ -346,7 +346,7 @@ def retention_days() -> int:
 
 
 def prune(days: int | None = None) -> int:
-    """Delete fixes older than the retention; returns how many went."""
+    """Remove fixes older than the retention (whole months are dropped, sql/016); returns how many went."""
     days = retention_days() if days is None else days
     if days < 1:
         raise InvalidParameter("la durée de conservation des positions est d'au moins 1 jour.")
@@ -354,8 +354,8 @@ def prune(days: int | None = None) -> int:
     with translated_errors(), runtime.engine.begin() as conn:
         if runtime.settings.row_security:
             conn.execute(sa.text("SELECT set_config('role', 'akig_write', true)"))
-        deleted = conn.execute(sa.text("DELETE FROM agent_positions WHERE t < now() - make_interval(days => :d)"),
-                               {"d": days}).rowcount
+        deleted = conn.execute(sa.text("SELECT prune_positions(now() - make_interval(days => :d))"),
+                               {"d": days}).scalar()
     metrics.POSITIONS.labels("pruned").inc(deleted)
     return int(deleted)
 

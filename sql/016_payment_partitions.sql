@@ -74,6 +74,34 @@ $$;
 REVOKE ALL ON FUNCTION ensure_payment_partitions(date, date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ensure_payment_partitions(date, date) TO akig_write;
 
+-- GPS fixes past their retention: the months wholly before the cutoff are dropped (no row-by-row DELETE,
+-- no dead tuples, no vacuum), the rest is deleted. Returns how many fixes went.
+CREATE FUNCTION prune_positions(p_cutoff timestamptz) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+DECLARE
+    part record;
+    rows_in bigint;
+    removed bigint := 0;
+BEGIN
+    FOR part IN SELECT c.relname,
+                       (to_date(substring(c.relname FROM '(\d{4}_\d{2})$'), 'YYYY_MM') + interval '1 month')
+                           ::timestamp AT TIME ZONE 'UTC' AS upper_t
+                  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                 WHERE i.inhparent = 'agent_positions'::regclass AND c.relname ~ '^agent_positions_\d{4}_\d{2}$' LOOP
+        IF part.upper_t <= p_cutoff THEN
+            EXECUTE format('SELECT count(*) FROM %I', part.relname) INTO rows_in;
+            EXECUTE format('ALTER TABLE agent_positions DETACH PARTITION %I', part.relname);
+            EXECUTE format('DROP TABLE %I', part.relname);
+            removed := removed + rows_in;
+        END IF;
+    END LOOP;
+    DELETE FROM agent_positions WHERE t < p_cutoff;
+    GET DIAGNOSTICS rows_in = ROW_COUNT;
+    RETURN removed + rows_in;
+END $$;
+REVOKE ALL ON FUNCTION prune_positions(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION prune_positions(timestamptz) TO akig_write;
+
 -- 2. The keys that must be unique across every month.
 CREATE TABLE payment_keys (
     payment_ref text PRIMARY KEY,

@@ -11,7 +11,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from akig_data import missions, positions, reads, route_planning, runtime, schedule, simulator
+from akig_data import missions, partitions, positions, reads, route_planning, runtime, schedule, simulator
 from akig_data.errors import AccessDenied, InvalidParameter
 from akig_data.scope import Principal
 from tests.conftest import settings_for
@@ -143,8 +143,18 @@ def test_old_positions_are_pruned_after_the_retention(seeded):
         conn.execute(sa.text(
             "INSERT INTO agent_positions (agent_id, t, lat, lon) SELECT id, now() - make_interval(days => d), 9.5, -13.6"
             " FROM agents, unnest(ARRAY[1, 89, 91, 400]) AS d WHERE agent_ref = 'AGT-001'"))
+    partitions.ensure()                       # the 400-day-old fix gets its month's partition
+    old_month = f"agent_positions_{dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=400):%Y_%m}"
+
+    def months() -> set[str]:
+        with seeded.engine.connect() as conn:
+            return set(conn.execute(sa.text("SELECT inhrelid::regclass::text FROM pg_inherits "
+                                            "WHERE inhparent = 'agent_positions'::regclass")).scalars())
+
+    assert old_month in months()
     assert positions.prune() == 2
     assert count(seeded) == 2
+    assert old_month not in months()          # a month wholly past the retention is dropped, not deleted
     assert positions.prune(30) == 1
     with pytest.raises(InvalidParameter):
         positions.prune(0)
