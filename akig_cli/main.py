@@ -598,6 +598,7 @@ def _multiprocess_metrics() -> None:
 def _serve(port: int, address: str, num_procs: int, runtime) -> None:
     from dashboards.auth import AuthSettings, StartupRefused
     from dashboards.server import serve as run_server
+    from dashboards.server import unused_session_lifetime_s
 
     from akig_data import report_files
     from akig_data.errors import InvalidParameter
@@ -605,6 +606,7 @@ def _serve(port: int, address: str, num_procs: int, runtime) -> None:
     try:
         auth_settings = AuthSettings.from_env()
         report_files.daily_time()   # a bad AKIG_DAILY_REPORT_AT is said now, not by a crashed process
+        unused_session_lifetime_s()
     except (StartupRefused, InvalidParameter) as exc:
         _fail(str(exc))
     _serve_as_app_role(runtime, production=auth_settings.production)

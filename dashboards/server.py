@@ -46,6 +46,23 @@ def allowed_origins(address: str, port: int) -> list[str]:
     return [f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}", *extra]
 
 
+UNUSED_SESSION_DEFAULT_S = 60
+
+
+def unused_session_lifetime_s() -> int:
+    """How long a session nobody is connected to is kept (AKIG_UNUSED_SESSION_S, default 60 s). A page's
+    GET builds its session and its websocket connects to it afterwards: on a busy server or a slow mobile
+    link that takes seconds, and a session discarded meanwhile is built a second time, just when the server
+    is busiest (docs/scaling.md measured 5 s doubling the work). The cost of longer is the memory of a closed
+    page's session (and the live map's subscription) for that long."""
+    from akig_data.errors import InvalidParameter
+
+    raw = os.environ.get("AKIG_UNUSED_SESSION_S", "").strip() or str(UNUSED_SESSION_DEFAULT_S)
+    if not raw.isdigit() or not 1 <= int(raw) <= 3600:
+        raise InvalidParameter(f"AKIG_UNUSED_SESSION_S : un nombre de secondes entre 1 et 3600 est attendu, pas {raw!r}.")
+    return int(raw)
+
+
 def serve(port: int = 5006, address: str = "127.0.0.1", num_procs: int = 1, show: bool = False) -> None:
     """Start the server and block. With num_procs > 1 Tornado forks after binding the port; the data
     layer's connections are opened lazily in each process (none is inherited across the fork)."""
@@ -74,9 +91,9 @@ def serve(port: int = 5006, address: str = "127.0.0.1", num_procs: int = 1, show
         cookie_secret=auth_settings.secret,
         verbose=False,
         start=False,
-        # A closed page's session (and the live map's subscription) is freed within ~10 s, not ~30 s.
+        # A session nobody connects to is freed after unused_session_lifetime_s(), checked every 5 s.
         check_unused_sessions_milliseconds=5000,
-        unused_session_lifetime_milliseconds=5000,
+        unused_session_lifetime_milliseconds=unused_session_lifetime_s() * 1000,
         log_function=server_metrics.log_request,   # Tornado setting: every request's latency, by route
         # Behind nginx, the client's address is in X-Real-IP / X-Forwarded-For; trusted only when said so
         # (otherwise anybody could choose his address and dodge the per-address limits).

@@ -73,7 +73,9 @@ def start_server(database_url: str, redis_url: str, home: Path, *extra: str,
                AKIG_COOKIE_SECRET=COOKIE_SECRET, AKIG_METRICS_TOKEN=METRICS_TOKEN,
                AKIG_API_RATE_PER_ADDRESS="100000", AKIG_API_RATE_PER_USER="100000",
                # the shared small data set ends in June: the daily pruning of old GPS fixes would empty it
-               AKIG_SCHEDULER_TICK_S="86400")
+               AKIG_SCHEDULER_TICK_S="86400",
+               # closed pages freed within ~10 s: the live map tests count the open maps' subscriptions
+               AKIG_UNUSED_SESSION_S="5")
     env.update(env_extra or {})
     log = home / "serve.log"
     akig = Path(sys.executable).parent / "akig"

@@ -206,6 +206,21 @@ def test_api_rate_limit_answers_429_with_retry_after(own_server):
     assert 1 <= int(headers["Retry-After"]) <= 60 and json.loads(body)["retry_after"] == int(headers["Retry-After"])
 
 
+@pytest.mark.parametrize("trusted", [True, False])
+def test_the_proxys_client_address_counts_only_when_trusted(own_server, trusted):
+    """Behind nginx (AKIG_TRUST_PROXY_HEADERS=1) each client has its own per-address budget, read from
+    X-Real-IP; without it the header is ignored, or anybody could dodge the limit by sending one."""
+    base = own_server(AKIG_API_RATE_PER_ADDRESS="3", **({"AKIG_TRUST_PROXY_HEADERS": "1"} if trusted else {}))
+    cookie = login(base, "t-analyst")
+
+    def status(address: str) -> int:
+        return get(base + "/api/me", cookie=cookie, headers={"X-Real-IP": address, "X-Forwarded-For": address})[0]
+
+    assert [status("10.1.1.1") for _ in range(3)] == [200, 200, 200]
+    assert status("10.1.1.1") == 429
+    assert status("10.2.2.2") == (200 if trusted else 429)
+
+
 def test_a_password_change_or_a_disabled_account_ends_access(own_server, small_db, redis_url):
     base = own_server()
     cookie = login(base, "t-owner2")
@@ -285,9 +300,23 @@ def test_production_refuses_to_serve_as_a_role_that_bypasses_row_security(small_
     assert result.returncode != 0 and "bypasses row-level security" in result.stderr
 
 
-def test_serve_refuses_a_bad_daily_report_time(small_db, redis_url, tmp_path):
+@pytest.mark.parametrize("setting, value, message", [
+    ("AKIG_DAILY_REPORT_AT", "19h", "AKIG_DAILY_REPORT_AT doit être une heure HH:MM"),
+    ("AKIG_UNUSED_SESSION_S", "0", "AKIG_UNUSED_SESSION_S : un nombre de secondes entre 1 et 3600"),
+    ("AKIG_UNUSED_SESSION_S", "1m", "AKIG_UNUSED_SESSION_S : un nombre de secondes entre 1 et 3600"),
+])
+def test_serve_refuses_a_bad_setting_at_start(small_db, redis_url, tmp_path, setting, value, message):
     env = dict(os.environ, AKIG_DATABASE_URL=small_db, AKIG_REDIS_URL=redis_url, AKIG_HOME=str(tmp_path),
-               AKIG_DAILY_REPORT_AT="19h")
+               **{setting: value})
     akig = Path(sys.executable).parent / "akig"
     result = subprocess.run([str(akig), "serve", "--port", "1"], env=env, capture_output=True, text=True, timeout=60)
-    assert result.returncode != 0 and "AKIG_DAILY_REPORT_AT doit être une heure HH:MM" in result.stderr
+    assert result.returncode != 0 and message in result.stderr
+
+
+def test_unused_sessions_are_kept_a_minute_by_default(monkeypatch):
+    from dashboards.server import unused_session_lifetime_s
+
+    monkeypatch.delenv("AKIG_UNUSED_SESSION_S", raising=False)
+    assert unused_session_lifetime_s() == 60
+    monkeypatch.setenv("AKIG_UNUSED_SESSION_S", "120")
+    assert unused_session_lifetime_s() == 120
