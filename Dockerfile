@@ -44,8 +44,8 @@ RUN chmod 0755 /usr/local/bin/akig-entrypoint \
  && chown -R akig:akig /var/lib/akig
 
 # AKIG_ENV=production: Secure cookies, and no start without AKIG_COOKIE_SECRET (given at run time).
-# AKIG_NUM_PROCS: read by the entrypoint (akig serve --num-procs). PROMETHEUS_MULTIPROC_DIR is left unset on
-# purpose: with --num-procs > 1, akig serve makes a fresh folder under /tmp for the processes' metrics.
+# AKIG_NUM_PROCS, AKIG_INGEST_PROCS: read by the entrypoint (page servers on 5006+, GPS ingestion on 5016+,
+# one process each); it also empties and sets PROMETHEUS_MULTIPROC_DIR, where they share their metrics.
 ENV PATH=/opt/akig/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -53,11 +53,12 @@ ENV PATH=/opt/akig/bin:$PATH \
     AKIG_ENV=production \
     AKIG_HOME=/var/lib/akig/home \
     AKIG_REPORTS_DIR=/var/lib/akig/reports \
-    AKIG_NUM_PROCS=2
+    AKIG_NUM_PROCS=2 \
+    AKIG_INGEST_PROCS=1
 
 USER akig
 WORKDIR /var/lib/akig
-EXPOSE 5006
+EXPOSE 5006 5007 5016
 
 # /api/health answers 200 while PostgreSQL answers (status ok, or degraded when only Redis is down) and 503
 # when the database is down: urlopen raises on 503, so the check fails. Long start period: the first start

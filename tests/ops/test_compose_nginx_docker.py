@@ -18,6 +18,7 @@ repository) is the fallback. Skipped, with the reason, when none is there, when 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import http.server
 import json
@@ -25,6 +26,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -219,6 +221,7 @@ def test_nginx_config_essentials():
         "ssl_certificate     /etc/nginx/certs/akig.crt;", "ssl_certificate_key /etc/nginx/certs/akig.key;",
         "ssl_protocols TLSv1.2 TLSv1.3;", "client_max_body_size 2m;", "map $http_upgrade $connection_upgrade",
         "map $cookie_user $akig_sticky_key", "hash $akig_sticky_key consistent;", "server app:5006",
+        "server app:5007", "upstream akig_ingest", "server app:5016", "proxy_pass http://akig_ingest;",
         "return 301 https://$host$request_uri;", "gzip on;", "X-Forwarded-Proto $scheme",
         "X-Forwarded-For $proxy_add_x_forwarded_for", "Strict-Transport-Security", "X-Frame-Options \"SAMEORIGIN\"",
         "X-Content-Type-Options \"nosniff\"", "Referrer-Policy",
@@ -251,22 +254,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _test_copy(tmp_path: Path, upstreams: list[str], http_port: int = 80, https_port: int = 443) -> Path:
+def _test_copy(tmp_path: Path, upstreams: list[str], http_port: int = 80, https_port: int = 443,
+               ingest: str | None = None) -> Path:
     """The config with a throw-away certificate, loopback upstreams (app:5006 does not resolve here and nginx
-    refuses unresolvable upstream hosts), logs and temp files under tmp_path."""
+    refuses unresolvable upstream hosts; `ingest` stands for the GPS ingestion server), logs and temp files
+    under tmp_path."""
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
                     "-days", "1", "-keyout", str(tmp_path / "akig.key"), "-out", str(tmp_path / "akig.crt")],
                    check=True, capture_output=True)
     conf = NGINX_CONF.read_text()
 
     def sub(pattern: str, replacement: str, text: str) -> str:
-        new, n = re.subn(pattern, lambda _: replacement, text, flags=re.M)
+        new, n = re.subn(pattern, lambda m: m.expand(replacement), text, flags=re.M)
         assert n, f"the test no longer finds {pattern!r} in akig.conf"
         return new
 
     conf = sub(r"/etc/nginx/certs/akig\.crt", str(tmp_path / "akig.crt"), conf)
     conf = sub(r"/etc/nginx/certs/akig\.key", str(tmp_path / "akig.key"), conf)
-    conf = sub(r"^\s*server app:5006[^;]*;", "\n".join(f"        server {u};" for u in upstreams), conf)
+    ingest_servers = f"server {ingest};\n        server {upstreams[0]} backup;" if ingest else f"server {upstreams[0]};"
+    conf = sub(r"(upstream akig_ingest \{\n)(?:\s*server app:[^;]*;\n)+", f"\\g<1>        {ingest_servers}\n", conf)
+    conf = sub(r"(?:^\s*server app:[^;]*;\n)+", "\n".join(f"        server {u};" for u in upstreams) + "\n", conf)
     conf = sub(r"/var/log/nginx/", f"{tmp_path}/", conf)
     conf = sub(r"listen 80 default_server;", f"listen 127.0.0.1:{http_port} default_server;", conf)
     conf = sub(r"listen 443 ssl default_server;", f"listen 127.0.0.1:{https_port} ssl default_server;", conf)
@@ -320,13 +327,14 @@ class _Echo(http.server.BaseHTTPRequestHandler):
 def running_nginx(tmp_path):
     nginx = _nginx()
     servers = []
-    for name in ("a", "b"):
+    for name in ("a", "b", "ingest"):
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
         server.name = name
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
     http_port, https_port = _free_port(), _free_port()
-    conf = _test_copy(tmp_path, [f"127.0.0.1:{s.server_address[1]}" for s in servers], http_port, https_port)
+    address = [f"127.0.0.1:{s.server_address[1]}" for s in servers]
+    conf = _test_copy(tmp_path, address[:2], http_port, https_port, ingest=address[2])
     # As root, workers would run as nobody and could not enter tmp_path (0700) for the request-body files.
     user = "user root; " if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
     proc = subprocess.Popen(_nginx_args(nginx, conf, tmp_path, f"daemon off; {user}"),
@@ -403,9 +411,12 @@ def test_nginx_serves_as_configured(running_nginx):
     response, _ = _request(https_port, "POST", "/api/positions", {"Content-Type": "application/json"},
                            body=b"x" * (2 * 1024 * 1024 + 1))
     assert response.status == 413
-    response, _ = _request(https_port, "POST", "/api/positions", {"Content-Type": "application/json"},
-                           body=b"x" * (1024 * 1024))
+    response, echo = _request(https_port, "POST", "/api/positions", {"Content-Type": "application/json"},
+                              body=b"x" * (1024 * 1024))
     assert response.status == 200
+    # GPS batches go to the ingestion server, every other route to the page servers
+    assert echo["server"] == "ingest"
+    assert _request(https_port, "GET", "/api/positions/latest")[1]["server"] in {"a", "b"}
 
 
 def test_nginx_sessions_are_sticky(running_nginx):
@@ -457,7 +468,7 @@ def test_dockerfile_builds_a_non_root_python_311_image():
     final = instructions[max(i for i, (word, _) in enumerate(instructions) if word == "FROM"):]
     users = [rest for word, rest in final if word == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0"), "the final stage must run as a non-root user"
-    assert ("EXPOSE", "5006") in final
+    assert ("EXPOSE", "5006 5007 5016") in final   # page servers and GPS ingestion (entrypoint)
     healthcheck = " ".join(rest for word, rest in final if word == "HEALTHCHECK")
     assert "urllib" in healthcheck and "/api/health" in healthcheck
     runs = " ".join(rest for word, rest in instructions if word == "RUN")
@@ -512,8 +523,89 @@ def _entrypoint_akig_commands() -> list[tuple[list[str], list[str]]]:
 def test_entrypoint_migrates_then_serves_on_all_addresses():
     commands = _entrypoint_akig_commands()
     assert [sub for sub, _ in commands] == [["db", "init"], ["serve"]]
-    assert {"--address", "--port", "--num-procs"} <= set(commands[1][1]), commands
-    assert "exec akig serve --address 0.0.0.0 --port 5006 " in ENTRYPOINT.read_text()
+    assert {"--address", "--port"} <= set(commands[1][1]), commands
+    assert 'akig serve --address 0.0.0.0 --port "$port" "$@" &' in ENTRYPOINT.read_text()
+
+
+def _run_entrypoint(tmp_path: Path, *args: str, **env_extra: str) -> tuple[subprocess.Popen, Path]:
+    """The entrypoint with a stand-in `akig` first on PATH: it logs each call (with its PID and the metrics
+    folder it was given) and, for `serve`, becomes a long sleep in that PID."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    calls = tmp_path / "calls"
+    fake = bin_dir / "akig"
+    fake.write_text(f'#!/usr/bin/env bash\necho "$$ $* metrics=$PROMETHEUS_MULTIPROC_DIR" >> {calls}\n'
+                    '[ "$1" = serve ] && exec sleep 300\nexit 0\n')
+    fake.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AKIG_", "PROMETHEUS_"))}
+    env.update(PATH=f"{bin_dir}:{os.environ['PATH']}", AKIG_DATABASE_URL="postgresql://owner@db/akig", **env_extra)
+    proc = subprocess.Popen(["bash", str(ENTRYPOINT), *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return proc, calls
+
+
+def _serving(calls: Path, count: int) -> dict[int, tuple[int, str]]:
+    """port -> (PID, the call's line) once `count` servers have started."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        lines = calls.read_text().splitlines() if calls.exists() else []
+        serves = [line for line in lines if " serve " in line]
+        if len(serves) == count:
+            return {int(re.search(r"--port (\d+)", line).group(1)): (int(line.split()[0]), line) for line in serves}
+        time.sleep(0.05)
+    pytest.fail(f"the entrypoint did not start {count} servers: {calls.read_text() if calls.exists() else ''}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_entrypoint_runs_one_server_per_port_and_stops_them_all_when_one_exits(tmp_path):
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    (metrics / "counter_1.db").write_text("a previous run's values")
+    proc, calls = _run_entrypoint(tmp_path, "--extra-flag", AKIG_NUM_PROCS="2", AKIG_INGEST_PROCS="1",
+                                  PROMETHEUS_MULTIPROC_DIR=str(metrics))
+    try:
+        servers = _serving(calls, 3)
+        assert calls.read_text().splitlines()[0].split()[1:3] == ["db", "init"]      # migrations first
+        assert sorted(servers) == [5006, 5007, 5016]   # pages on 5006+, GPS ingestion on 5016+
+        for _, line in servers.values():
+            assert "serve --address 0.0.0.0" in line and "--extra-flag" in line and f"metrics={metrics}" in line
+        assert list(metrics.iterdir()) == []           # stale metrics would be counted again
+        os.kill(servers[5007][0], signal.SIGKILL)      # one server dies
+        assert proc.wait(20) == 128 + signal.SIGKILL   # the container exits with its status...
+        assert not any(_alive(pid) for pid, _ in servers.values())   # ...and no server is left behind
+        assert "a server exited" in proc.stderr.read()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_entrypoint_stops_every_server_on_sigterm(tmp_path):
+    proc, calls = _run_entrypoint(tmp_path, AKIG_NUM_PROCS="1", AKIG_INGEST_PROCS="0")
+    try:
+        servers = _serving(calls, 1)
+        assert list(servers) == [5006]
+        time.sleep(0.3)                                # the entrypoint is in `wait -n`
+        proc.send_signal(signal.SIGTERM)               # docker stop
+        assert proc.wait(20) != 0
+        assert not _alive(servers[5006][0])
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("pages, ingest", [("0", "1"), ("two", "1"), ("2", "-1"), ("2", "1.5")])
+def test_entrypoint_refuses_bad_process_counts(tmp_path, pages, ingest):
+    proc, calls = _run_entrypoint(tmp_path, AKIG_NUM_PROCS=pages, AKIG_INGEST_PROCS=ingest)
+    assert proc.wait(20) == 2
+    assert "AKIG_NUM_PROCS must be 1 or more" in proc.stderr.read()
+    assert " serve " not in (calls.read_text() if calls.exists() else "")
 
 
 def test_entrypoint_akig_flags_exist():
