@@ -91,7 +91,7 @@ def start_redis(home: Path) -> str:
             "--save", "",
             "--appendonly", "no",
             "--maxmemory", "512mb",
-            "--maxmemory-policy", "allkeys-lru",
+            "--maxmemory-policy", "volatile-lru",   # as in docker-compose.yml: cached reads go, never counters or flags
             "--dir", str(home.resolve()),
             "--logfile", str((home / "redis.log").resolve()),
         ],

@@ -7,6 +7,12 @@ rather than disappearing, and logins keep working.
 Login lockout: 5 failures for a username, or from an address, within 15 minutes lock that username or
 address for 15 minutes. The lock does not say whether the username exists (unknown names are counted
 and locked too). API rate limit: a fixed one-minute window per key (token or user, and address).
+
+Flags that must outlive memory pressure (a revoked session, a locked login) are members of one sorted set
+scored by their expiry time, not keys with a TTL: Redis shares its memory with the cache, and under
+`volatile-lru` (docker-compose.yml) only keys with a TTL can be evicted, so a cache filling up could
+otherwise evict a logout and bring the session back. The set has no TTL; expired members are removed as
+new flags are set. Counters (failures, rate windows) keep their TTL: losing one costs a few extra tries.
 """
 
 from __future__ import annotations
@@ -84,12 +90,21 @@ def _incr(key: str, ttl: int) -> tuple[int, float]:
     return _memory.incr(key, ttl)
 
 
+def _flags_key(prefix: str) -> str:
+    return f"{prefix}:security-flags"
+
+
 def mark(key: str, ttl: int) -> None:
-    """Set a flag that expires by itself (a lock, a revoked session)."""
+    """Set a flag that expires by itself (a lock, a revoked session): a member of the flags' sorted set,
+    scored by its expiry (wall-clock seconds, shared by every host)."""
     client, prefix = _redis()
     if client is not None:
         try:
-            client.set(f"{prefix}:{key}", 1, ex=ttl)
+            now = time.time()
+            pipe = client.pipeline()
+            pipe.zadd(_flags_key(prefix), {key: now + ttl})
+            pipe.zremrangebyscore(_flags_key(prefix), "-inf", now)   # the expired ones
+            pipe.execute()
             return
         except redis.RedisError:
             pass
@@ -101,8 +116,8 @@ def remaining(key: str) -> float:
     client, prefix = _redis()
     if client is not None:
         try:
-            left = client.ttl(f"{prefix}:{key}")
-            return float(left) if left and left > 0 else 0.0
+            expires = client.zscore(_flags_key(prefix), key)
+            return max(0.0, float(expires) - time.time()) if expires is not None else 0.0
         except redis.RedisError:
             pass
     return _memory.ttl(key)

