@@ -8,7 +8,7 @@ file twice changes nothing, not even a row version.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import sqlalchemy as sa

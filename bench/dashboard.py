@@ -59,22 +59,29 @@ def percentile(values, q):
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def start_server(prefix: str) -> tuple[subprocess.Popen, str]:
+def start_server(prefix: str, procs: int = 1, env_extra: dict | None = None,
+                 log_path: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """`akig serve` on a free port (with `--num-procs`, extra settings and a log file when given), once its
+    health answers; the benchmarks (dashboard, ingest, load) all start theirs here."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = dict(os.environ, AKIG_CACHE_PREFIX=prefix)
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "akig"), "serve", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    env = dict(os.environ, AKIG_CACHE_PREFIX=prefix, **(env_extra or {}))
+    out = open(log_path, "wb") if log_path else subprocess.DEVNULL
+    command = [str(Path(sys.executable).parent / "akig"), "serve", "--port", str(port)]
+    proc = subprocess.Popen(command + (["--num-procs", str(procs)] if procs > 1 else []),
+                            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
+    for _ in range(600):
         try:
             urllib.request.urlopen(base + "/api/health", timeout=2)
             return proc, base
         except OSError:
+            if proc.poll() is not None:
+                break
             time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("akig serve did not start")
+    os.killpg(proc.pid, 9)
+    raise SystemExit(f"akig serve --num-procs {procs} did not start" + (f" (see {log_path})" if log_path else ""))
 
 
 async def load(browser, url: str, cookie: str) -> tuple[float, float]:

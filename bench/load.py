@@ -77,7 +77,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.dashboard import bench_cookie, percentile  # noqa: E402
+from bench.dashboard import bench_cookie, percentile, start_server  # noqa: E402
 
 MANAGER_APPS = ["/proprietaire", "/", "/recouvrement", "/classement", "/carte", "/alertes"]
 OWNER_APPS = ["/proprietaire", "/"]
@@ -101,27 +101,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def start_server(prefix: str, procs: int, env_extra: dict, log_path: Path) -> tuple[subprocess.Popen, str]:
-    """`akig serve --num-procs N` on a free port (bench.dashboard.start_server, with the process count,
-    a log file and extra settings)."""
-    port = free_port()
-    env = dict(os.environ, AKIG_CACHE_PREFIX=prefix, **env_extra)
-    log = open(log_path, "wb")
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "akig"), "serve", "--port", str(port),
-                             "--num-procs", str(procs)], stdout=log, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(base + "/api/health", timeout=2)
-            return proc, base
-        except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.2)
-    stop_server(proc)
-    raise SystemExit(f"akig serve --num-procs {procs} did not start (see {log_path})")
 
 
 def process_tree(pid: int) -> list[int]:
