@@ -3,8 +3,8 @@
 #
 #   ops/blue-green.sh status            which colour nginx sends new requests to, and each colour's health
 #   ops/blue-green.sh switch blue|green health-check that colour, write the upstream include, nginx -t, reload
-#   ops/blue-green.sh render blue|green print the include for that colour (first install: redirect it into
-#                                       AKIG_UPSTREAM_FILE before nginx starts)
+#   ops/blue-green.sh render blue|green [app|ingest]   print that colour's include of upstream akig_app (or
+#                                       akig_ingest); first install: redirect it into AKIG_UPSTREAM_FILE / AKIG_INGEST_FILE
 #
 # nginx's `upstream akig_app { ... }` block includes AKIG_UPSTREAM_FILE instead of naming the server itself
 # (docs/deploy.md says how). `switch` refuses a colour whose /api/health does not answer 200 or whose /login
@@ -14,9 +14,15 @@
 # Rollback is the same command with the other colour.
 #
 # Environment (defaults match docker-compose.yml: the `app` service is blue, the container started with
-# `docker compose run --name app-green` is green):
-#   AKIG_BLUE, AKIG_GREEN   host:port of each colour as nginx reaches it     (app:5006, app-green:5006)
-#   AKIG_UPSTREAM_FILE      the include nginx reads, as this script sees it  (/etc/nginx/upstream/akig-app.conf)
+# `docker compose run --name app-green` is green; each runs page servers on 5006, 5007 and GPS ingestion on 5016):
+#   AKIG_BLUE, AKIG_GREEN   the page servers (host:port, space-separated) of each colour as nginx reaches them
+#                           ("app:5006 app:5007", "app-green:5006 app-green:5007")
+#   AKIG_BLUE_INGEST, AKIG_GREEN_INGEST
+#                           the GPS ingestion server(s) of each colour       (app:5016, app-green:5016)
+#   AKIG_UPSTREAM_FILE      the include of `upstream akig_app`, as this script sees it
+#                                                                            (/etc/nginx/upstream/akig-app.conf)
+#   AKIG_INGEST_FILE        the include of `upstream akig_ingest`; empty: the ingestion upstream is not switched
+#                                                                            (none)
 #   AKIG_NGINX              nginx binary                                     (nginx)
 #   AKIG_NGINX_CONF         nginx's main configuration (-c)                  (/etc/nginx/nginx.conf)
 #   AKIG_NGINX_PREFIX       nginx prefix (-p), if not the compiled-in one    (none)
@@ -32,9 +38,12 @@
 # Exit codes: 0 done, 1 refused or failed (nothing changed, or the previous include was put back), 2 usage.
 set -euo pipefail
 
-BLUE=${AKIG_BLUE:-app:5006}
-GREEN=${AKIG_GREEN:-app-green:5006}
+BLUE=${AKIG_BLUE:-app:5006 app:5007}
+GREEN=${AKIG_GREEN:-app-green:5006 app-green:5007}
+BLUE_INGEST=${AKIG_BLUE_INGEST:-app:5016}
+GREEN_INGEST=${AKIG_GREEN_INGEST:-app-green:5016}
 UPSTREAM_FILE=${AKIG_UPSTREAM_FILE:-/etc/nginx/upstream/akig-app.conf}
+INGEST_FILE=${AKIG_INGEST_FILE:-}
 NGINX_BIN=${AKIG_NGINX:-nginx}
 NGINX_CONF=${AKIG_NGINX_CONF:-/etc/nginx/nginx.conf}
 NGINX_PREFIX=${AKIG_NGINX_PREFIX:-}
@@ -82,7 +91,7 @@ nginx_cmd() {
     run "$NGINX_BIN" "${args[@]}" "${NGINX_EXTRA[@]+"${NGINX_EXTRA[@]}"}" "$@"
 }
 
-address_of() {
+address_of() {  # the page servers of a colour
     case "$1" in
         blue) echo "$BLUE" ;;
         green) echo "$GREEN" ;;
@@ -90,20 +99,36 @@ address_of() {
     esac
 }
 
-render() {  # the include for a colour: the server line(s) of `upstream akig_app`
-    local colour=$1 addr
-    addr=$(address_of "$colour")
-    printf '# colour: %s\n# Written by ops/blue-green.sh on %s; included by the upstream akig_app block.\nserver %s %s;\n' \
-        "$colour" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$addr" "$UPSTREAM_OPTS"
+ingest_of() {  # the GPS ingestion servers of a colour
+    case "$1" in
+        blue) echo "$BLUE_INGEST" ;;
+        green) echo "$GREEN_INGEST" ;;
+        *) usage ;;
+    esac
+}
+
+render() {  # render COLOUR [app|ingest]: the include for a colour, the server lines of that upstream
+    local colour=$1 kind=${2:-app} addr first
+    printf '# colour: %s\n# Written by ops/blue-green.sh on %s; included by the upstream akig_%s block.\n' \
+        "$colour" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$kind"
+    if [ "$kind" = ingest ]; then
+        for addr in $(ingest_of "$colour"); do printf 'server %s %s;\n' "$addr" "$UPSTREAM_OPTS"; done
+        read -r first _ <<<"$(address_of "$colour")"
+        printf 'server %s backup;\n' "$first"   # the page servers take GPS batches if ingestion is down
+    else
+        for addr in $(address_of "$colour"); do printf 'server %s %s;\n' "$addr" "$UPSTREAM_OPTS"; done
+    fi
 }
 
 active_colour() {  # from the include's server address: blue, green, none (no include) or unknown (…)
     [ -f "$UPSTREAM_FILE" ] || { echo none; return; }
-    local addr
+    local addr blue green
     addr=$(sed -n 's/^[[:space:]]*server[[:space:]]\{1,\}\([^[:space:];]*\).*/\1/p' "$UPSTREAM_FILE" | head -n 1)
+    read -r blue _ <<<"$BLUE"
+    read -r green _ <<<"$GREEN"
     if [ -z "$addr" ]; then echo none
-    elif [ "$addr" = "$BLUE" ]; then echo blue
-    elif [ "$addr" = "$GREEN" ]; then echo green
+    elif [ "$addr" = "$blue" ]; then echo blue
+    elif [ "$addr" = "$green" ]; then echo green
     else echo "unknown ($addr)"
     fi
 }
@@ -137,8 +162,9 @@ cmd_status() {
     esac
     local colour addr
     for colour in blue green; do
-        addr=$(address_of "$colour")
-        printf '%-6s %-24s /api/health %s\n' "$colour" "$addr" "$(health_line "$addr")"
+        for addr in $(address_of "$colour") $(ingest_of "$colour"); do
+            printf '%-6s %-24s /api/health %s\n' "$colour" "$addr" "$(health_line "$addr")"
+        done
     done
     if nginx_cmd -t >/dev/null 2>&1; then
         echo "nginx:   configuration test ok"
@@ -147,43 +173,58 @@ cmd_status() {
     fi
 }
 
+install_include() {  # install_include FILE KIND COLOUR: keep FILE's content aside (FILE.previous), write the new
+    local file=$1 dir tmp
+    dir=$(dirname "$file")
+    [ -d "$dir" ] || die "no folder $dir for $file"
+    tmp=$(mktemp "$dir/.akig-upstream.XXXXXX")
+    TMP_FILE="$TMP_FILE $tmp"
+    trap 'rm -f $TMP_FILE' EXIT
+    render "$3" "$2" >"$tmp"
+    chmod 0644 "$tmp"
+    if [ -f "$file" ]; then cp -p "$file" "$file.previous"; else rm -f "$file.previous"; fi
+    mv -f "$tmp" "$file"
+}
+
+restore_include() {  # the previous content back (or no file, if there was none)
+    if [ -f "$1.previous" ]; then mv -f "$1.previous" "$1"; else rm -f "$1"; fi
+}
+
 cmd_switch() {
     local colour=$1 addr start t health page
     addr=$(address_of "$colour")
     start=$(now_us)
 
-    # 1. The target must be up: /api/health 200 (PostgreSQL reachable; "degraded" = cache down is allowed,
-    #    with a warning) and a page that loads (the login form: server, templates, cookies all working).
-    health=$(health_line "$addr")
-    [ "${health%% *}" = 200 ] || die "refused: $colour ($addr) /api/health answered ${health}; nginx unchanged"
-    case "$health" in *" degraded "*) echo "blue-green: warning: $colour reports degraded (Redis unreachable)" >&2 ;; esac
-    page=$(http_code "http://${addr}/login")
-    [ "$page" = 200 ] || die "refused: $colour ($addr) GET /login answered $page; nginx unchanged"
-    echo "health:  $colour ($addr) /api/health $health, /login $page ($(elapsed "$start") s)"
+    # 1. Every server of the target must be up: /api/health 200 (PostgreSQL reachable; "degraded" = cache
+    #    down is allowed, with a warning) and a page that loads (the login form: server, templates, cookies).
+    local server servers
+    servers=$(address_of "$colour")
+    [ -z "$INGEST_FILE" ] || servers="$servers $(ingest_of "$colour")"
+    for server in $servers; do
+        health=$(health_line "$server")
+        [ "${health%% *}" = 200 ] || die "refused: $colour ($server) /api/health answered ${health}; nginx unchanged"
+        case "$health" in *" degraded "*) echo "blue-green: warning: $colour reports degraded (Redis unreachable)" >&2 ;; esac
+        page=$(http_code "http://${server}/login")
+        [ "$page" = 200 ] || die "refused: $colour ($server) GET /login answered $page; nginx unchanged"
+        echo "health:  $colour ($server) /api/health $health, /login $page ($(elapsed "$start") s)"
+    done
 
     if [ "$(active_colour)" = "$colour" ]; then
         echo "already on $colour ($addr): nothing to switch"
         return 0
     fi
 
-    # 2. The new include, renamed over the old one (atomic: nginx never reads half a file). A folder, not the
-    #    file itself, must be what a container mounts: a renamed file is a new inode.
-    local dir backup
-    dir=$(dirname "$UPSTREAM_FILE")
-    [ -d "$dir" ] || die "no folder $dir for $UPSTREAM_FILE"
-    TMP_FILE=$(mktemp "$dir/.akig-upstream.XXXXXX")
-    trap 'rm -f "$TMP_FILE"' EXIT
-    backup="$dir/.akig-upstream.previous"
-    render "$colour" >"$TMP_FILE"
-    chmod 0644 "$TMP_FILE"
-    if [ -f "$UPSTREAM_FILE" ]; then cp -p "$UPSTREAM_FILE" "$backup"; else rm -f "$backup"; fi
-    mv -f "$TMP_FILE" "$UPSTREAM_FILE"
+    # 2. The new includes, each renamed over the old one (atomic: nginx never reads half a file). A folder,
+    #    not the file itself, must be what a container mounts: a renamed file is a new inode.
+    install_include "$UPSTREAM_FILE" app "$colour"
+    [ -z "$INGEST_FILE" ] || install_include "$INGEST_FILE" ingest "$colour"
 
-    # 3. nginx -t; on failure put the previous include back (nginx kept running on it).
+    # 3. nginx -t; on failure put the previous includes back (nginx kept running on them).
     local out
     t=$(now_us)
     if ! out=$(nginx_cmd -t 2>&1); then
-        if [ -f "$backup" ]; then mv -f "$backup" "$UPSTREAM_FILE"; else rm -f "$UPSTREAM_FILE"; fi
+        restore_include "$UPSTREAM_FILE"
+        [ -z "$INGEST_FILE" ] || restore_include "$INGEST_FILE"
         printf '%s\n' "$out" >&2
         die "nginx -t failed: previous include restored, nginx not reloaded"
     fi
@@ -193,7 +234,8 @@ cmd_switch() {
     #    keep their websockets until those close.
     t=$(now_us)
     if ! out=$(nginx_cmd -s reload 2>&1); then
-        if [ -f "$backup" ]; then mv -f "$backup" "$UPSTREAM_FILE"; fi
+        restore_include "$UPSTREAM_FILE"
+        [ -z "$INGEST_FILE" ] || restore_include "$INGEST_FILE"
         printf '%s\n' "$out" >&2
         die "nginx -s reload failed (is nginx running with $NGINX_CONF?): previous include restored"
     fi
@@ -217,7 +259,8 @@ cmd_switch() {
 case "$1" in
     status) [ $# -eq 1 ] || usage; cmd_status ;;
     switch) [ $# -eq 2 ] || usage; address_of "$2" >/dev/null; cmd_switch "$2" ;;
-    render) [ $# -eq 2 ] || usage; render "$2" ;;
+    render) [ $# -eq 2 ] || { [ $# -eq 3 ] && { [ "$3" = app ] || [ "$3" = ingest ]; }; } || usage
+            address_of "$2" >/dev/null; render "$2" "${3:-app}" ;;
     -h|--help|help) usage ;;
     *) usage ;;
 esac

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs: chromium (browser tests, driven by Playwright's Python package;
 # browsers are never downloaded), poppler-utils (pdftotext, pdftoppm: reports), prometheus (promtool:
-# checks and unit-tests ops/alert_rules.yml), nginx and openssl (`nginx -t` on ops/nginx/akig.conf).
+# checks and unit-tests ops/alert_rules.yml), nginx and openssl (`nginx -t` on ops/nginx/akig.conf), curl
+# (ops/blue-green.sh's health checks, run by its test).
 # Installs them when missing and we are root (CI) or have sudo; otherwise says what to install and
 # carries on: the browser tests then skip with that reason.
 set -euo pipefail
@@ -11,6 +12,7 @@ command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo"; else
   echo "Missing Debian packages: ${need[*]} (install them with apt-get; the browser tests will be skipped)" >&2

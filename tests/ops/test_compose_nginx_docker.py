@@ -220,8 +220,9 @@ def test_nginx_config_essentials():
     for needle in (
         "ssl_certificate     /etc/nginx/certs/akig.crt;", "ssl_certificate_key /etc/nginx/certs/akig.key;",
         "ssl_protocols TLSv1.2 TLSv1.3;", "client_max_body_size 2m;", "map $http_upgrade $connection_upgrade",
-        "map $cookie_user $akig_sticky_key", "hash $akig_sticky_key consistent;", "server app:5006",
-        "server app:5007", "upstream akig_ingest", "server app:5016", "proxy_pass http://akig_ingest;",
+        "map $cookie_user $akig_sticky_key", "hash $akig_sticky_key consistent;",
+        "include /etc/nginx/upstream/akig-app.conf;", "include /etc/nginx/upstream/akig-ingest.conf;",
+        "proxy_pass http://akig_ingest;",
         "return 301 https://$host$request_uri;", "gzip on;", "X-Forwarded-Proto $scheme",
         "X-Forwarded-For $proxy_add_x_forwarded_for", "Strict-Transport-Security", "X-Frame-Options \"SAMEORIGIN\"",
         "X-Content-Type-Options \"nosniff\"", "Referrer-Policy",
@@ -236,6 +237,22 @@ def test_nginx_config_essentials():
     # add_header inside a location would drop the server's security headers there.
     for block in re.findall(r"location [^{]*\{(.*?)\}", conf, re.S):
         assert "add_header" not in block
+
+
+def test_the_shipped_upstreams_are_blue_as_the_script_renders_it():
+    """ops/nginx/upstream/ (mounted by compose) holds what `ops/blue-green.sh render blue` writes: the page
+    servers 5006 and 5007 of the app service, GPS ingestion on 5016 with the first page server as backup."""
+    def servers(text: str) -> list[str]:
+        return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+    for kind, expected in (("app", ["server app:5006 max_fails=3 fail_timeout=10s;",
+                                     "server app:5007 max_fails=3 fail_timeout=10s;"]),
+                           ("ingest", ["server app:5016 max_fails=3 fail_timeout=10s;", "server app:5006 backup;"])):
+        shipped = (REPO / "ops" / "nginx" / "upstream" / f"akig-{kind}.conf").read_text()
+        rendered = subprocess.run(["bash", str(REPO / "ops" / "blue-green.sh"), "render", "blue", kind],
+                                  capture_output=True, text=True, check=True).stdout
+        assert servers(shipped) == servers(rendered) == expected
+        assert "# colour: blue" in shipped
 
 
 def _nginx() -> str:
@@ -255,10 +272,10 @@ def _free_port() -> int:
 
 
 def _test_copy(tmp_path: Path, upstreams: list[str], http_port: int = 80, https_port: int = 443,
-               ingest: str | None = None) -> Path:
+               ingest: str | None = None, upstream_dir: Path | None = None) -> Path:
     """The config with a throw-away certificate, loopback upstreams (app:5006 does not resolve here and nginx
-    refuses unresolvable upstream hosts; `ingest` stands for the GPS ingestion server), logs and temp files
-    under tmp_path."""
+    refuses unresolvable upstream hosts; `ingest` stands for the GPS ingestion server) or, with
+    `upstream_dir`, the upstreams' includes read from there; logs and temp files under tmp_path."""
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
                     "-days", "1", "-keyout", str(tmp_path / "akig.key"), "-out", str(tmp_path / "akig.crt")],
                    check=True, capture_output=True)
@@ -271,9 +288,12 @@ def _test_copy(tmp_path: Path, upstreams: list[str], http_port: int = 80, https_
 
     conf = sub(r"/etc/nginx/certs/akig\.crt", str(tmp_path / "akig.crt"), conf)
     conf = sub(r"/etc/nginx/certs/akig\.key", str(tmp_path / "akig.key"), conf)
-    ingest_servers = f"server {ingest};\n        server {upstreams[0]} backup;" if ingest else f"server {upstreams[0]};"
-    conf = sub(r"(upstream akig_ingest \{\n)(?:\s*server app:[^;]*;\n)+", f"\\g<1>        {ingest_servers}\n", conf)
-    conf = sub(r"(?:^\s*server app:[^;]*;\n)+", "\n".join(f"        server {u};" for u in upstreams) + "\n", conf)
+    if upstream_dir is not None:
+        conf = sub(r"/etc/nginx/upstream/", f"{upstream_dir}/", conf)
+    else:
+        ingest_servers = f"server {ingest}; server {upstreams[0]} backup;" if ingest else f"server {upstreams[0]};"
+        conf = sub(r"include /etc/nginx/upstream/akig-ingest\.conf;", ingest_servers, conf)
+        conf = sub(r"include /etc/nginx/upstream/akig-app\.conf;", " ".join(f"server {u};" for u in upstreams), conf)
     conf = sub(r"/var/log/nginx/", f"{tmp_path}/", conf)
     conf = sub(r"listen 80 default_server;", f"listen 127.0.0.1:{http_port} default_server;", conf)
     conf = sub(r"listen 443 ssl default_server;", f"listen 127.0.0.1:{https_port} ssl default_server;", conf)
@@ -622,6 +642,96 @@ def test_entrypoint_akig_flags_exist():
         for flag in flags:
             assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", result.stdout), \
                 f"akig {' '.join(sub)} has no {flag}:\n{result.stdout}"
+
+
+def _echo_server(name: str) -> http.server.ThreadingHTTPServer:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    server.name = name
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_blue_green_switches_nginx_to_green_and_back(tmp_path):
+    """ops/blue-green.sh against a real nginx (our config, its upstreams read from the includes the script
+    writes) and two colours of echo servers: two page servers and one ingestion server each."""
+    nginx = _nginx()
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    echo = {name: _echo_server(name) for name in
+            ("blue-a", "blue-b", "blue-ingest", "green-a", "green-b", "green-ingest")}
+    addr = {name: f"127.0.0.1:{server.server_address[1]}" for name, server in echo.items()}
+    upstream = tmp_path / "upstream"
+    upstream.mkdir()
+    http_port, https_port = _free_port(), _free_port()
+    conf = _test_copy(tmp_path, [], http_port, https_port, upstream_dir=upstream)
+    conf.write_text(f"pid {tmp_path}/nginx.pid;\n" + conf.read_text())
+    script = REPO / "ops" / "blue-green.sh"
+    env = dict(os.environ, AKIG_BLUE=f"{addr['blue-a']} {addr['blue-b']}", AKIG_BLUE_INGEST=addr["blue-ingest"],
+               AKIG_GREEN=f"{addr['green-a']} {addr['green-b']}", AKIG_GREEN_INGEST=addr["green-ingest"],
+               AKIG_UPSTREAM_FILE=str(upstream / "akig-app.conf"), AKIG_INGEST_FILE=str(upstream / "akig-ingest.conf"),
+               AKIG_NGINX=nginx, AKIG_NGINX_CONF=str(conf), AKIG_NGINX_PREFIX=f"{tmp_path}/",
+               AKIG_NGINX_ARGS=f"-e {tmp_path}/error.log", AKIG_HEALTH_TIMEOUT="2")
+
+    def script_run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", str(script), *args], env=env, capture_output=True, text=True, timeout=60)
+
+    for kind in ("app", "ingest"):   # first install: blue
+        (upstream / f"akig-{kind}.conf").write_text(script_run("render", "blue", kind).stdout)
+    user = "user root; " if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
+    proc = subprocess.Popen([nginx, "-c", str(conf), "-p", f"{tmp_path}/", "-e", str(tmp_path / "error.log"),
+                             "-g", f"daemon off; {user}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def colours() -> tuple[set[str], str]:
+        """The servers pages reach (24 sessions), and the one GPS batches reach."""
+        pages = {_request(https_port, "GET", "/proprietaire", {"Cookie": f"user=s{i}"})[1]["server"] for i in range(24)}
+        gps = _request(https_port, "POST", "/api/positions", {"Content-Type": "application/json"}, body=b"{}")[1]
+        return pages, gps["server"]
+
+    def until_serving(expected) -> tuple[set[str], str]:   # a reload's new workers take over within moments
+        deadline = time.monotonic() + 10
+        while (seen := colours()) != expected and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return seen
+
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", https_port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"nginx did not start: {(tmp_path / 'error.log').read_text()}")
+                time.sleep(0.1)
+        assert colours() == ({"blue-a", "blue-b"}, "blue-ingest")
+
+        switched = script_run("switch", "green")
+        assert switched.returncode == 0, switched.stderr
+        assert "switched to green" in switched.stdout
+        assert until_serving(({"green-a", "green-b"}, "green-ingest")) == ({"green-a", "green-b"}, "green-ingest")
+        assert "active:  green" in script_run("status").stdout
+
+        rolled_back = script_run("switch", "blue")                       # the rollback
+        assert rolled_back.returncode == 0, rolled_back.stderr
+        assert until_serving(({"blue-a", "blue-b"}, "blue-ingest")) == ({"blue-a", "blue-b"}, "blue-ingest")
+
+        echo["green-b"].shutdown()                                       # one green server down: refused
+        echo["green-b"].server_close()
+        before = {f.name: f.read_text() for f in upstream.glob("akig-*.conf")}
+        refused = script_run("switch", "green")
+        assert refused.returncode == 1 and f"refused: green ({addr['green-b']})" in refused.stderr
+        assert {f.name: f.read_text() for f in upstream.glob("akig-*.conf")} == before   # nginx unchanged
+        assert colours() == ({"blue-a", "blue-b"}, "blue-ingest")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        for server in echo.values():
+            server.shutdown()
+            server.server_close()
 
 
 def test_the_blue_green_script_parses_and_renders_each_colour():
