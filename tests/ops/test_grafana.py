@@ -90,7 +90,7 @@ EXPORTER_METRICS = frozenset({
     "node_load1",
     "node_load5",
     "node_load15",
-    # postgres_exporter (pg_replication_lag: the custom query on the replica, in seconds)
+    # postgres_exporter (pg_replication_lag_seconds: its replication collector, 0 on a primary)
     "pg_up",
     "pg_stat_activity_count",
     "pg_stat_activity_max_tx_duration",
@@ -98,7 +98,7 @@ EXPORTER_METRICS = frozenset({
     "pg_stat_database_xact_commit",
     "pg_stat_database_xact_rollback",
     "pg_stat_database_deadlocks",
-    "pg_replication_lag",
+    "pg_replication_lag_seconds",
     # redis_exporter
     "redis_up",
     "redis_memory_used_bytes",

@@ -44,11 +44,11 @@ APP_METRICS = frozenset(GRAFANA_APP_METRICS)
 APP_HISTOGRAMS = frozenset({"akig_read_duration_seconds", "akig_scheduled_task_duration_seconds",
                             "akig_http_request_duration_seconds"})
 # Standard metrics of the exporters Prometheus scrapes (postgres_exporter, redis_exporter, node_exporter;
-# pg_replication_lag is a custom query on the replica) and Prometheus's own `up`.
+# pg_replication_lag_seconds comes from postgres_exporter's replication collector) and Prometheus's own `up`.
 EXPORTER_METRICS = frozenset({
     "up",
     "pg_up", "pg_stat_activity_count", "pg_settings_max_connections", "pg_stat_activity_max_tx_duration",
-    "pg_replication_lag", "pg_stat_database_deadlocks",
+    "pg_replication_lag_seconds", "pg_stat_database_deadlocks",
     "redis_up", "redis_memory_used_bytes", "redis_memory_max_bytes", "redis_evicted_keys_total",
     "redis_connected_clients",
     "node_cpu_seconds_total", "node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes",
