@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import tracemalloc
+import warnings
 
 import holoviews as hv
 import pandas as pd
@@ -179,9 +180,14 @@ def test_the_map_page_filters_replans_and_replays(seeded):
         assert len(page.main[0]) == 1              # no replay tab for ops
 
 
-def test_memory_of_5_maps_over_1000_updates_stays_flat(seeded):
-    """The per-update path (new data into the Bokeh sources) of 5 maps, 1,000 times: allocations that
-    survive are bounded (5 MB; keeping one 3-agent snapshot per update and map would be ~10 MB)."""
+def test_memory_of_5_maps_over_300_updates_stays_flat(seeded):
+    """The per-update path (new data into the Bokeh sources) of 5 maps, 300 times after 100 to warm up:
+    allocations that survive are bounded (1.5 MB, 5 KB an update as the 1,000-update version of this test
+    allowed; keeping one 3-agent snapshot per update and map would be ~3 MB). Measured here: ~0.7 MB. The
+    server-level test (test_live_map.py) does the 1,000 updates and bounds the server's RSS; tracemalloc
+    makes each traced update here several times slower. Warnings are ignored as a server shows each once:
+    pytest records every one (pandas 3.1 deprecates an argument Panel's table passes), which would count
+    as growth."""
     from dashboards.live_map import LiveMap
 
     with acting_as(Principal("m", "manager", None, None)):
@@ -199,12 +205,14 @@ def test_memory_of_5_maps_over_1000_updates_stays_flat(seeded):
                 view._tracks_sent = 0
                 view._apply(Snapshot(seq, made_at, frame, tracks))
 
-    updates(1, 100)
-    tracemalloc.start()
-    before = tracemalloc.take_snapshot()
-    updates(101, 1000)
-    after = tracemalloc.take_snapshot()
-    tracemalloc.stop()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        updates(1, 100)
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot()
+        updates(101, 300)
+        after = tracemalloc.take_snapshot()
+        tracemalloc.stop()
     grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
-    assert all(view.updates == 1100 for view in views)
-    assert grown < 5 * 1024 * 1024, f"{grown / 1e6:.1f} MB kept after 1,000 updates"
+    assert all(view.updates == 400 for view in views)
+    assert grown < 1.5 * 1024 * 1024, f"{grown / 1e6:.2f} MB kept after 300 updates"
