@@ -343,6 +343,32 @@ class _Echo(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def _nginx_serving(args: list[str], tmp_path: Path, https_port: int):
+    """nginx in the foreground with these arguments, once it accepts connections; stopped afterwards."""
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", https_port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    output = proc.stdout.read() if proc.poll() is not None else ""
+                    log = (tmp_path / "error.log").read_text() if (tmp_path / "error.log").exists() else ""
+                    pytest.fail(f"nginx did not start: {output}\n{log}")
+                time.sleep(0.1)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.fixture
 def running_nginx(tmp_path):
     nginx = _nginx()
@@ -357,28 +383,10 @@ def running_nginx(tmp_path):
     conf = _test_copy(tmp_path, address[:2], http_port, https_port, ingest=address[2])
     # As root, workers would run as nobody and could not enter tmp_path (0700) for the request-body files.
     user = "user root; " if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
-    proc = subprocess.Popen(_nginx_args(nginx, conf, tmp_path, f"daemon off; {user}"),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", https_port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    output = proc.stdout.read() if proc.poll() is not None else ""
-                    log = (tmp_path / "error.log").read_text() if (tmp_path / "error.log").exists() else ""
-                    pytest.fail(f"nginx did not start: {output}\n{log}")
-                time.sleep(0.1)
-        yield http_port, https_port
+        with _nginx_serving(_nginx_args(nginx, conf, tmp_path, f"daemon off; {user}"), tmp_path, https_port):
+            yield http_port, https_port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         for server in servers:
             server.shutdown()
             server.server_close()
@@ -678,8 +686,7 @@ def test_blue_green_switches_nginx_to_green_and_back(tmp_path):
     for kind in ("app", "ingest"):   # first install: blue
         (upstream / f"akig-{kind}.conf").write_text(script_run("render", "blue", kind).stdout)
     user = "user root; " if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
-    proc = subprocess.Popen([nginx, "-c", str(conf), "-p", f"{tmp_path}/", "-e", str(tmp_path / "error.log"),
-                             "-g", f"daemon off; {user}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    args = [nginx, "-c", str(conf), "-p", f"{tmp_path}/", "-e", str(tmp_path / "error.log"), "-g", f"daemon off; {user}"]
 
     def colours() -> tuple[set[str], str]:
         """The servers pages reach (24 sessions), and the one GPS batches reach."""
@@ -693,16 +700,7 @@ def test_blue_green_switches_nginx_to_green_and_back(tmp_path):
             time.sleep(0.1)
         return seen
 
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", https_port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"nginx did not start: {(tmp_path / 'error.log').read_text()}")
-                time.sleep(0.1)
+    def check_switches() -> None:
         assert colours() == ({"blue-a", "blue-b"}, "blue-ingest")
 
         switched = script_run("switch", "green")
@@ -722,13 +720,11 @@ def test_blue_green_switches_nginx_to_green_and_back(tmp_path):
         assert refused.returncode == 1 and f"refused: green ({addr['green-b']})" in refused.stderr
         assert {f.name: f.read_text() for f in upstream.glob("akig-*.conf")} == before   # nginx unchanged
         assert colours() == ({"blue-a", "blue-b"}, "blue-ingest")
+
+    try:
+        with _nginx_serving(args, tmp_path, https_port):
+            check_switches()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         for server in echo.values():
             server.shutdown()
             server.server_close()
