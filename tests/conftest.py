@@ -138,25 +138,36 @@ def fresh_db(databases, template_db, redis_url):
     databases.drop(name)
 
 
-@pytest.fixture()
-def seeded(fresh_db):
-    """A database of this test's own holding the small data set: for tests that write."""
+@pytest.fixture(scope="session")
+def seeded_template(databases, template_db, redis_url) -> str:
+    """The `small` demo data set (seed 7, until 2026-06-30) loaded once into a database nobody connects to
+    afterwards: the databases that need that data are cloned from it (CREATE DATABASE ... TEMPLATE, a copy)
+    instead of generating and loading it again, which cost seconds for each of some 80 tests and servers."""
     from akig_data.demo.seed import seed
 
-    seed("small", seed=7, until=SMALL_UNTIL)
-    return fresh_db
+    name = databases.create("seedtpl", template=template_db)
+    runtime.configure(settings_for(databases.url(name), redis_url))
+    try:
+        seed("small", seed=7, until=SMALL_UNTIL)
+    finally:
+        runtime.reset()   # closes every connection: a template must have none
+    return name
+
+
+@pytest.fixture()
+def seeded(databases, seeded_template, redis_url):
+    """A database of this test's own holding the small data set: for tests that write."""
+    name = databases.create("t", template=seeded_template)
+    rt = runtime.configure(settings_for(databases.url(name), redis_url))
+    yield rt
+    runtime.reset()
+    databases.drop(name)
 
 
 @pytest.fixture(scope="session")
-def small_db(databases, template_db, redis_url) -> str:
-    """The `small` demo data set (seed 7, until 2026-06-30), built once; tests only read it."""
-    from akig_data.demo.seed import seed
-
-    name = databases.create("small", template=template_db)
-    runtime.configure(settings_for(databases.url(name), redis_url))
-    seed("small", seed=7, until=SMALL_UNTIL)
-    runtime.reset()
-    return databases.url(name)
+def small_db(databases, seeded_template) -> str:
+    """The `small` demo data set, shared; tests only read it."""
+    return databases.url(databases.create("small", template=seeded_template))
 
 
 @pytest.fixture()

@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from akig_data import collection, missions, reads, routing
 from akig_data.errors import AccessDenied, InvalidParameter
 from akig_data.scope import Principal
-from tests.conftest import SMALL_UNTIL
 
 TODAY = dt.datetime.now(missions.TZ).date()
 
@@ -53,14 +52,6 @@ def test_a_short_day_drops_the_least_valuable_stops():
 
 
 # --- generation ---------------------------------------------------------------------------------
-
-@pytest.fixture()
-def seeded(fresh_db):
-    from akig_data.demo.seed import seed
-
-    seed("small", seed=7, until=SMALL_UNTIL)
-    return fresh_db
-
 
 def planned(rt, day) -> pd.DataFrame:
     with rt.engine.connect() as conn:

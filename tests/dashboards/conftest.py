@@ -122,18 +122,11 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def seeded_server(databases, template_db, redis_url: str, home: Path, prefix: str):
+def seeded_server(databases, seeded_template, redis_url: str, home: Path, prefix: str):
     """A server of its own over a fresh copy of the small data set (for tests that write); yields
     (base URL, database URL) and drops the database afterwards."""
-    from akig_data import runtime
-    from akig_data.demo.seed import seed
-    from tests.conftest import SMALL_UNTIL
-
-    name = databases.create(prefix, template=template_db)
+    name = databases.create(prefix, template=seeded_template)
     url = databases.url(name)
-    runtime.configure(settings_for(url, redis_url))
-    seed("small", seed=7, until=SMALL_UNTIL)
-    runtime.reset()
     proc, base = start_server(url, redis_url, home)
     try:
         yield base, url

@@ -17,12 +17,9 @@ pn.extension("tabulator")
 
 
 @pytest.fixture()
-def evaluated(fresh_db):
-    from akig_data.demo.seed import seed
-
-    seed("small", seed=7, until=SMALL_UNTIL)
+def evaluated(seeded):
     alerts.evaluate(dt.datetime.combine(SMALL_UNTIL, dt.time(15, 30), alerts._tz()))
-    return fresh_db
+    return seeded
 
 
 def test_the_panel_filters_acknowledges_and_evaluates(evaluated):

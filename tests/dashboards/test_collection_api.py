@@ -19,9 +19,9 @@ TODAY = dt.datetime.now(dt.timezone.utc).date()
 
 
 @pytest.fixture(scope="module")
-def api(databases, template_db, redis_url, tmp_path_factory):
+def api(databases, seeded_template, redis_url, tmp_path_factory):
     """A server of its own over a copy of the small data set (these tests write), with tokens."""
-    with seeded_server(databases, template_db, redis_url, tmp_path_factory.mktemp("api"), "api") as (base, url):
+    with seeded_server(databases, seeded_template, redis_url, tmp_path_factory.mktemp("api"), "api") as (base, url):
         runtime.configure(settings_for(url, redis_url))
         tokens = {name: users.rotate_token(name, actor="test") for name in TEST_USERS}
         lease = reads.arrears_by_lease(as_of=SMALL_UNTIL).sort_values("arrears")["lease_ref"].iloc[-1]

@@ -15,20 +15,16 @@ from akig_data.scope import Principal
 from dashboards.action_forms import ActionForms
 from dashboards.desk import Desk
 from dashboards.leaderboard_app import Leaderboards, ranking_display
-from tests.conftest import SMALL_UNTIL
 
 TODAY = dt.datetime.now(missions.TZ).date()
 MANAGER = Principal("awa", "manager")
 
 
 @pytest.fixture()
-def planned(fresh_db):
-    from akig_data.demo.seed import seed
-
-    seed("small", seed=7, until=SMALL_UNTIL)
+def planned(seeded):
     missions.generate(TODAY)
     scope.set_principal_resolver(lambda: MANAGER)
-    yield fresh_db
+    yield seeded
     scope.set_principal_resolver(None)
 
 

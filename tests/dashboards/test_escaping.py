@@ -18,13 +18,10 @@ PAYLOAD = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture(scope="module")
-def hostile_server(databases, template_db, redis_url, tmp_path_factory):
-    from akig_data.demo.seed import seed
-
-    name = databases.create("xss", template=template_db)
+def hostile_server(databases, seeded_template, redis_url, tmp_path_factory):
+    name = databases.create("xss", template=seeded_template)
     url = databases.url(name)
     runtime.configure(settings_for(url, redis_url))
-    seed("small", seed=7, until=SMALL_UNTIL)
     late = reads.late_tenants(as_of=SMALL_UNTIL, limit=1)
     tenant, site = late["tenant_ref"][0], late["site_ref"][0]
     with runtime.get_runtime().engine.begin() as conn:

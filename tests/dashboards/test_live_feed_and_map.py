@@ -12,26 +12,16 @@ import warnings
 import holoviews as hv
 import pandas as pd
 import panel as pn
-import pytest
 from bokeh.document import Document
 
 from akig_data import missions, positions
 from akig_data.scope import Principal, acting_as
 from dashboards import map_layers
 from dashboards.live_feed import LiveFeed, Snapshot
-from tests.conftest import SMALL_UNTIL
 
 UTC = dt.timezone.utc
 pn.extension("tabulator")
 hv.extension("bokeh")
-
-
-@pytest.fixture()
-def seeded(fresh_db):
-    from akig_data.demo.seed import seed
-
-    seed("small", seed=7, until=SMALL_UNTIL)
-    return fresh_db
 
 
 def post(agent: str, lat: float, lon: float, seconds_ago: float = 0.0) -> None:

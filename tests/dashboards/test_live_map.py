@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from akig_data import missions, runtime, users
 from dashboards import map_layers
-from tests.conftest import SMALL_UNTIL, settings_for
+from tests.conftest import settings_for
 from tests.dashboards.conftest import METRICS_TOKEN, TEST_USERS, app_url, start_server, stop_server
 from tests.dashboards.test_collection_api import get_json as get
 from tests.dashboards.test_collection_api import post
@@ -32,14 +32,11 @@ PAGE_SECONDS = 60_000
 
 
 @pytest.fixture(scope="module")
-def live(databases, template_db, redis_url, tmp_path_factory):
+def live(databases, seeded_template, redis_url, tmp_path_factory):
     """A server of its own (these tests write fixes) whose PostgreSQL can be cut; today's missions."""
-    from akig_data.demo.seed import seed
-
-    name = databases.create("live", template=template_db)
+    name = databases.create("live", template=seeded_template)
     url = databases.url(name)
     runtime.configure(settings_for(url, redis_url))
-    seed("small", seed=7, until=SMALL_UNTIL)
     missions.generate(dt.datetime.now(missions.TZ).date())
     proxy, through = proxied_database_url(app_url(url))
     proc, base = start_server(url, redis_url, tmp_path_factory.mktemp("live"), env_extra={

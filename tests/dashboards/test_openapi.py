@@ -23,8 +23,8 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 @pytest.fixture(scope="module")
-def api_server(databases, template_db, redis_url, tmp_path_factory):
-    with seeded_server(databases, template_db, redis_url, tmp_path_factory.mktemp("oas"), "oas") as (base, url):
+def api_server(databases, seeded_template, redis_url, tmp_path_factory):
+    with seeded_server(databases, seeded_template, redis_url, tmp_path_factory.mktemp("oas"), "oas") as (base, url):
         runtime.configure(settings_for(url, redis_url))
         token = users.rotate_token("t-manager", actor="test")
         runtime.reset()

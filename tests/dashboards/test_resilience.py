@@ -26,13 +26,10 @@ READ = f"/api/reads/arrears_by_site?as_of={SMALL_UNTIL.isoformat()}"
 
 
 @pytest.fixture(scope="module")
-def fragile(databases, template_db, redis_url, tmp_path_factory):
-    from akig_data.demo.seed import seed
-
-    name = databases.create("fragile", template=template_db)
+def fragile(databases, seeded_template, redis_url, tmp_path_factory):
+    name = databases.create("fragile", template=seeded_template)
     url = databases.url(name)
     runtime.configure(settings_for(url, redis_url))
-    seed("small", seed=7, until=SMALL_UNTIL)
     pg, through = proxied_database_url(app_url(url))
     parts = urlsplit(redis_url)
     cache = TcpProxy((parts.hostname, parts.port or 6379))
