@@ -1,8 +1,8 @@
 """Monthly partitions of the two tables that only grow: agents' GPS fixes (`agent_positions`, sql/015) and
 payments (sql/016). A row whose month has no partition lands in the table's DEFAULT partition, so a write
 never fails for want of one; `ensure` creates the coming months and moves such rows into their month.
-The server runs it daily; a bulk load runs it first with the data's first day, so rows go straight into
-their partitions instead of being moved afterwards."""
+The server runs it daily; `akig demo seed` runs it first with the data's first day, so rows go straight
+into their partitions, and `akig import` runs it after loading, moving whatever old rows the files held."""
 
 from __future__ import annotations
 
