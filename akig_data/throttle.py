@@ -8,11 +8,9 @@ Login lockout: 5 failures for a username, or from an address, within 15 minutes 
 address for 15 minutes. The lock does not say whether the username exists (unknown names are counted
 and locked too). API rate limit: a fixed one-minute window per key (token or user, and address).
 
-Flags that must outlive memory pressure (a revoked session, a locked login) are members of one sorted set
-scored by their expiry time, not keys with a TTL: Redis shares its memory with the cache, and under
-`volatile-lru` (docker-compose.yml) only keys with a TTL can be evicted, so a cache filling up could
-otherwise evict a logout and bring the session back. The set has no TTL; expired members are removed as
-new flags are set. Counters (failures, rate windows) keep their TTL: losing one costs a few extra tries.
+Locks themselves (and logouts) are not kept here but in PostgreSQL (akig_data.login_sessions): Redis
+keeps nothing on disk and shares its memory with the cache, so a restart or an eviction would lift a lock.
+Counters (failures, rate windows) keep their TTL in Redis: losing one costs a few extra tries.
 """
 
 from __future__ import annotations
@@ -24,6 +22,7 @@ from dataclasses import dataclass
 
 import redis
 
+from akig_data import login_sessions
 from akig_data.runtime import get_runtime
 
 MAX_FAILURES = 5
@@ -47,15 +46,6 @@ class _MemoryCounters:
             value += 1
             self._data[key] = (value, expires)
             return value, expires - now
-
-    def set(self, key: str, ttl: int) -> None:
-        with self._lock:
-            self._data[key] = (1, time.monotonic() + ttl)
-
-    def ttl(self, key: str) -> float:
-        with self._lock:
-            value, expires = self._data.get(key, (0, 0.0))
-        return max(0.0, expires - time.monotonic())
 
     def delete(self, *keys: str) -> None:
         with self._lock:
@@ -90,39 +80,6 @@ def _incr(key: str, ttl: int) -> tuple[int, float]:
     return _memory.incr(key, ttl)
 
 
-def _flags_key(prefix: str) -> str:
-    return f"{prefix}:security-flags"
-
-
-def mark(key: str, ttl: int) -> None:
-    """Set a flag that expires by itself (a lock, a revoked session): a member of the flags' sorted set,
-    scored by its expiry (wall-clock seconds, shared by every host)."""
-    client, prefix = _redis()
-    if client is not None:
-        try:
-            now = time.time()
-            pipe = client.pipeline()
-            pipe.zadd(_flags_key(prefix), {key: now + ttl})
-            pipe.zremrangebyscore(_flags_key(prefix), "-inf", now)   # the expired ones
-            pipe.execute()
-            return
-        except redis.RedisError:
-            pass
-    _memory.set(key, ttl)
-
-
-def remaining(key: str) -> float:
-    """Seconds until a flag set by mark() expires (0: not set)."""
-    client, prefix = _redis()
-    if client is not None:
-        try:
-            expires = client.zscore(_flags_key(prefix), key)
-            return max(0.0, float(expires) - time.time()) if expires is not None else 0.0
-        except redis.RedisError:
-            pass
-    return _memory.ttl(key)
-
-
 def _delete(*keys: str) -> None:
     client, prefix = _redis()
     if client is not None:
@@ -141,7 +98,7 @@ def _login_keys(username: str, address: str) -> list[str]:
 
 def login_locked_for(username: str, address: str) -> float:
     """Seconds until this username and this address may try again (0: not locked)."""
-    return max(remaining(f"lock:{k}") for k in _login_keys(username, address))
+    return login_sessions.locked_for(*_login_keys(username, address))
 
 
 def login_failed(username: str, address: str) -> bool:
@@ -150,7 +107,7 @@ def login_failed(username: str, address: str) -> bool:
     for key in _login_keys(username, address):
         count, _ = _incr(f"fail:{key}", WINDOW_S)
         if count >= MAX_FAILURES:
-            mark(f"lock:{key}", LOCK_S)
+            login_sessions.lock(key, LOCK_S)
             _delete(f"fail:{key}")
             locked = True
     return locked

@@ -177,13 +177,26 @@ def totp_uri(user: User, secret: str) -> str:
 
 
 def begin_totp(username: str, *, actor: str, address: str = "cli") -> str:
-    """A new, unconfirmed secret for this user (the previous factor stays until the code is confirmed
-    when one was confirmed; otherwise the new one replaces it)."""
-    secret = pyotp.random_base32()
+    """The secret to enrol for a user who has no confirmed second factor.
+
+    An unconfirmed secret already stored is given again rather than replaced: a wrong code at the
+    enrolment step must never change what is stored (an attacker who knows only the password could
+    otherwise keep drawing keys). A confirmed factor is never replaced here: an administrator removes
+    it first (`akig users totp USER --remove`), then the user enrols anew. The row is locked so that two
+    logins at once do not hand out two different keys."""
     with translated_errors(), get_runtime().engine.begin() as conn:
-        user_id = _require(conn, username)
-        conn.execute(sa.text("UPDATE users SET totp_secret = :s, totp_confirmed = false WHERE id = :i"),
-                     {"s": secret, "i": user_id})
+        row = conn.execute(sa.text("SELECT id, totp_secret, totp_confirmed FROM users WHERE username = :u FOR UPDATE"),
+                           {"u": username}).first()
+        if row is None:
+            raise InvalidParameter(f"Utilisateur inconnu : {username!r}.")
+        if row.totp_confirmed:
+            raise InvalidParameter(f"Un second facteur est déjà actif pour {username!r} : un administrateur doit "
+                                   f"d'abord le retirer (akig users totp {username} --remove).")
+        if row.totp_secret:
+            return row.totp_secret
+        secret = pyotp.random_base32()
+        conn.execute(sa.text("UPDATE users SET totp_secret = :s WHERE id = :i AND NOT totp_confirmed"),
+                     {"s": secret, "i": row.id})
         audit.record(conn, actor=actor, action="totp_begin", target=username, address=address)
     return secret
 
@@ -194,11 +207,16 @@ def check_totp(secret: str | None, code: str) -> bool:
 
 
 def confirm_totp(username: str, code: str, *, actor: str, address: str = "cli") -> bool:
+    """Confirm an enrolment in progress with a code from the new key. An account whose factor is
+    already confirmed has nothing to confirm: False, and nothing changes."""
     user = get(username)
-    if user is None or not check_totp(user.totp_secret, code):
+    if user is None or user.totp_confirmed or not check_totp(user.totp_secret, code):
         return False
     with translated_errors(), get_runtime().engine.begin() as conn:
-        conn.execute(sa.text("UPDATE users SET totp_confirmed = true WHERE id = :i"), {"i": user.id})
+        done = conn.execute(sa.text("UPDATE users SET totp_confirmed = true WHERE id = :i AND totp_secret = :s "
+                                    "AND NOT totp_confirmed"), {"i": user.id, "s": user.totp_secret}).rowcount
+        if not done:
+            return False
         audit.record(conn, actor=actor, action="totp_confirm", target=username, address=address)
     return True
 

@@ -3,17 +3,24 @@
 Every app (and its websocket) asks `get_user`, which accepts only a valid session cookie:
 
 * the cookie `user` holds `username|issued|nonce`, signed by Tornado with AKIG_COOKIE_SECRET
-  (HMAC-SHA256), HttpOnly, SameSite=Lax, Secure in production;
-* a session ends after AKIG_SESSION_HOURS (default 8), at logout (its nonce is revoked in Redis), when
-  the account is disabled, or when its password changes after the cookie was issued;
-* the login form carries Tornado's XSRF token and is refused without it;
+  (HMAC-SHA256), HttpOnly, SameSite=Lax, Secure in production; the nonce names a row of
+  `login_sessions` in PostgreSQL (akig_data.login_sessions), checked at every request;
+* a session ends after AKIG_SESSION_HOURS (default 8), at logout (its row is revoked: a Redis restart
+  cannot bring it back), when the account is disabled, or when its password changes after the login;
+* the login form and the logout form carry Tornado's XSRF token and are refused without it; logging out
+  is a POST (a link or an image on another site cannot log anybody out);
 * admin and manager must give a TOTP code (and enrol one, with a QR code, at their first login);
-  other roles do once they have enrolled;
+  other roles do once they have enrolled. Enrolment happens only for an account without a confirmed
+  factor; a confirmed factor is replaced only by an administrator (`akig users totp USER --remove`);
 * failures are counted per username and per address (akig_data.throttle): 5 in 15 minutes lock both
-  for 15 minutes, with one message for unknown users and wrong passwords. Passwords are never logged.
+  for 15 minutes (the lock is kept in PostgreSQL), with one message for unknown users and wrong
+  passwords. Passwords are never logged; argon2 runs in a thread, so a burst of logins does not
+  freeze the pages served by the same event loop.
 
-Panel's own `pn.state.user` reads the same cookie; `session_principal()` turns it into the data
-layer's Principal, which restricts every read the session makes (akig_data.scope).
+The login cookie never reaches a page: the server keeps it out of the Bokeh session token embedded in
+every page (see dashboards.server), and `session_principal()` reads it from the HTTP request that
+opened the session, server-side. It turns it into the data layer's Principal, which restricts every read
+the session makes (akig_data.scope).
 """
 
 from __future__ import annotations
@@ -24,16 +31,16 @@ import io
 import logging
 import os
 import secrets
-import threading
 import time
 import weakref
 from dataclasses import dataclass
 from urllib.parse import quote, urlparse
 
 from bokeh.server.auth_provider import AuthProvider
+from tornado.ioloop import IOLoop
 from tornado.web import RequestHandler, decode_signed_value
 
-from akig_data import audit, metrics, throttle, users
+from akig_data import audit, login_sessions, metrics, throttle, users
 from akig_data.errors import AccessDenied, AkigError, DatabaseUnavailable
 from akig_data.scope import Principal
 
@@ -55,21 +62,36 @@ class AuthSettings:
     session_seconds: int
     secure_cookies: bool
     production: bool
+    # Bokeh's secret_key: signs the ids of the Bokeh sessions (the live pages) and their tokens, so that a
+    # client can neither choose a session id nor forge a token (attaching to another user's open page).
+    page_session_secret: str = ""
 
     @classmethod
     def from_env(cls) -> "AuthSettings":
         production = os.environ.get("AKIG_ENV", "development").strip().lower() == "production"
-        secret = os.environ.get("AKIG_COOKIE_SECRET", "").strip()
-        if production and len(secret) < 32:
-            raise StartupRefused(
-                "AKIG_ENV=production needs AKIG_COOKIE_SECRET (at least 32 random characters, e.g. "
-                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`); the server will not start without it.")
-        if not secret:
-            secret = secrets.token_urlsafe(48)
-            log.warning("AKIG_COOKIE_SECRET is not set: a random one is used, sessions end when the server restarts")
+        secret = cls._secret("AKIG_COOKIE_SECRET", production, "sessions end when the server restarts")
+        page_secret = cls._secret("AKIG_SESSION_SECRET", production,
+                                  "open pages stop working when the server restarts, and servers behind one "
+                                  "load balancer cannot take over each other's pages")
+        if page_secret == secret:
+            raise StartupRefused("AKIG_SESSION_SECRET must differ from AKIG_COOKIE_SECRET (each signs something else).")
         hours = float(os.environ.get("AKIG_SESSION_HOURS", "8"))
         return cls(secret=secret, session_seconds=int(hours * 3600), secure_cookies=production,
-                   production=production)
+                   production=production, page_session_secret=page_secret)
+
+    @staticmethod
+    def _secret(name: str, production: bool, cost: str) -> str:
+        value = os.environ.get(name, "").strip()
+        if production and len(value) < 32:
+            raise StartupRefused(
+                f"AKIG_ENV=production needs {name} (at least 32 random characters, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`); the server will not start without it.")
+        if value and len(value) < 32:
+            raise StartupRefused(f"{name} is too short: at least 32 random characters.")
+        if not value:
+            value = secrets.token_urlsafe(48)
+            log.warning("%s is not set: a random one is used, %s", name, cost)
+        return value
 
 
 _settings: AuthSettings | None = None
@@ -88,42 +110,12 @@ def settings() -> AuthSettings:
 
 # --- sessions -----------------------------------------------------------------------------------
 
-def new_session_value(username: str) -> str:
-    return f"{username}|{int(time.time())}|{secrets.token_hex(12)}"
+def new_session_value(username: str, nonce: str) -> str:
+    return f"{username}|{int(time.time())}|{nonce}"
 
 
-_user_cache: dict[str, tuple[float, users.User | None]] = {}
-_cache_lock = threading.Lock()
-
-
-def _load_user(username: str) -> users.User | None:
-    """The account, re-read at most every 15 s (a disabled account is shut out within that delay).
-    While PostgreSQL is unreachable the last known state of the account stands, so that an outage does
-    not log everybody out: the pages stay open and show the banner (their reads fail anyway)."""
-    now = time.monotonic()
-    with _cache_lock:
-        hit = _user_cache.get(username)
-        if hit and now - hit[0] < _USER_CACHE_SECONDS:
-            return hit[1]
-    try:
-        user = users.get(username)
-    except DatabaseUnavailable:
-        if hit is None:
-            raise
-        return hit[1]
-    with _cache_lock:
-        _user_cache[username] = (now, user)
-    return user
-
-
-def forget_cached_user(username: str) -> None:
-    with _cache_lock:
-        _user_cache.pop(username, None)
-
-
-def principal_from_cookie(signed: str | bytes | None) -> Principal | None:
-    """The Principal of a signed session cookie, or None when it is missing, forged, expired, revoked,
-    or its account is disabled or changed its password since."""
+def _session_fields(signed: str | bytes | None) -> tuple[str, int, str] | None:
+    """(username, issued, nonce) of a cookie signed with our secret, or None."""
     if not signed:
         return None
     conf = settings()
@@ -132,26 +124,32 @@ def principal_from_cookie(signed: str | bytes | None) -> Principal | None:
         return None
     try:
         username, issued_text, nonce = raw.decode("utf-8").split("|")
-        issued = int(issued_text)
+        return username, int(issued_text), nonce
     except ValueError:
         return None
-    if time.time() - issued > conf.session_seconds or throttle.remaining(f"revoked:{nonce}") > 0:
+
+
+def principal_from_cookie(signed: str | bytes | None) -> Principal | None:
+    """The Principal of a signed session cookie, or None when it is missing, forged, expired, revoked,
+    or its account is disabled or changed its password since. A cookie signed with our secret is not
+    enough: its session must exist in PostgreSQL (a leaked cookie secret alone opens nothing)."""
+    fields = _session_fields(signed)
+    if fields is None:
+        return None
+    username, issued, nonce = fields
+    if time.time() - issued > settings().session_seconds:
         return None
     try:
-        user = _load_user(username)
+        user = login_sessions.active_user(username, nonce)
     except AkigError:
         return None
-    if user is None or not user.active or user.password_changed_at.timestamp() > issued + 1:
-        return None
-    return Principal(user.username, user.role, user.owner_ref, user.agent_ref)
+    return Principal(user.username, user.role, user.owner_ref, user.agent_ref) if user else None
 
 
 def revoke(signed: str | bytes | None) -> None:
-    conf = settings()
-    raw = decode_signed_value(conf.secret, COOKIE, signed, max_age_days=conf.session_seconds / 86400 + 1) if signed else None
-    if raw:
-        nonce = raw.decode("utf-8").rsplit("|", 1)[-1]
-        throttle.mark(f"revoked:{nonce}", conf.session_seconds)
+    fields = _session_fields(signed)
+    if fields:
+        login_sessions.revoke(fields[2])
 
 
 _doc_cache: "weakref.WeakKeyDictionary[object, tuple[float, Principal | None]]" = weakref.WeakKeyDictionary()
@@ -171,11 +169,22 @@ def session_principal() -> Principal:
     hit = _doc_cache.get(doc)
     if hit is not None and now - hit[0] < _USER_CACHE_SECONDS and hit[1] is not None:
         return hit[1]
-    who = principal_from_cookie(request.cookies.get(COOKIE))
+    who = principal_from_cookie(_login_cookie_of(request))
     _doc_cache[doc] = (now, who)
     if who is None:
         raise AccessDenied("Votre session a expiré : reconnectez-vous.")
     return who
+
+
+def _login_cookie_of(request) -> str | None:
+    """The login cookie of the HTTP request that opened a page's session. Bokeh wraps that request in a
+    proxy whose `cookies` are the ones copied into the page's session token, and the server copies none
+    (the login cookie must stay HttpOnly): the cookie is read from the wrapped Tornado request, which
+    never leaves the server."""
+    original = getattr(request, "_request", None) or request
+    cookies = getattr(original, "cookies", None) or {}
+    cookie = cookies.get(COOKIE)
+    return getattr(cookie, "value", cookie)
 
 
 def session_address() -> str:
@@ -295,15 +304,15 @@ class LoginHandler(_AuthPage):
         )
         self.render_page("Activer la vérification en deux étapes", body, status)
 
-    def post(self) -> None:
+    async def post(self) -> None:
         self.check_xsrf_cookie()  # raises 403 without the form's token
         step = self.get_argument("step", "password")
         next_url = _safe_next(self.get_argument("next", "/"))
         try:
             if step == "password":
-                self._password_step(next_url)
+                await self._password_step(next_url)
             elif step in ("code", "enrol"):
-                self._code_step(next_url, enrol=step == "enrol")
+                self._code_step(next_url)
             else:
                 self.password_form(next_url, "Requête invalide.", status=400)
         except AkigError as exc:
@@ -325,12 +334,16 @@ class LoginHandler(_AuthPage):
         audit.record(actor=username[:80] or "?", action="login_failed", address=self.address,
                      details={"reason": reason})
 
-    def _password_step(self, next_url: str) -> None:
+    async def _password_step(self, next_url: str) -> None:
         username = self.get_argument("username", "").strip().lower()[:80]
         password = self.get_argument("password", "")
         if self._locked(username, next_url):
             return
-        user = users.verify_password(username, password) if username and password else None
+        # argon2 costs tens of milliseconds of CPU and memory on purpose: in the event loop, a burst of
+        # logins would freeze every page this process serves. In a thread (argon2-cffi releases the GIL)
+        # the loop goes on answering.
+        user = (await IOLoop.current().run_in_executor(None, users.verify_password, username, password)
+                if username and password else None)
         if user is None:
             self._failed(username, "password")
             self.password_form(next_url, GENERIC_FAILURE, username, status=401)
@@ -355,7 +368,11 @@ class LoginHandler(_AuthPage):
         user = users.get(username)
         return user if user is not None and user.active else None
 
-    def _code_step(self, next_url: str, enrol: bool) -> None:
+    def _code_step(self, next_url: str) -> None:
+        """The second step. Which one it is follows the account, never the form: an account with a
+        confirmed factor is asked for a code from it, whatever `step` says (posting `step=enrol` with the
+        password alone must not reach the enrolment and replace the factor). A wrong code changes nothing
+        stored: the enrolment form shows the same key again."""
         user = self._pending_user()
         if user is None:
             self.password_form(next_url, "Délai dépassé : reconnectez-vous.", status=401)
@@ -363,14 +380,16 @@ class LoginHandler(_AuthPage):
         if self._locked(user.username, next_url):
             return
         code = self.get_argument("code", "")
-        ok = (users.confirm_totp(user.username, code, actor=user.username, address=self.address) if enrol
-              else user.totp_confirmed and users.check_totp(user.totp_secret, code))
+        if user.totp_confirmed:
+            ok = users.check_totp(user.totp_secret, code)
+        else:
+            ok = users.confirm_totp(user.username, code, actor=user.username, address=self.address)
         if not ok:
             self._failed(user.username, "totp")
-            if enrol:
-                self.enrol_form(users.get(user.username), next_url, CODE_FAILURE, status=401)
-            else:
+            if user.totp_confirmed:
                 self.code_form(next_url, CODE_FAILURE, status=401)
+            else:
+                self.enrol_form(user, next_url, CODE_FAILURE, status=401)
             return
         self.clear_cookie(PENDING)
         self._open_session(user, next_url)
@@ -378,19 +397,37 @@ class LoginHandler(_AuthPage):
     def _open_session(self, user: users.User, next_url: str) -> None:
         metrics.LOGIN_ATTEMPTS.labels("success").inc()
         throttle.login_succeeded(user.username, self.address)
-        forget_cached_user(user.username)
-        self.set_signed_cookie(COOKIE, new_session_value(user.username), expires_days=None, **self._cookie_flags())
+        nonce = login_sessions.open_session(user.username, settings().session_seconds, self.address)
+        self.set_signed_cookie(COOKIE, new_session_value(user.username, nonce), expires_days=None,
+                               **self._cookie_flags())
         audit.record(actor=user.username, role=user.role, action="login", address=self.address)
         self.redirect(next_url)
 
 
 class LogoutHandler(_AuthPage):
+    """GET asks, POST (with the XSRF token) logs out. A logout by GET could be triggered from any other
+    site (a link, an image): users would find themselves logged out by a third party."""
+
     def get(self) -> None:
+        if principal_from_cookie(self.get_cookie(COOKIE)) is None:
+            self._done()
+            return
+        body = (f'<form method="post" action="./logout">{self.xsrf_form_html()}'
+                '<p>Voulez-vous fermer votre session AKIG ?</p>'
+                '<button type="submit">Se déconnecter</button></form>'
+                '<p class="info"><a href="/">Non, revenir à l\'accueil</a></p>')
+        self.render_page("Déconnexion", body)
+
+    def post(self) -> None:
+        self.check_xsrf_cookie()  # raises 403 without the form's token
         signed = self.get_cookie(COOKIE)
         who = principal_from_cookie(signed)
         if who is not None:
             revoke(signed)
             audit.record(actor=who.username, role=who.role, action="logout", address=self.address)
+        self._done()
+
+    def _done(self) -> None:
         self.clear_cookie(COOKIE)
         self.clear_cookie("is_guest")
         self.render_page("Déconnexion", '<p>Vous êtes déconnecté.</p><p><a href="./login">Se reconnecter</a></p>')

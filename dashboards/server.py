@@ -46,6 +46,9 @@ def allowed_origins(address: str, port: int) -> list[str]:
     return [f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}", *extra]
 
 
+PAGE_TOKEN_COOKIES: list[str] = []
+PAGE_TOKEN_HEADERS = ["Host", "User-Agent", "Accept-Language"]
+
 UNUSED_SESSION_DEFAULT_S = 60
 
 
@@ -89,6 +92,18 @@ def serve(port: int = 5006, address: str = "127.0.0.1", num_procs: int = 1, show
         extra_patterns=http_handlers.routes(),
         auth_provider=auth.AkigAuthProvider(),
         cookie_secret=auth_settings.secret,
+        # Signed page sessions: Bokeh makes the session ids and signs them and their tokens, and refuses an
+        # id or a token a client made up (otherwise whoever knows or chooses a page's session id, e.g. by
+        # sending a link with ?bokeh-session-id=, can attach to that page over the websocket and act as
+        # its user).
+        sign_sessions=True,
+        secret_key=auth_settings.page_session_secret.encode("utf-8"),
+        generate_session_ids=True,
+        # The session token is embedded in every page, where any script can read it: no cookie goes into
+        # it (the login cookie is HttpOnly and must stay so) and only these harmless headers do. The apps
+        # learn their user from the request that opened the session, server-side (auth.session_principal).
+        include_cookies=PAGE_TOKEN_COOKIES,
+        include_headers=PAGE_TOKEN_HEADERS,
         verbose=False,
         start=False,
         # A session nobody connects to is freed after unused_session_lifetime_s(), checked every 5 s.

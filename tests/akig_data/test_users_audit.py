@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from akig_data import audit, privacy, reads, runtime, throttle, users
+from akig_data import audit, login_sessions, privacy, reads, runtime, throttle, users
 from akig_data.errors import InvalidParameter
 from tests.conftest import SMALL_UNTIL, settings_for
 
@@ -88,6 +88,24 @@ def test_totp_enrolment_and_codes(seeded):
     assert not users.get("ana").needs_totp  # optional for the other roles
     users.remove_totp("boss", actor="t")
     assert not users.get("boss").totp_confirmed
+
+
+def test_a_confirmed_factor_is_never_replaced_and_a_wrong_code_changes_nothing(seeded):
+    users.add("boss", PASSWORD, "admin", actor="t")
+    secret = users.begin_totp("boss", actor="t")
+    assert users.begin_totp("boss", actor="t") == secret           # the same key until confirmed
+    wrong = "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
+    assert not users.confirm_totp("boss", wrong, actor="t")
+    assert users.get("boss").totp_secret == secret
+    assert users.confirm_totp("boss", pyotp.TOTP(secret).now(), actor="t")
+    with pytest.raises(InvalidParameter, match="déjà actif.*--remove"):
+        users.begin_totp("boss", actor="t")
+    other = pyotp.random_base32()
+    assert not users.confirm_totp("boss", pyotp.TOTP(other).now(), actor="t")
+    user = users.get("boss")
+    assert user.totp_confirmed and user.totp_secret == secret
+    users.remove_totp("boss", actor="t")                           # the administrator's way
+    assert users.begin_totp("boss", actor="t") != secret
 
 
 def test_tokens_are_stored_hashed_and_rotated(seeded):
@@ -173,10 +191,8 @@ def test_five_failures_lock_for_fifteen_minutes_then_expire(fresh_db, redis_clie
     assert 890 < throttle.login_locked_for("kadi", "10.0.0.1") <= 900  # the username, from anywhere
     assert 890 < throttle.login_locked_for("someone-else", "10.0.0.9") <= 900  # the address, for anyone
     assert throttle.login_locked_for("other", "10.0.0.1") == 0
-    flags = f"{fresh_db.settings.cache_prefix}:security-flags"
-    for member, _ in redis_client.zscan_iter(flags, match="lock:*"):
-        redis_client.zadd(flags, {member: time.time() + 1})  # fast-forward the 15 minutes
-    time.sleep(1.2)
+    with fresh_db.engine.begin() as conn:   # fast-forward the 15 minutes
+        conn.execute(sa.text("UPDATE login_locks SET locked_until = now() - interval '1 second'"))
     assert throttle.login_locked_for("kadi", "10.0.0.9") == 0
 
 
@@ -209,26 +225,48 @@ def small_redis(tmp_path):
     proc.wait()
 
 
-def test_a_cache_filling_redis_never_evicts_a_logout_or_a_lock(databases, template_db, small_redis):
-    """Redis is shared with the cache and evicts under memory pressure: the security flags must not be
-    what goes (a revoked session would be valid again)."""
+def test_a_logout_and_a_lock_outlive_redis_eviction_and_restart(databases, template_db, small_redis):
+    """Redis is shared with the cache, evicts under memory pressure and keeps nothing on disk: neither a
+    logout nor a lock may depend on it (a revoked session would be valid again, a lock lifted)."""
     url, client = small_redis
     name = databases.create("t", template=template_db)
     rt = runtime.configure(settings_for(databases.url(name), url))
     try:
-        throttle.mark("revoked:nonce-1", 3600)
+        users.add("kadi", PASSWORD, "analyst", actor="t")
+        kept = login_sessions.open_session("kadi", 3600, "10.3.3.3")
+        ended = login_sessions.open_session("kadi", 3600, "10.3.3.4")
+        assert login_sessions.revoke(ended)
         for _ in range(5):
             throttle.login_failed("kadi", "10.3.3.3")
-        client.set("control-flag", 1, ex=3600)        # a flag kept the old way, as a key with a TTL
         prefix = rt.settings.cache_prefix
         for i in range(4000):                         # cached reads (with their TTL), 40 MB into 4 MB
             client.set(f"{prefix}:memo:fill:{i}", b"x" * 10_000, ex=900)
-        assert client.info("stats")["evicted_keys"] > 1000 and not client.exists("control-flag")
-        assert throttle.remaining("revoked:nonce-1") > 3500
-        assert throttle.login_locked_for("kadi", "10.3.3.3") > 890
+        assert client.info("stats")["evicted_keys"] > 1000
+        client.flushall()                             # what a restart leaves: nothing
+        assert login_sessions.active_user("kadi", ended) is None
+        assert login_sessions.active_user("kadi", kept).username == "kadi"
+        assert throttle.login_locked_for("kadi", "10.9.9.9") > 890
+        assert throttle.login_locked_for("someone", "10.3.3.3") > 890
     finally:
         runtime.reset()
         databases.drop(name)
+
+
+def test_a_session_ends_with_its_account(seeded):
+    """Disabled account, changed password, another username on the cookie: each ends the session."""
+    users.add("kadi", PASSWORD, "owner", owner_ref="OWN-0001", actor="t")
+    nonce = login_sessions.open_session("kadi", 3600, "10.0.0.1")
+    assert login_sessions.active_user("kadi", nonce).owner_ref == "OWN-0001"
+    assert login_sessions.active_user("t-admin", nonce) is None
+    users.set_active("kadi", False, actor="t")
+    assert login_sessions.active_user("kadi", nonce) is None
+    users.set_active("kadi", True, actor="t")
+    assert login_sessions.active_user("kadi", nonce) is not None
+    time.sleep(1.1)
+    users.set_password("kadi", "Another-password-7", actor="t")
+    assert login_sessions.active_user("kadi", nonce) is None
+    with pytest.raises(LookupError):
+        login_sessions.open_session("nobody", 3600, "10.0.0.1")
 
 
 def test_a_success_clears_the_username_but_not_the_address(fresh_db):

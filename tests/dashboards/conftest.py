@@ -25,6 +25,7 @@ def free_port() -> int:
 
 
 COOKIE_SECRET = "test-secret-" + "x" * 40
+SESSION_SECRET = "test-page-session-secret-" + "z" * 40
 METRICS_TOKEN = "test-metrics-token"
 PASSWORD = "Test-password-1"
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -70,7 +71,8 @@ def start_server(database_url: str, redis_url: str, home: Path, *extra: str,
     port = free_port()
     env = dict(os.environ, AKIG_DATABASE_URL=app_url(database_url) if as_app else database_url, AKIG_REDIS_URL=redis_url,
                AKIG_CACHE_PREFIX=settings_for(database_url, redis_url).cache_prefix, AKIG_HOME=str(home),
-               AKIG_COOKIE_SECRET=COOKIE_SECRET, AKIG_METRICS_TOKEN=METRICS_TOKEN,
+               AKIG_COOKIE_SECRET=COOKIE_SECRET, AKIG_SESSION_SECRET=SESSION_SECRET,
+               AKIG_METRICS_TOKEN=METRICS_TOKEN,
                AKIG_API_RATE_PER_ADDRESS="100000", AKIG_API_RATE_PER_USER="100000",
                # the shared small data set ends in June: the daily pruning of old GPS fixes would empty it
                AKIG_SCHEDULER_TICK_S="86400",

@@ -10,10 +10,12 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pyotp
+import sqlalchemy as sa
 import pytest
 from tornado.web import create_signed_value
 
@@ -99,20 +101,61 @@ def test_tampered_forged_and_expired_cookies_are_refused(served):
     now = int(time.time())
     forged = _forge(f"t-admin|{now}|abc", secret="not-the-secret-" + "y" * 40)
     expired = _forge(f"t-analyst|{now - 9 * 3600}|abc")      # the session lasts 8 hours
-    valid_shape = _forge(f"t-analyst|{now}|abc")              # signed with the secret: accepted
-    for cookie in (tampered, forged, expired, "t-admin"):
+    # signed with the secret but naming no session opened by /login: a leaked secret alone opens nothing
+    no_session = _forge(f"t-analyst|{now}|{'0' * 24}")
+    other_user = _forge(f"t-admin|{now}|{good and _nonce_of(good)}")   # a real nonce, another username
+    for cookie in (tampered, forged, expired, "t-admin", no_session, other_user):
         assert get(served + "/api/me", cookie=cookie)[0] == 401, cookie
         assert open_no_redirect(served + "/proprietaire", cookie)[0] == 302
-    assert get(served + "/api/me", cookie=valid_shape)[0] == 200
+    assert get(served + "/api/me", cookie=good)[0] == 200
+
+
+def _nonce_of(cookie: str) -> str:
+    from tornado.web import decode_signed_value
+
+    return decode_signed_value(COOKIE_SECRET, "user", cookie).decode().rsplit("|", 1)[-1]
+
+
+def logout(base: str, cookie: str) -> tuple[int, str]:
+    """Log out as a browser does: GET the page, POST its form with the XSRF token."""
+    from dashboards.login_client import _opener, _post
+
+    opener, jar = _opener()
+    request = urllib.request.Request(base + "/logout", headers={"Cookie": f"user={cookie}"})
+    with opener.open(request, timeout=30) as response:
+        page = response.read().decode()
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page).group(1)
+    xsrf_cookie = next(c.value for c in jar if c.name == "_xsrf")
+    request = urllib.request.Request(base + "/logout", data=urllib.parse.urlencode({"_xsrf": xsrf}).encode(),
+                                     headers={"Cookie": f"user={cookie}; _xsrf={xsrf_cookie}"})
+    try:
+        with opener.open(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
 
 
 def test_logout_ends_the_session_even_if_the_cookie_is_replayed(served):
     cookie = login(served, "t-analyst")
     assert get(served + "/api/me", cookie=cookie)[0] == 200
-    status, _, page = get(served + "/logout", cookie=cookie)
+    status, page = logout(served, cookie)
     assert status == 200 and "déconnecté" in page
     assert get(served + "/api/me", cookie=cookie)[0] == 401
     assert open_no_redirect(served + "/", cookie)[0] == 302
+
+
+def test_a_link_or_a_forged_form_cannot_log_a_user_out(served):
+    """GET /logout only asks; a POST without the XSRF token (a form on another site) is refused."""
+    cookie = login(served, "t-analyst")
+    status, _, page = get(served + "/logout", cookie=cookie)
+    assert status == 200 and "Voulez-vous fermer votre session" in page and 'method="post"' in page
+    request = urllib.request.Request(served + "/logout", data=b"x=1", headers={"Cookie": f"user={cookie}"})
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(request, timeout=30)
+    assert err.value.code == 403
+    assert get(served + "/api/me", cookie=cookie)[0] == 200
+    assert logout(served, cookie)[0] == 200
+    assert get(served + "/api/me", cookie=cookie)[0] == 401
 
 
 def test_admins_need_the_totp_code(served):
@@ -156,14 +199,23 @@ def test_bad_read_parameters_are_400_with_a_message(served):
     assert get(served + "/api/reads/no_such_read", cookie=cookie)[0] == 404
 
 
-# --- servers of their own (their counters must not lock the shared one) ------------------------
+# --- servers of their own (their counters and locks must not lock the shared one) ----------------
 
 @pytest.fixture()
-def own_server(small_db, redis_url, tmp_path):
+def own_db(databases, seeded_template):
+    """A copy of the small data set: login locks are kept in the database, so a test that locks
+    127.0.0.1 must not do it in the database the shared server uses."""
+    name = databases.create("sec", template=seeded_template)
+    yield databases.url(name)
+    databases.drop(name)
+
+
+@pytest.fixture()
+def own_server(own_db, redis_url, tmp_path):
     servers = []
 
     def start(**env):
-        proc, base = start_server(small_db, redis_url, tmp_path, env_extra=env)
+        proc, base = start_server(own_db, redis_url, tmp_path, env_extra=env)
         servers.append(proc)
         return base
 
@@ -221,10 +273,10 @@ def test_the_proxys_client_address_counts_only_when_trusted(own_server, trusted)
     assert status("10.2.2.2") == (200 if trusted else 429)
 
 
-def test_a_password_change_or_a_disabled_account_ends_access(own_server, small_db, redis_url):
+def test_a_password_change_or_a_disabled_account_ends_access(own_server, own_db, redis_url):
     base = own_server()
     cookie = login(base, "t-owner2")
-    runtime.configure(settings_for(small_db, redis_url))
+    runtime.configure(settings_for(own_db, redis_url))
     try:
         users.set_password("t-owner2", "Changed-password-2", actor="test")
         users.rotate_token("t-owner2", actor="test")
@@ -244,8 +296,8 @@ def test_a_password_change_or_a_disabled_account_ends_access(own_server, small_d
     assert get(base + "/api/me", cookie=cookie)[0] == 401
 
 
-def test_totp_enrolment_at_first_login_shows_a_qr_code(own_server, small_db, redis_url):
-    runtime.configure(settings_for(small_db, redis_url))
+def test_totp_enrolment_at_first_login_shows_a_qr_code(own_server, own_db, redis_url):
+    runtime.configure(settings_for(own_db, redis_url))
     try:
         if users.get("t-newmanager") is None:
             users.add("t-newmanager", PASSWORD, "manager", actor="test")
@@ -264,22 +316,25 @@ def test_totp_enrolment_at_first_login_shows_a_qr_code(own_server, small_db, red
     status, page = _post(opener, base + "/login", {"_xsrf": xsrf, "step": "enrol", "code": "000000"
                                                    if pyotp.TOTP(secret).now() != "000000" else "111111"})
     assert status == 401 and "Code de vérification incorrect." in page
-    secret = re.search(r"<code>([A-Z2-7]+)</code>", page).group(1)  # a new key is shown
+    assert re.search(r"<code>([A-Z2-7]+)</code>", page).group(1) == secret  # a wrong code changes nothing
     status, _ = _post(opener, base + "/login", {"_xsrf": xsrf, "step": "enrol", "code": pyotp.TOTP(secret).now()})
     assert status == 302
-    runtime.configure(settings_for(small_db, redis_url))
+    runtime.configure(settings_for(own_db, redis_url))
     try:
         assert users.get("t-newmanager").totp_confirmed
     finally:
         runtime.reset()
 
 
-def test_production_refuses_to_start_without_a_cookie_secret(small_db, redis_url, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "AKIG_COOKIE_SECRET"}
-    env.update(AKIG_ENV="production", AKIG_DATABASE_URL=small_db, AKIG_REDIS_URL=redis_url, AKIG_HOME=str(tmp_path))
+@pytest.mark.parametrize("missing", ["AKIG_COOKIE_SECRET", "AKIG_SESSION_SECRET"])
+def test_production_refuses_to_start_without_its_secrets(small_db, redis_url, tmp_path, missing):
+    env = {k: v for k, v in os.environ.items() if k not in ("AKIG_COOKIE_SECRET", "AKIG_SESSION_SECRET")}
+    env.update(AKIG_ENV="production", AKIG_DATABASE_URL=small_db, AKIG_REDIS_URL=redis_url, AKIG_HOME=str(tmp_path),
+               AKIG_COOKIE_SECRET="c" * 40, AKIG_SESSION_SECRET="s" * 40)
+    del env[missing]
     akig = Path(sys.executable).parent / "akig"
     result = subprocess.run([str(akig), "serve", "--port", "1"], env=env, capture_output=True, text=True, timeout=60)
-    assert result.returncode != 0 and "AKIG_COOKIE_SECRET" in result.stderr
+    assert result.returncode != 0 and f"needs {missing}" in result.stderr
 
 
 def test_serve_switches_from_the_tables_owner_to_the_application_role(small_db, redis_url, tmp_path):
@@ -293,7 +348,8 @@ def test_serve_switches_from_the_tables_owner_to_the_application_role(small_db, 
 
 
 def test_production_refuses_to_serve_as_a_role_that_bypasses_row_security(small_db, redis_url, tmp_path):
-    env = dict(os.environ, AKIG_ENV="production", AKIG_COOKIE_SECRET="s" * 40, AKIG_DATABASE_URL=small_db,
+    env = dict(os.environ, AKIG_ENV="production", AKIG_COOKIE_SECRET="c" * 40, AKIG_SESSION_SECRET="s" * 40,
+               AKIG_DATABASE_URL=small_db,
                AKIG_REDIS_URL=redis_url, AKIG_HOME=str(tmp_path), AKIG_APP_ROLE="akig_nobody")
     akig = Path(sys.executable).parent / "akig"
     result = subprocess.run([str(akig), "serve", "--port", "1"], env=env, capture_output=True, text=True, timeout=60)
@@ -320,3 +376,42 @@ def test_unused_sessions_are_kept_a_minute_by_default(monkeypatch):
     assert unused_session_lifetime_s() == 60
     monkeypatch.setenv("AKIG_UNUSED_SESSION_S", "120")
     assert unused_session_lifetime_s() == 120
+
+
+# --- the second factor cannot be replaced from the login page ------------------------------------
+
+def test_the_password_alone_cannot_enrol_a_new_second_factor(served, small_db, redis_url):
+    """The attack: with an admin's password only, post the enrolment step (`step=enrol`) instead of the
+    code step. It must not show or store a new key, nor open a session with a code of the attacker's."""
+    victim_secret = pyotp.random_base32()
+    runtime.configure(settings_for(small_db, redis_url))
+    try:
+        if users.get("t-victim") is None:
+            users.add("t-victim", PASSWORD, "admin", actor="test")
+        with runtime.get_runtime().engine.begin() as conn:
+            conn.execute(sa.text("UPDATE users SET totp_secret = :s, totp_confirmed = true WHERE username = 't-victim'"),
+                         {"s": victim_secret})
+    finally:
+        runtime.reset()
+    from dashboards.login_client import _opener, _post
+
+    opener, jar = _opener()
+    with opener.open(served + "/login") as response:
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', response.read().decode()).group(1)
+    status, page = _post(opener, served + "/login", {"_xsrf": xsrf, "step": "password", "username": "t-victim",
+                                                     "password": PASSWORD})
+    assert status == 200 and 'value="code"' in page and "<code>" not in page
+    attacker = pyotp.random_base32()
+    for code in ("000000", pyotp.TOTP(attacker).now()):
+        status, page = _post(opener, served + "/login", {"_xsrf": xsrf, "step": "enrol", "code": code})
+        assert status == 401 and "Code de vérification incorrect." in page
+        assert "<code>" not in page and "data:image/svg+xml" not in page and 'value="enrol"' not in page
+    assert not any(c.name == "user" for c in jar)
+    runtime.configure(settings_for(small_db, redis_url))
+    try:
+        stored = users.get("t-victim")
+        assert stored.totp_confirmed and stored.totp_secret == victim_secret
+    finally:
+        runtime.reset()
+    cookie = login_cookie(served, "t-victim", PASSWORD, victim_secret)   # the owner's phone still works
+    assert json.loads(get(served + "/api/me", cookie=cookie)[2])["role"] == "admin"
