@@ -43,7 +43,8 @@ RUN chmod 0755 /usr/local/bin/akig-entrypoint \
  && mkdir -p /var/lib/akig/reports /var/lib/akig/home \
  && chown -R akig:akig /var/lib/akig
 
-# AKIG_ENV=production: Secure cookies, and no start without AKIG_COOKIE_SECRET (given at run time).
+# AKIG_ENV=production: Secure cookies, and no start without AKIG_COOKIE_SECRET and AKIG_SESSION_SECRET
+# (given at run time).
 # AKIG_NUM_PROCS, AKIG_INGEST_PROCS: read by the entrypoint (page servers on 5006+, GPS ingestion on 5016+,
 # one process each); it also empties and sets PROMETHEUS_MULTIPROC_DIR, where they share their metrics.
 ENV PATH=/opt/akig/bin:$PATH \

@@ -496,7 +496,8 @@ def run(procs: int, args) -> dict:
     metrics_dir = Path(tempfile.mkdtemp(prefix="akig-load-metrics-"))
     log_path = Path(tempfile.gettempdir()) / f"akig-load-{os.getpid()}-{procs}p.log"
     env = {"AKIG_METRICS_TOKEN": metrics_token, "AKIG_API_RATE_PER_ADDRESS": "1000000",
-           "AKIG_COOKIE_SECRET": secrets.token_urlsafe(48), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+           "AKIG_COOKIE_SECRET": secrets.token_urlsafe(48),
+           "AKIG_SESSION_SECRET": secrets.token_urlsafe(48), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     prefix = f"benchload:{uuid.uuid4().hex[:6]}"
     proc, base = start_server(prefix, procs, env, log_path)
     try:

@@ -166,7 +166,7 @@ def test_env_example_publishes_no_secret():
     """Required secrets (`${VAR:?message}`) are empty in .env.example: compose refuses to start until set."""
     text = _compose_text_without_comments()
     required = {m.group(1) for m in _INTERPOLATION.finditer(text) if m.group(2) in (":?", "?")}
-    assert {"POSTGRES_PASSWORD", "REDIS_PASSWORD", "AKIG_COOKIE_SECRET", "AKIG_METRICS_TOKEN",
+    assert {"POSTGRES_PASSWORD", "REDIS_PASSWORD", "AKIG_COOKIE_SECRET", "AKIG_SESSION_SECRET", "AKIG_METRICS_TOKEN",
             "AKIG_APP_PASSWORD", "GRAFANA_ADMIN_PASSWORD"} <= required
     values = _env_example()
     for name in required:
@@ -178,7 +178,7 @@ def test_app_environment(compose):
     env = compose["services"]["app"]["environment"]
     assert env["AKIG_ENV"] == "production"
     assert "@postgres:5432/" in env["AKIG_DATABASE_URL"] and "@redis:6379" in env["AKIG_REDIS_URL"]
-    for name in ("AKIG_COOKIE_SECRET", "AKIG_METRICS_TOKEN", "AKIG_APP_ROLE", "AKIG_APP_PASSWORD",
+    for name in ("AKIG_COOKIE_SECRET", "AKIG_SESSION_SECRET", "AKIG_METRICS_TOKEN", "AKIG_APP_ROLE", "AKIG_APP_PASSWORD",
                  "AKIG_ALLOWED_ORIGINS", "AKIG_REPORTS_DIR"):
         assert name in env, name
     reports = env["AKIG_REPORTS_DIR"]
