@@ -17,6 +17,7 @@ from tornado.web import Application, RequestHandler
 
 from akig_data import users
 from dashboards import auth
+from tests.dashboards.test_page_sessions import run_async
 
 
 class Ping(RequestHandler):
@@ -70,6 +71,6 @@ def test_a_slow_password_check_does_not_stop_other_requests(login_app, monkeypat
             client.close()
             server.stop()
 
-    answered, login_status = asyncio.run(scenario())
+    answered, login_status = run_async(scenario())
     assert answered == "pong during the check"
     assert login_status == 401

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 import re
 import urllib.error
 import urllib.request
@@ -81,6 +82,13 @@ async def _websocket_outcome(served: str, cookie: str, token: str) -> str:
     return "ack" if '"msgtype":"ACK"' in str(message).replace(" ", "") else f"other: {str(message)[:80]}"
 
 
+def run_async(coroutine):
+    """Run a coroutine on a loop of its own, in a thread: Playwright's sync API leaves an event loop
+    running in the test thread, where asyncio.run() refuses to start."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def test_a_forged_token_cannot_attach_to_a_page(served):
     cookie = session_cookie(served, "t-analyst")
     _, page = _page(served + "/proprietaire", cookie)
@@ -92,8 +100,8 @@ def test_a_forged_token_cannot_attach_to_a_page(served):
         "chosen id, unsigned": generate_jwt_token("chosen-session-id-123456", signed=False),
     }
     for what, token in forgeries.items():
-        assert asyncio.run(_websocket_outcome(served, cookie, token)) == "refused", what
-    assert asyncio.run(_websocket_outcome(served, cookie, real)) == "ack"   # the page's own token works
+        assert run_async(_websocket_outcome(served, cookie, token)) == "refused", what
+    assert run_async(_websocket_outcome(served, cookie, real)) == "ack"   # the page's own token works
 
 
 def test_no_script_in_the_page_can_read_the_login_cookie(served, browser):
