@@ -8,7 +8,6 @@ form and tells the page to refresh (`on_saved`).
 from __future__ import annotations
 
 import datetime as dt
-import html
 from typing import Callable
 
 import panel as pn
@@ -17,6 +16,7 @@ import param
 from akig_data import collection
 from akig_data.errors import AkigError
 from akig_data.scope import current
+from dashboards import components as ui
 from dashboards.tenant_detail import OUTCOME_FR
 
 METHOD_LABELS = {"Espèces": "cash", "Orange Money": "orange_money", "MTN MoMo": "mtn_momo", "Banque": "bank"}
@@ -87,9 +87,9 @@ class ActionForms(pn.viewable.Viewer):
                 self.payment_reference.value = ""
                 text = f"Paiement enregistré : reçu {result.details['receipt_no']}."
         except AkigError as exc:
-            self.message = f"❌ {html.escape(str(exc))}"
+            self.message = f"❌ {exc}"
             return False
-        self.message = f"✅ {html.escape(text)}"
+        self.message = f"✅ {text}"
         if self._on_saved is not None:
             self._on_saved()
         return True
@@ -106,5 +106,7 @@ class ActionForms(pn.viewable.Viewer):
             ("Paiement", card(self.payment_amount, self.payment_method, self.payment_reference, self.buttons["payment"])),
             sizing_mode="stretch_width",
         )
-        return pn.Column(tabs, pn.pane.Markdown(self.param.message, css_classes=["akig-form-message"]),
+        # the message repeats refusals that quote what was typed (a transaction reference...): text
+        return pn.Column(tabs, pn.pane.Markdown(pn.bind(ui.escape_markdown, self.param.message),
+                                                css_classes=["akig-form-message"]),
                          sizing_mode="stretch_width")

@@ -4,7 +4,7 @@ alert's history. Every figure comes from the `alerts` read and akig_data.alerts.
 
 from __future__ import annotations
 
-import html
+from urllib.parse import quote
 
 import pandas as pd
 import panel as pn
@@ -26,9 +26,12 @@ LINKS = {"site": "/proprietaire?site={}", "tenant": "/proprietaire?locataire={}"
 
 
 def link(kind: str, ref) -> str:
+    """The link to the alert's object (the table shows this column as HTML). The ref comes from the
+    database: URL-encoded, so it stays one parameter, then escaped for the attribute."""
     if ref is None or pd.isna(ref):
         return ""
-    return f'<a href="{html.escape(LINKS[kind].format(ref), quote=True)}" target="_blank">ouvrir</a>'
+    url = LINKS[kind].format(quote(str(ref), safe=""))
+    return f'<a href="{ui.escape_html(url)}" target="_blank">ouvrir</a>'
 
 
 def display(frame: pd.DataFrame) -> pd.DataFrame:
@@ -133,7 +136,7 @@ class AlertsPage(pn.viewable.Viewer):
     def _message(self, message):
         if not message:
             return pn.pane.HTML("", height=0, margin=0)
-        return pn.pane.Alert(html.escape(message), alert_type="info", sizing_mode="stretch_width")
+        return pn.pane.Alert(ui.escape_markdown(message), alert_type="info", sizing_mode="stretch_width")
 
     def __panel__(self):
         watch = database_watch()

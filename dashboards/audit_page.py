@@ -42,7 +42,8 @@ class AuditPage(pn.viewable.Viewer):
             pn.pane.Markdown("Connexions, déconnexions, exports, modifications des comptes et des données. "
                              "Le journal ne peut qu'être complété ; chaque entrée est chaînée à la précédente "
                              "par une empreinte SHA-256."),
-            pn.Row(button, pn.bind(lambda text: pn.pane.Markdown(text), self.param.checked)),
+            # the reason a broken chain gives may quote the tampered row: shown as text
+            pn.Row(button, pn.pane.Markdown(pn.bind(ui.escape_markdown, self.param.checked))),
             pn.panel(pn.bind(self.table, self.param.actor, self.param.action), loading_indicator=True),
         ], sidebar=[pn.widgets.TextInput.from_param(self.param.actor, name="Utilisateur"),
                     pn.widgets.TextInput.from_param(self.param.action, name="Action (login, export…)")])

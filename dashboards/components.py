@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from typing import Any, Callable
 
 import panel as pn
@@ -12,6 +13,31 @@ from akig_data.errors import AkigError, DatabaseUnavailable
 from akig_data.export import format_gnf
 
 BRAND = "#0b6e4f"
+# Every ASCII punctuation character CommonMark lets a backslash escape, except the five html.escape turns
+# into entities (markdown-it decodes those back to the literal characters).
+_MARKDOWN_PUNCTUATION = re.compile(r"([!#$%()*+,\-./:;=?@\[\\\]^_`{|}~])")
+
+
+def escape_html(value: Any) -> str:
+    """Text from outside the code (URL, form, database, an exception's message) for an HTML pane or a
+    notification: Panel's HTML model and Notyf set it as innerHTML, so `<`, `>`, `&` and quotes must arrive
+    as entities, or a link sent to a logged-in user runs script as him."""
+    return html.escape(str(value), quote=True)
+
+
+def escape_markdown(value: Any) -> str:
+    """Text from outside the code for a Markdown pane or an Alert (an Alert is Markdown). Panel's Markdown
+    passes raw HTML through, so the HTML is escaped; Markdown syntax is escaped too, so a value cannot
+    make a link, a heading or a list and shows exactly as typed, on one line."""
+    text = re.sub(r"\s*[\r\n]+\s*", " ", str(value))
+    return html.escape(_MARKDOWN_PUNCTUATION.sub(r"\\\1", text), quote=True)
+
+
+def notify_warning(message: str, duration: int = 0) -> None:
+    """A warning notification whose whole text is escaped (Notyf renders its message as HTML). By default
+    it stays until closed: a shared link that was partly ignored must not go unnoticed."""
+    if pn.state.notifications is not None:
+        pn.state.notifications.warning(escape_html(message), duration=duration)
 
 
 def fmt_int(value: Any) -> str:
@@ -61,7 +87,7 @@ def error_panel(exc: Exception) -> pn.pane.Alert:
         text = ("**La base de données est injoignable.** Les données s'afficheront dès son retour ; "
                 "la page réessaie toute seule.")
     elif isinstance(exc, AkigError):
-        text = f"**Requête refusée :** {html.escape(str(exc))}"
+        text = f"**Requête refusée :** {escape_markdown(exc)}"
     else:
         text = "**Erreur inattendue.** L'équipe technique a été prévenue (voir les journaux du serveur)."
     return pn.pane.Alert(text, alert_type="danger", sizing_mode="stretch_width")
@@ -131,6 +157,6 @@ def user_badge() -> pn.pane.HTML:
 def refusal_page(title: str, message: str) -> pn.template.FastListTemplate:
     """What a session sees instead of an app its role may not open (or when its session ended)."""
     return page(title, main=[
-        pn.pane.Alert(f"**{html.escape(message)}**", alert_type="warning", sizing_mode="stretch_width"),
+        pn.pane.Alert(f"**{escape_markdown(message)}**", alert_type="warning", sizing_mode="stretch_width"),
         pn.pane.HTML('<p><a href="/">Retour à l\'accueil</a> · <a href="/logout">Se déconnecter</a></p>'),
     ])

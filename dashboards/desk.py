@@ -11,7 +11,6 @@ payment); a recorded action refreshes the missions, the card and the figures.
 from __future__ import annotations
 
 import datetime as dt
-import html
 
 import pandas as pd
 import panel as pn
@@ -97,7 +96,7 @@ class Desk(pn.viewable.Viewer):
         try:
             report = missions.generate(self.day, who=current())
         except AkigError as exc:
-            self.notice = f"❌ {html.escape(str(exc))}"
+            self.notice = f"❌ {exc}"
             return
         self.notice = (f"✅ {report.planned_visits} visites et {report.planned_calls} appels planifiés "
                        f"({report.kept_done} déjà faits conservés, {report.unassigned} sans agent disponible, "
@@ -169,8 +168,8 @@ class Desk(pn.viewable.Viewer):
             return pn.pane.Alert("Choisissez une mission dans la liste pour ouvrir la fiche du locataire et "
                                  "enregistrer un appel, une visite, une promesse ou un paiement.",
                                  alert_type="info", sizing_mode="stretch_width")
-        return pn.pane.HTML(f"<h3>{html.escape(str(self.mission['name']))} — bail "
-                            f"{html.escape(str(self.mission['lease_ref']))}</h3>")
+        return pn.pane.HTML(f"<h3>{ui.escape_html(self.mission['name'])} — bail "
+                            f"{ui.escape_html(self.mission['lease_ref'])}</h3>")
 
     def __panel__(self):
         watch = database_watch()
@@ -183,7 +182,7 @@ class Desk(pn.viewable.Viewer):
             if self.role in ("admin", "manager"):
                 button = pn.widgets.Button(name="Générer les missions", button_type="primary")
                 button.on_click(self.generate)
-                sidebar += [button, pn.pane.Markdown(self.param.notice)]
+                sidebar += [button, pn.pane.Markdown(pn.bind(ui.escape_markdown, self.param.notice))]
             self.report = report = report_card(day=self.day)
             if report is not None:   # the report of the desk's day, for all owners
                 self.param.watch(lambda e: setattr(report, "day", e.new), "day")

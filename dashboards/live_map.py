@@ -34,6 +34,7 @@ from dashboards.live_feed import Snapshot, live_feed
 
 log = logging.getLogger(__name__)
 DAYS_LATE = {"Tous les retards": 0, "Plus de 30 jours": 31, "Plus de 60 jours": 61, "Plus de 90 jours": 91}
+URL_KEYS = {"agent_ref": "agent"}   # /carte?agent=AGT-001 follows that agent (links from the alerts)
 TRACKS_EVERY_S = 3.0   # tracks can hold thousands of points: sent to the browser at most this often
 MAP_HEIGHT = 640
 
@@ -244,25 +245,28 @@ class LiveMap(pn.viewable.Viewer):
 
     # -- page --------------------------------------------------------------------------------------
     def _problem_banner(self, problem):
+        """`problem` is an error's message, which may repeat a value from the URL or the database: text."""
         if not problem:
             return pn.pane.HTML("", height=0, margin=0)
-        return pn.pane.Alert(problem if "base de données" not in problem else
+        return pn.pane.Alert(ui.escape_markdown(problem) if "base de données" not in problem else
                              "**La base de données est injoignable.** La carte se mettra à jour dès son retour.",
                              alert_type="danger", sizing_mode="stretch_width")
 
     def _message(self, message):
+        """`message` names agents and repeats refusals from the data layer: shown as text."""
         if not message:
             return pn.pane.HTML("", height=0, margin=0)
-        return pn.pane.Alert(message, alert_type="info", sizing_mode="stretch_width", css_classes=["akig-map-message"])
+        return pn.pane.Alert(ui.escape_markdown(message), alert_type="info", sizing_mode="stretch_width",
+                             css_classes=["akig-map-message"])
 
     def _url_refused(self, values: dict) -> None:
-        """?agent=X from an alert's link: an agent without a position today is simply not followed."""
-        if pn.state.notifications is not None:
-            pn.state.notifications.warning(f"Agent inconnu ou sans position : {values.get('agent_ref')}")
+        """?agent=X from an alert's link: an agent without a position today is simply not followed. The
+        notice repeats X as text (anyone can write a link)."""
+        ui.notify_warning(f"Agent inconnu ou sans position : {values.get('agent_ref')}")
 
     def __panel__(self):
-        if pn.state.location is not None:   # /carte?agent=AGT-001 follows that agent (links from the alerts)
-            pn.state.location.sync(self, {"agent_ref": "agent"}, on_error=self._url_refused)
+        if pn.state.location is not None:
+            pn.state.location.sync(self, URL_KEYS, on_error=self._url_refused)
         planner = self.who is None or self.who.role in roles.ROUTE_PLANNERS
         button = pn.widgets.Button(name="Réoptimiser depuis sa position", button_type="primary",
                                    disabled=not planner, sizing_mode="stretch_width")

@@ -7,8 +7,6 @@ the data layer; nothing here touches SQL or Redis.
 
 from __future__ import annotations
 
-import html
-
 import pandas as pd
 import panel as pn
 import param
@@ -79,13 +77,13 @@ class OwnerDashboard(pn.viewable.Viewer):
             pn.state.location.sync(self, URL_KEYS, on_error=self._apply_url_one_by_one)
 
     def _apply_url_one_by_one(self, values: dict) -> None:
-        """A bad value in a shared URL (a mistyped date, an unknown period) is skipped, not fatal."""
+        """A bad value in a shared URL (a mistyped date, an unknown period) is skipped, not fatal. The
+        notice repeats the value as text: anyone can write a link, so it may hold HTML meant to run."""
         for name, value in values.items():
             try:
                 self.param.update(**{name: value})
             except Exception:
-                if pn.state.notifications is not None:
-                    pn.state.notifications.warning(f"Paramètre d'adresse ignoré : {URL_KEYS.get(name, name)}={value}")
+                ui.notify_warning(f"Paramètre d'adresse ignoré : {URL_KEYS.get(name, name)}={value}")
 
     # -- state -----------------------------------------------------------------------------------------
     def _follow(self, *_):
@@ -226,7 +224,7 @@ class OwnerDashboard(pn.viewable.Viewer):
                                     styles={"color": "#5f6b73", "font-size": "0.85em"})
         frame = self.search_frame()
         if frame.empty:
-            return pn.pane.Alert(f"Aucun locataire ne correspond à « {html.escape(self.search.strip())} ».",
+            return pn.pane.Alert(f"Aucun locataire ne correspond à « {ui.escape_markdown(self.search.strip())} ».",
                                  alert_type="warning")
         widget = table(frame, page_size=8, selectable=True, css_classes=["akig-search-results"], layout="fit_columns",
                        hidden_columns=["Locataire", "Téléphone", "Trouvé par"])

@@ -16,6 +16,7 @@ from akig_data import positions
 from akig_data.errors import AkigError
 from akig_data.routing import haversine_m
 from akig_data.runtime import get_runtime
+from dashboards import components as ui
 from dashboards import map_layers as layers
 
 OUTCOMES = {"absent": "absent", "reached": "joint", "refused": "refus", "promise": "promesse", "paid": "payé"}
@@ -104,7 +105,7 @@ class Replay(pn.viewable.Viewer):
     def summary_text(self, step: int) -> str:
         """One line under the slider (Markdown): where the agent is in his day."""
         if self.problem:
-            return f"**Requête refusée :** {self.problem}"
+            return f"**Requête refusée :** {ui.escape_markdown(self.problem)}"
         if not self.agent_ref:
             return "Choisissez un agent et une journée pour rejouer ses déplacements."
         if self.track.empty:

@@ -52,7 +52,12 @@ class SiteDetail(pn.viewable.Viewer):
         return ui.guarded(self._view)
 
     def _view(self):
-        site = reads.sites(owner_ref=self.owner_ref or None).set_index("site_ref").loc[self.site_ref]
+        sites = reads.sites(owner_ref=self.owner_ref or None).set_index("site_ref")
+        if self.site_ref not in sites.index:
+            # a mistyped or foreign ref (it may come from a shared URL): said, and repeated as text
+            return pn.pane.Alert(f"Site inconnu : « {ui.escape_markdown(self.site_ref)} ».", alert_type="warning",
+                                 sizing_mode="stretch_width")
+        site = sites.loc[self.site_ref]
         units, late = self.units_frame(), self.late_frame()
         units_table = table(units, money=("Loyer (GNF)", "Impayés (GNF)"), page_size=10)
         units_table.style.map(lambda v: {"En retard": "color:#b3261e;font-weight:600", "Vacant": "color:#8a8f94",
