@@ -1,5 +1,7 @@
 """The daily report as an Excel workbook (openpyxl): one sheet per table, numbers stored as numbers
-(money with a GNF format, rates with one decimal), bold frozen headers and filters on every sheet."""
+(money with a GNF format, rates with one decimal), bold frozen headers and filters on every sheet. Text
+cells that a spreadsheet would run as a formula get a leading apostrophe (export.spreadsheet_safe):
+tenants' names and alerts' titles come from users."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from akig_data.daily_report import DailyReport
+from akig_data.export import spreadsheet_safe
 
 GNF_FORMAT = '#,##0 "GNF"'
 HEADER_FILL = PatternFill("solid", fgColor="0B6E4F")
@@ -20,6 +23,7 @@ def render(report: DailyReport) -> bytes:
     workbook = Workbook()
     workbook.remove(workbook.active)
     for title, frame in report.tables.items():
+        frame = spreadsheet_safe(frame)
         sheet = workbook.create_sheet(title[:31])
         sheet.append(list(frame.columns))
         for row in frame.itertuples(index=False):

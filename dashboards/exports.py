@@ -2,6 +2,8 @@
 
 The files hold what the table shows, with French headers: CSV in UTF-8 with a BOM (so that Excel opens
 accents correctly), and .xlsx with numbers as numbers, GNF amounts formatted, a frozen header and filters.
+Text that a spreadsheet would run as a formula (a note typed as `=HYPERLINK(...)`) is written with a
+leading apostrophe (akig_data.export.spreadsheet_safe).
 """
 
 from __future__ import annotations
@@ -12,19 +14,21 @@ from typing import Callable
 import pandas as pd
 import panel as pn
 
+from akig_data.export import spreadsheet_csv, spreadsheet_safe
+
 GNF_FORMAT = '#,##0" GNF"'
 RATE_FORMAT = "0.0%"
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False).encode("utf-8-sig")
+    return spreadsheet_csv(frame).encode("utf-8-sig")
 
 
 def excel_bytes(frame: pd.DataFrame, sheet: str, money: tuple[str, ...] = (), rates: tuple[str, ...] = ()) -> bytes:
     """One sheet: header frozen, auto-filter, GNF and % formats, readable column widths."""
     from openpyxl.utils import get_column_letter
 
-    out = frame.copy()
+    out = spreadsheet_safe(frame)
     for column in out.columns:
         if isinstance(out[column].dtype, pd.DatetimeTZDtype):
             out[column] = out[column].dt.tz_localize(None)  # Excel has no time zones; Conakry is UTC+0
