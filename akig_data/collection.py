@@ -5,8 +5,13 @@ French), runs in one transaction as the writing role (akig_write, sql/010) toget
 entry, then invalidates exactly the memoized reads that depend on the table it wrote. A client id
 (sent by a phone that may retry) makes a write idempotent: the same id returns the first result.
 
-Who may write: admins, managers and agents (an agent writes in his own name only). Owners, analysts
-and ops read.
+Who may write: admins, managers and agents. An agent writes in his own name only, and on the leases of
+his missions only (today's, tomorrow's and the last AKIG_AGENT_LEASE_DAYS days', the window in which he
+may read their tenants' cards): any other lease is answered exactly like a lease that does not exist.
+Owners, analysts and ops read.
+
+A client id is looked up for its author only (recorded_by): a phone's retry gets its own first answer
+back, and an id reused by someone else never returns another user's write or receipt.
 """
 
 from __future__ import annotations
@@ -146,15 +151,25 @@ def _writer(who: Principal | None, agent_ref: str | None) -> tuple[str, str | No
 class _Write:
     """One write transaction as akig_write, with the lookups every command needs."""
 
-    def __init__(self, conn: sa.Connection):
+    def __init__(self, conn: sa.Connection, who: Principal | None, actor: str):
         self.conn = conn
+        self.actor = actor
+        # An agent's leases are those of his missions; admins, managers and the CLI write on any lease.
+        self.agent_scope = who is not None and who.role == "agent"
+        self.agent_ref = who.agent_ref if who is not None else None
 
     def lease(self, lease_ref: Any) -> sa.Row:
+        """The lease, if this writer may write on it. One query and one message for a lease that does not
+        exist and for one outside an agent's missions: the answer does not tell that it exists."""
         if not isinstance(lease_ref, str) or not lease_ref.strip():
             raise InvalidParameter("lease_ref : obligatoire.")
         row = self.conn.execute(sa.text(
             "SELECT l.id, l.lease_ref, l.tenant_id, l.start_date, l.end_date, s.lat, s.lon, s.site_ref "
-            "FROM leases l JOIN sites s ON s.id = l.site_id WHERE l.lease_ref = :r"), {"r": lease_ref}).first()
+            "FROM leases l JOIN sites s ON s.id = l.site_id WHERE l.lease_ref = :r "
+            "AND (NOT CAST(:agent_scope AS boolean) OR l.id IN (SELECT lease_id FROM agent_mission_leases("
+            "CAST(:agent AS text), CAST(:today AS date), CAST(:days AS integer))))"),
+            {"r": lease_ref, "agent_scope": self.agent_scope, "agent": self.agent_ref, "today": _now().date(),
+             "days": get_runtime().settings.agent_lease_days}).first()
         if row is None:
             raise InvalidParameter(f"Bail inconnu : {lease_ref!r}.")
         return row
@@ -170,19 +185,20 @@ class _Write:
         return row.id
 
     def existing(self, table: str, ref_column: str, client_id: str | None) -> str | None:
+        """The ref of this author's earlier write with this client id (never another author's)."""
         if client_id is None:
             return None
-        return self.conn.execute(sa.text(f"SELECT {ref_column} FROM {table} WHERE client_id = :c"),
-                                 {"c": client_id}).scalar()
+        return self.conn.execute(sa.text(f"SELECT {ref_column} FROM {table} WHERE client_id = :c "
+                                         "AND recorded_by = :by"), {"c": client_id, "by": self.actor}).scalar()
 
 
-def _transaction(action, tables: tuple[str, ...]):
+def _transaction(action, tables: tuple[str, ...], who: Principal | None, actor: str):
     """Run `action(_Write)` in one transaction as akig_write; bump the memo of `tables` after commit."""
     runtime = get_runtime()
     with translated_errors(), runtime.engine.begin() as conn:
         if runtime.settings.row_security:
             conn.execute(sa.text("SELECT set_config('role', 'akig_write', true)"))
-        result = action(_Write(conn))
+        result = action(_Write(conn, who, actor))
     if not result.duplicate:
         runtime.memo.bump(tables)
     return result
@@ -217,7 +233,7 @@ def record_call(lease_ref: str, outcome: str, *, called_at: Any = None, note: An
                      target=lease.lease_ref, details={"call_ref": ref, "outcome": outcome})
         return Result("call", ref)
 
-    return _transaction(write, ("calls", "missions"))
+    return _transaction(write, ("calls", "missions"), who, actor)
 
 
 def record_visit(lease_ref: str, outcome: str, *, lat: Any, lon: Any, accuracy_m: Any = None, visited_at: Any = None,
@@ -269,7 +285,7 @@ def record_visit(lease_ref: str, outcome: str, *, lat: Any, lon: Any, accuracy_m
                      target=lease.lease_ref, details={**details, "outcome": outcome})
         return Result("visit", ref, details=details)
 
-    return _transaction(write, ("visits", "missions"))
+    return _transaction(write, ("visits", "missions"), who, actor)
 
 
 def _coordinate(value: Any, field: str, bound: float) -> float:
@@ -308,7 +324,7 @@ def record_promise(lease_ref: str, amount: Any, due_date: Any, *, agent_ref: str
                      target=lease.lease_ref, details={"promise_ref": ref, "amount": amount, "due_date": due.isoformat()})
         return Result("promise", ref, details={"amount": amount, "due_date": due.isoformat()})
 
-    return _transaction(write, ("promises",))
+    return _transaction(write, ("promises",), who, actor)
 
 
 def record_payment(lease_ref: str, amount: Any, method: Any, *, reference: Any = None, paid_at: Any = None,
@@ -325,8 +341,9 @@ def record_payment(lease_ref: str, amount: Any, method: Any, *, reference: Any =
 
     def write(w: _Write) -> Result:
         if client_id is not None:
-            row = w.conn.execute(sa.text("SELECT payment_ref, receipt_no FROM payments WHERE client_id = :c"),
-                                 {"c": client_id}).first()
+            row = w.conn.execute(sa.text("SELECT payment_ref, receipt_no FROM payments "
+                                         "WHERE client_id = :c AND recorded_by = :by"),
+                                 {"c": client_id, "by": actor}).first()
             if row is not None:
                 return Result("payment", row.payment_ref, duplicate=True, details={"receipt_no": row.receipt_no})
         lease, agent_id = w.lease(lease_ref), w.agent_id(agent_ref)
@@ -347,4 +364,4 @@ def record_payment(lease_ref: str, amount: Any, method: Any, *, reference: Any =
                                                       "receipt_no": receipt})
         return Result("payment", payment_ref, details={"receipt_no": receipt, "amount": amount})
 
-    return _transaction(write, ("payments",))
+    return _transaction(write, ("payments",), who, actor)

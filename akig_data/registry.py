@@ -303,12 +303,12 @@ def _memoized(spec: ReadSpec, args: dict[str, Any], scope: str, runtime) -> pa.T
 
 def _check_agent_tenant(agent_ref: str | None, tenant_ref: str | None) -> None:
     """An agent sees a tenant only while he has (or just had) a mission about him: today's, the next
-    day's, or the last 7 days'. Otherwise the tenant is unknown to him."""
+    day's, or the last AKIG_AGENT_LEASE_DAYS days' (sql/019's agent_mission_leases, the same window as
+    his writes in akig_data/collection.py). Otherwise the tenant is unknown to him."""
     found = sql_table(
-        "SELECT 1 AS ok FROM missions m JOIN agents a ON a.id = m.agent_id JOIN leases l ON l.id = m.lease_id"
-        " JOIN tenants t ON t.id = l.tenant_id WHERE a.agent_ref = :a AND t.tenant_ref = :t"
-        " AND m.day BETWEEN CAST(:today AS date) - 7 AND CAST(:today AS date) + 1 LIMIT 1",
-        a=agent_ref, t=tenant_ref, today=today())
+        "SELECT 1 AS ok FROM agent_mission_leases(CAST(:a AS text), CAST(:today AS date), CAST(:days AS integer)) m"
+        " JOIN leases l ON l.id = m.lease_id JOIN tenants t ON t.id = l.tenant_id WHERE t.tenant_ref = :t LIMIT 1",
+        a=agent_ref, t=tenant_ref, today=today(), days=get_runtime().settings.agent_lease_days)
     if found.num_rows == 0:
         raise InvalidParameter(f"unknown tenant_ref: {tenant_ref}")
 

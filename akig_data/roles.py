@@ -31,7 +31,8 @@ REPORT_ALERT_READS = frozenset({"alerts_opened"})
 # What an agent reads: his own missions of the day and his own performance (the data layer forces his
 # agent_ref), and the leaderboards.
 AGENT_READS = frozenset({"missions", "agent_routes", "agent_performance", "agent_daily", "leaderboard", "leaderboard_month"})
-# ... and the tenants of his missions (today's and the last 7 days'), checked by the data layer.
+# ... and the tenants of his missions (today's, tomorrow's and the last AKIG_AGENT_LEASE_DAYS days', 7 by
+# default), checked by the data layer; he writes on those leases only (akig_data/collection.py).
 AGENT_TENANT_READS = frozenset({"tenant_card", "tenant_leases", "tenant_ledger", "tenant_timeline"})
 
 # Who sees every owner; an owner sees only his own (forced by the data layer and by PostgreSQL).

@@ -10,6 +10,10 @@ AKIG_STATEMENT_TIMEOUT_MS  PostgreSQL statement timeout for reads (default 60000
 AKIG_SCORE_WEIGHTS weights of the agent score: recovery, promise-kept rate, mission completion (default
                    "60,20,20"; see sql/012_agent_performance.sql).
 AKIG_POSITIONS_RETENTION_DAYS  agents' GPS fixes older than this are pruned by a scheduled task (default 90).
+AKIG_AGENT_LEASE_DAYS  an agent reads the cards of the tenants of his missions, and records calls, visits,
+                   promises and payments on their leases, for missions of today, tomorrow and the last
+                   this many days (default 7; 0: today's and tomorrow's only). One window for both, so
+                   an agent never writes on a lease he could not look at.
 AKIG_TILES_URL     the live map's basemap tiles, an XYZ URL template (default OpenStreetMap's); "off" draws
                    the map without a basemap.
 AKIG_ROW_SECURITY  "on" (default): every read becomes akig_read_all or akig_read_owner (created by the
@@ -42,6 +46,7 @@ class Settings:
     redis_retry_after: float = 2.0
     score_weights: tuple[float, float, float] = (60.0, 20.0, 20.0)
     positions_retention_days: int = 90
+    agent_lease_days: int = 7
     tiles_url: str = "https://tile.openstreetmap.org/{Z}/{X}/{Y}.png"
     database_read_url: str | None = None     # a read replica for the reads (writes stay on the primary)
     read_after_write_s: float = 5.0          # reads go to the primary for this long after any write
@@ -58,6 +63,7 @@ class Settings:
             row_security=(_env("AKIG_ROW_SECURITY", "on") or "on").lower() not in ("off", "0", "false", "no"),
             score_weights=_weights(_env("AKIG_SCORE_WEIGHTS", "60,20,20") or "60,20,20"),
             positions_retention_days=_positive_int("AKIG_POSITIONS_RETENTION_DAYS", 90),
+            agent_lease_days=_positive_int("AKIG_AGENT_LEASE_DAYS", 7, minimum=0),
             tiles_url=_env("AKIG_TILES_URL", cls.tiles_url) or cls.tiles_url,
             database_read_url=_env("AKIG_DATABASE_READ_URL"),
             read_after_write_s=float(_env("AKIG_READ_AFTER_WRITE_S", "5")),
@@ -79,12 +85,12 @@ def _weights(text: str) -> tuple[float, float, float]:
     return values  # type: ignore[return-value]
 
 
-def _positive_int(name: str, default: int) -> int:
+def _positive_int(name: str, default: int, minimum: int = 1) -> int:
     text = _env(name, str(default)) or str(default)
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise ValueError(f"{name} must be a whole number of at least 1 (got {text!r})")
+        value = minimum - 1
+    if value < minimum:
+        raise ValueError(f"{name} must be a whole number of at least {minimum} (got {text!r})")
     return value

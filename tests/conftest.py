@@ -128,6 +128,16 @@ def settings_for(url: str, redis_url: str | None) -> Settings:
     )
 
 
+def give_mission(rt, agent_ref: str, lease_ref: str, day: dt.date) -> None:
+    """A planned call of `agent_ref` on `lease_ref` on `day` (as the planner would write it)."""
+    with rt.engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO missions (mission_ref, day, agent_id, lease_id, kind, reason, arrears, chance, priority)"
+            " SELECT :ref, :day, a.id, l.id, 'call', 'arrears', 0, 0.5, 0 FROM agents a, leases l"
+            " WHERE a.agent_ref = :agent AND l.lease_ref = :lease"),
+            {"ref": f"M-{agent_ref}-{lease_ref}-{day}", "day": day, "agent": agent_ref, "lease": lease_ref})
+
+
 @pytest.fixture()
 def fresh_db(databases, template_db, redis_url):
     """An empty, migrated database of this test's own, with the data layer pointed at it."""

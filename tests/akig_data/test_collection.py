@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from akig_data import audit, collection, reads
 from akig_data.errors import AccessDenied, InvalidParameter
 from akig_data.scope import Principal
-from tests.conftest import SMALL_UNTIL
+from tests.conftest import SMALL_UNTIL, give_mission
 
 MANAGER = Principal("awa", "manager")
 AGENT = Principal("fode", "agent", agent_ref="AGT-001")
@@ -20,8 +20,12 @@ TODAY = dt.datetime.now(collection.TZ).date()
 
 @pytest.fixture()
 def lease(seeded):
+    """The lease with the largest arrears, on which AGT-001 had a mission yesterday (an agent writes on the
+    leases of his missions only: tests/akig_data/test_agent_write_scope.py)."""
     frame = reads.arrears_by_lease(as_of=SMALL_UNTIL)
-    return frame.sort_values("arrears")["lease_ref"].iloc[-1]
+    lease_ref = frame.sort_values("arrears")["lease_ref"].iloc[-1]
+    give_mission(seeded, "AGT-001", lease_ref, TODAY - dt.timedelta(days=1))
+    return lease_ref
 
 
 def counts(rt) -> dict[str, int]:

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from akig_data import reads, roles, runtime, users
-from tests.conftest import SMALL_UNTIL, settings_for
+from tests.conftest import SMALL_UNTIL, give_mission, settings_for
 from tests.dashboards.conftest import TEST_USERS, seeded_server, session_cookie
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
@@ -25,6 +25,8 @@ def api(databases, seeded_template, redis_url, tmp_path_factory):
         runtime.configure(settings_for(url, redis_url))
         tokens = {name: users.rotate_token(name, actor="test") for name in TEST_USERS}
         lease = reads.arrears_by_lease(as_of=SMALL_UNTIL).sort_values("arrears")["lease_ref"].iloc[-1]
+        # t-agent (AGT-001) writes on the leases of his missions only: one yesterday on this lease
+        give_mission(runtime.get_runtime(), "AGT-001", lease, TODAY - dt.timedelta(days=1))
         yield base, tokens, lease, runtime.get_runtime().engine
         runtime.reset()
 
@@ -123,6 +125,52 @@ def test_an_agent_cannot_write_in_another_agents_name(api):
     status, body = post(base, "/api/calls", {"lease_ref": lease, "outcome": "reached", "agent_ref": "AGT-002"},
                         tokens["t-agent"])
     assert status == 403 and "propres actions" in body["error"]
+
+
+WRITE_BODIES = {
+    "/api/calls": {"outcome": "reached"},
+    "/api/visits": {"outcome": "reached", "lat": 9.55, "lon": -13.65},
+    "/api/promises": {"amount": 1000, "due_date": (TODAY + dt.timedelta(days=2)).isoformat()},
+    "/api/payments": {"amount": 1000, "method": "cash"},
+}
+
+
+def test_a_lease_outside_the_agents_missions_is_answered_like_an_unknown_one(api):
+    base, tokens, _, engine = api
+    with engine.connect() as conn:
+        other = conn.execute(sa.text(
+            "SELECT l.lease_ref FROM leases l WHERE NOT EXISTS (SELECT 1 FROM missions m JOIN agents a"
+            " ON a.id = m.agent_id WHERE m.lease_id = l.id AND a.agent_ref = 'AGT-001') LIMIT 1")).scalar()
+    before = counts(engine)
+    for path, body in WRITE_BODIES.items():
+        forbidden = post(base, path, {"lease_ref": other, **body}, tokens["t-agent"])
+        unknown = post(base, path, {"lease_ref": "BAIL-NOPE", **body}, tokens["t-agent"])
+        assert forbidden[0] == unknown[0] == 400, (path, forbidden, unknown)
+        assert forbidden[1]["error"].replace(other, "?") == unknown[1]["error"].replace("BAIL-NOPE", "?")
+        assert forbidden[1]["error"].startswith("Bail inconnu")
+    assert counts(engine) == before
+    status, _ = post(base, "/api/calls", {"lease_ref": other, "outcome": "reached", "agent_ref": "AGT-001"},
+                     tokens["t-manager"])
+    assert status == 201   # a manager writes on any lease
+
+
+def test_another_agent_reusing_a_client_id_gets_his_own_write_not_the_first_receipt(api):
+    base, tokens, lease, engine = api
+    if users.get("t-agent2") is None:
+        users.add("t-agent2", "Test-password-2", "agent", actor="test", agent_ref="AGT-002")
+    token2 = users.rotate_token("t-agent2", actor="test")
+    with engine.connect() as conn:
+        theirs = conn.execute(sa.text("SELECT lease_ref FROM leases WHERE lease_ref <> :l ORDER BY id LIMIT 1"),
+                              {"l": lease}).scalar()
+    give_mission(runtime.get_runtime(), "AGT-002", theirs, TODAY)
+    body = {"amount": 5000, "method": "cash", "client_id": "phone-7/1"}
+    status, first = post(base, "/api/payments", {"lease_ref": lease, **body}, tokens["t-agent"])
+    assert status == 201
+    status, second = post(base, "/api/payments", {"lease_ref": theirs, **body}, token2)
+    assert status == 201 and not second["duplicate"]
+    assert second["receipt_no"] != first["receipt_no"] and second["ref"] != first["ref"]
+    status, again = post(base, "/api/payments", {"lease_ref": lease, **body}, tokens["t-agent"])
+    assert status == 200 and again["duplicate"] and again["receipt_no"] == first["receipt_no"]
 
 
 def test_a_browser_session_must_send_the_xsrf_token(api):
