@@ -165,8 +165,9 @@ class MeHandler(AuthenticatedHandler):
 
 
 class ReadHandler(AuthenticatedHandler):
-    """GET /api/reads/NAME?param=value: any read the caller's role may make, as JSON records (an owner
-    gets his own rows only, exactly as in the apps)."""
+    """GET /api/reads/NAME?param=value&page=&page_size=: any read the caller's role may make, as JSON
+    records (an owner gets his own rows only, exactly as in the apps), one page at a time like every
+    other list route: a read of the whole portfolio would otherwise put every row in one answer."""
 
     route = "/api/reads"
 
@@ -175,9 +176,10 @@ class ReadHandler(AuthenticatedHandler):
             spec = registry.get(name)
         except InvalidParameter as exc:
             return 404, {"error": str(exc)}
-        kwargs = {k: self.get_query_argument(k) for k in self.request.query_arguments}
+        page, size = _page_arguments(self)   # refused before the read runs
+        kwargs = {k: self.get_query_argument(k) for k in self.request.query_arguments if k not in PAGE_ARGUMENTS}
         frame = registry.table_to_frame(registry.execute(spec, kwargs))
-        return 200, {"read": name, "rows": export.records(frame)}
+        return 200, {"read": name, **_page(frame, page, size)}
 
 
 class WriteHandler(AuthenticatedHandler):
@@ -211,17 +213,35 @@ class WriteHandler(AuthenticatedHandler):
         return (200 if result.duplicate else 201), result.as_dict()
 
 
-def _paginate(handler: RequestHandler, frame) -> dict:
-    """`page` (from 1) and `page_size` (1-1000, default 100) query arguments; the total is given."""
+PAGE_ARGUMENTS = ("page", "page_size")
+MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 100
+
+
+def _page_arguments(handler: RequestHandler) -> tuple[int, int]:
+    """`page` (from 1) and `page_size` (1 to MAX_PAGE_SIZE, default 100). A larger page is refused, not
+    cut down: a client asking for 5000 rows and silently getting 1000 would take them for all."""
     try:
         page = int(handler.get_query_argument("page", "1"))
-        size = int(handler.get_query_argument("page_size", "100"))
+        size = int(handler.get_query_argument("page_size", str(DEFAULT_PAGE_SIZE)))
     except ValueError:
         raise InvalidParameter("page et page_size : nombres entiers attendus.") from None
-    if page < 1 or not 1 <= size <= 1000:
-        raise InvalidParameter("page ≥ 1 et page_size de 1 à 1000.")
+    if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
+        raise InvalidParameter(f"page ≥ 1 et page_size de 1 à {MAX_PAGE_SIZE}.")
+    return page, size
+
+
+def _page(frame, page: int, size: int) -> dict:
+    """One page of rows, the total, and the number of the next page (null on the last one)."""
+    total = int(len(frame))
     rows = export.records(frame.iloc[(page - 1) * size: page * size])
-    return {"rows": rows, "page": page, "page_size": size, "total": int(len(frame))}
+    return {"rows": rows, "page": page, "page_size": size, "total": total,
+            "next_page": page + 1 if page * size < total else None}
+
+
+def _paginate(handler: RequestHandler, frame) -> dict:
+    """The page of `frame` that the request's `page` and `page_size` ask for."""
+    return _page(frame, *_page_arguments(handler))
 
 
 def _run(name: str, **kwargs):
