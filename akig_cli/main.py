@@ -65,6 +65,46 @@ def _day(date: str | None) -> dt.date:
         raise  # pragma: no cover - _fail has raised
 
 
+def _stop_like_ctrl_c() -> None:
+    """SIGTERM (kill, a service manager, `docker stop`) and SIGHUP (the terminal closed) end a long-running
+    command the way Ctrl-C does: Python unwinds, `finally` blocks and exit handlers run, and those stop the
+    embedded Redis (and PostgreSQL) this process started (akig_data.embedded). Python's default for both
+    signals is to die at once without them, and the embedded servers outlived the command.
+
+    Forked server processes (--num-procs) inherit this; their exit handlers leave the embedded servers to
+    the process that started them, and they get SIGTERM when that process ends (_end_with_parent), so
+    that none keeps serving on its own. A second signal during the clean-up is ignored so that it cannot
+    cut the clean-up short (SIGKILL still ends everything)."""
+    import signal
+
+    stopping = []
+
+    def stop(signum, _frame) -> None:
+        if stopping:
+            return
+        stopping.append(signum)
+        sys.exit(0)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
+    os.register_at_fork(after_in_child=_end_with_parent)
+
+
+def _end_with_parent() -> None:
+    """In a forked process (Tornado's --num-procs workers): ask Linux for SIGTERM when the parent ends.
+    Without it, a parent stopped by SIGTERM left its workers serving, adopted by init. Subprocesses
+    (the embedded Redis, the simulator) are not forked this way and are stopped by their owner."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+    if os.getppid() == 1:   # the parent ended before the request was made
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _runtime(start_embedded_redis: bool = False):
     from akig_data.errors import DatabaseUnavailable
     from akig_data.runtime import configure
@@ -209,6 +249,7 @@ def demo_up(
     from akig_data.demo.seed import has_data
     from akig_data.demo.seed import seed as run_seed
 
+    _stop_like_ctrl_c()   # before anything is started: a stop during the start cleans up too
     runtime = _runtime(start_embedded_redis=True)
     _migrate(runtime)
     with runtime.engine.connect() as conn:
@@ -225,11 +266,7 @@ def demo_up(
         # use it up within the minute and the demo's own API calls would answer 429.
         os.environ.setdefault("AKIG_API_RATE_PER_ADDRESS", "100000")
     simulator = _start_simulator(address, port, runtime) if simulate else None
-    if simulator is not None:  # stopped by SIGTERM too (a service manager, a test): take the simulator along
-        import signal
-
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
+    try:   # stopped by Ctrl-C, SIGTERM or SIGHUP (_stop_like_ctrl_c): take the simulator along
         _serve(port=port, address=address, num_procs=1, runtime=runtime)
     finally:
         if simulator is not None:
@@ -659,6 +696,7 @@ def serve(
     num_procs: int = typer.Option(1, help="server processes (Tornado fork; put nginx with sticky sessions in front)"),
 ) -> None:
     """Serve every app and the HTTP endpoints (/api/health ...) on one Panel server."""
+    _stop_like_ctrl_c()   # before the embedded Redis starts: SIGTERM or SIGHUP then stops it
     if num_procs > 1:
         _multiprocess_metrics()
     runtime = _runtime(start_embedded_redis=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import socket
 import tempfile
 import uuid
@@ -29,6 +30,24 @@ SMALL_UNTIL = dt.date(2026, 6, 30)
 # AKIG_TEST_EMBEDDED=1 runs the suite on the embedded servers even when local ones answer (to check
 # that `make test` passes on a bare laptop).
 FORCE_EMBEDDED = os.environ.get("AKIG_TEST_EMBEDDED") == "1"  # the seeded test data set ends here: tests do not move with the calendar
+
+
+def pytest_configure(config):
+    """SIGTERM (a CI job cancelled or timed out, `kill`) and SIGHUP (the terminal closed) stop the run the
+    way Ctrl-C does: pytest tears the session down (servers stopped, databases dropped, the embedded Redis
+    stopped) and Python runs its exit handlers. Python's default for both is to die at once, and the
+    session's embedded Redis and servers outlived `make test`. A second signal during the tear-down is
+    ignored so that it cannot cut it short (SIGKILL still ends everything)."""
+    stopping = []
+
+    def interrupt(signum, _frame):
+        if stopping:
+            return
+        stopping.append(signum)
+        raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -59,15 +78,20 @@ def server_url(embedded_home) -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_url(embedded_home) -> str:
+def redis_url(embedded_home):
     url = os.environ.get("AKIG_TEST_REDIS_URL")
     if url:
-        return url
+        yield url
+        return
     if not FORCE_EMBEDDED and _reachable("127.0.0.1", 6379):
-        return "redis://127.0.0.1:6379/0"
+        yield "redis://127.0.0.1:6379/0"
+        return
     from akig_data import embedded
 
-    return embedded.start_redis(embedded_home / "redis")
+    home = embedded_home / "redis"
+    yield embedded.start_redis(home)
+    # Stopped with the session, while its folder still exists, rather than left to the exit handlers.
+    embedded.stop_redis(home)
 
 
 class Databases:
