@@ -117,6 +117,7 @@ def test_the_writes_still_keep_the_derived_tables_exact(seeded):
 # --- tables the read roles may not read --------------------------------------------------------------
 
 NOT_READS = {
+    "login_sessions": READ_ROLES, "login_locks": READ_ROLES,
     "lease_dues_drift": READ_ROLES, "lease_payment_totals_drift": READ_ROLES,
     "schema_migrations": READ_ROLES, "scheduled_runs": READ_ROLES, "dues_horizon": READ_ROLES,
     "agent_positions": ("akig_read_owner",), "alert_events": ("akig_read_owner",),
@@ -164,3 +165,30 @@ def test_an_owner_reads_his_alerts_only_even_without_a_filter(seeded, app_engine
         with conn.begin():
             _become(conn, "akig_read_all", "*")
             assert conn.execute(sa.text("SELECT count(*) FROM alerts")).scalar() == 3
+
+
+def test_a_database_that_applied_018_before_017_keeps_its_login_tables_private(databases, tmp_path):
+    """A database that ran the login tables' migration (018) before the hardening (017) landed got 008's
+    default SELECT for the read roles on them; the later migrations take it back."""
+    from akig_data import migrations
+
+    early = tmp_path / "sql"
+    early.mkdir()
+    for migration in migrations.discover():
+        if migration.version <= 16 or migration.version == 18:
+            (early / migration.name).write_bytes(migration.path.read_bytes())
+    name = databases.create("order")
+    engine = sa.create_engine(databases.url(name), poolclass=sa.pool.NullPool)
+    try:
+        migrations.upgrade(engine, sql_dir=early)
+        readable = "SELECT has_table_privilege(:r, 'login_sessions', 'SELECT')"
+        with engine.connect() as conn:
+            assert conn.execute(sa.text(readable), {"r": "akig_read_owner"}).scalar()   # what 018 left
+        assert "017_security_hardening.sql" in migrations.upgrade(engine)
+        with engine.connect() as conn:
+            for role in READ_ROLES:
+                for table in ("login_sessions", "login_locks"):
+                    assert not conn.execute(sa.text(readable.replace("login_sessions", table)), {"r": role}).scalar()
+    finally:
+        engine.dispose()
+        databases.drop(name)
