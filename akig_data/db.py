@@ -87,6 +87,10 @@ def translate_error(exc: sa.exc.DBAPIError) -> Exception:
         diag = getattr(orig, "diag", None)
         message = getattr(diag, "message_primary", None) or str(orig)
         return InvalidParameter(message)
+    if sqlstate is None and isinstance(exc, sa.exc.DataError) and "NUL (0x00)" in str(orig):
+        # psycopg refuses, before sending it, a text holding NUL, which PostgreSQL's text type cannot store:
+        # bad input (a 400 over the API), not a server error.
+        return InvalidParameter("Texte invalide : le caractère NUL (0x00) n'est pas accepté.")
     if is_connection_error(exc):
         return DatabaseUnavailable(type(orig).__name__ if orig is not None else type(exc).__name__)
     return exc
