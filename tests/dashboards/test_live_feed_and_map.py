@@ -1,6 +1,6 @@
 """The live map's pieces in-process: the one poller per process (subscribers share its reads, tracks of
 the day accumulate without duplicates, the thread stops with the last subscriber), the map's layers and
-filters, re-planning from the page, the replay, and memory over 1,000 updates of 5 maps."""
+filters, re-planning from the page, the replay, and memory over 300 updates of 5 maps."""
 
 from __future__ import annotations
 
@@ -174,7 +174,7 @@ def test_memory_of_5_maps_over_300_updates_stays_flat(seeded):
     """The per-update path (new data into the Bokeh sources) of 5 maps, 300 times after 100 to warm up:
     allocations that survive are bounded (1.5 MB, 5 KB an update as the 1,000-update version of this test
     allowed; keeping one 3-agent snapshot per update and map would be ~3 MB). Measured here: ~0.7 MB. The
-    server-level test (test_live_map.py) does the 1,000 updates and bounds the server's RSS; tracemalloc
+    server-level test (test_live_map.py) does 600 updates over HTTP and bounds the server's RSS; tracemalloc
     makes each traced update here several times slower. Warnings are ignored as a server shows each once:
     pytest records every one (pandas 3.1 deprecates an argument Panel's table passes), which would count
     as growth."""
