@@ -279,7 +279,7 @@ def _restrict_to_principal(spec: ReadSpec, args: dict[str, Any]) -> None:
     if args["owner_ref"] is None:
         args["owner_ref"] = owner
     elif args["owner_ref"] != owner:
-        raise InvalidParameter(f"unknown owner_ref: {args['owner_ref']}")
+        raise InvalidParameter(f"Propriétaire inconnu : {args['owner_ref']}")
 
 
 def _memoized(spec: ReadSpec, args: dict[str, Any], scope: str, runtime) -> pa.Table:
@@ -310,21 +310,21 @@ def _check_agent_tenant(agent_ref: str | None, tenant_ref: str | None) -> None:
         " JOIN leases l ON l.id = m.lease_id JOIN tenants t ON t.id = l.tenant_id WHERE t.tenant_ref = :t LIMIT 1",
         a=agent_ref, t=tenant_ref, today=today(), days=get_runtime().settings.agent_lease_days)
     if found.num_rows == 0:
-        raise InvalidParameter(f"unknown tenant_ref: {tenant_ref}")
+        raise InvalidParameter(f"Locataire inconnu : {tenant_ref}")
 
 
 def _check_owner(owner_ref: str) -> None:
     """An unknown owner is an error, never an empty answer that reads as "this owner owes nothing"."""
     known = execute(get("owners"), {}).column("owner_ref").to_pylist()
     if owner_ref not in known:
-        raise InvalidParameter(f"unknown owner_ref: {owner_ref}")
+        raise InvalidParameter(f"Propriétaire inconnu : {owner_ref}")
 
 
 def _check_site(site_ref: str, owner_ref: str | None) -> None:
     """A site outside the owner's scope is refused exactly like a site that does not exist."""
     known = execute(get("sites"), {"owner_ref": owner_ref}).column("site_ref").to_pylist()
     if site_ref not in known:
-        raise InvalidParameter(f"unknown site_ref: {site_ref}")
+        raise InvalidParameter(f"Site inconnu : {site_ref}")
 
 
 def _check_tenant(tenant_ref: str, owner_ref: str | None) -> None:
@@ -336,7 +336,7 @@ def _check_tenant(tenant_ref: str, owner_ref: str | None) -> None:
         tenant_ref=tenant_ref, owner_ref=owner_ref,
     )
     if found.num_rows == 0:
-        raise InvalidParameter(f"unknown tenant_ref: {tenant_ref}")
+        raise InvalidParameter(f"Locataire inconnu : {tenant_ref}")
 
 
 def sql_table(sql: str, **params: Any) -> pa.Table:

@@ -306,7 +306,7 @@ class AgentPerformanceHandler(AuthenticatedHandler):
         frame = _run("agent_performance", agent_ref=agent_ref, date_from=self.get_query_argument("from", None),
                      date_to=self.get_query_argument("to", None))
         if frame.empty:
-            raise InvalidParameter(f"unknown agent_ref: {agent_ref}")
+            raise InvalidParameter(f"Agent inconnu : {agent_ref}")
         return 200, export.records(frame)[0]
 
 

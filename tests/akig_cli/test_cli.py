@@ -107,7 +107,7 @@ def test_demo_seed_and_queries(cli_env):
         (["query", "arrears_by_site", "as_of=2026-13-01"], "as_of must be a date"),
         (["query", "arrears_by_site", "as_of"], "parameters are key=value"),
         (["query", "arrears_by_planet"], "unknown read"),
-        (["query", "arrears_by_site", "owner_ref=NOPE"], "unknown owner_ref: NOPE"),
+        (["query", "arrears_by_site", "owner_ref=NOPE"], "Propriétaire inconnu : NOPE"),
     ],
 )
 def test_query_refusals_exit_2(cli_env, args, message):

@@ -96,7 +96,7 @@ def test_the_window_is_one_setting_for_his_reads_and_his_writes(seeded, leases, 
     runtime.configure(dataclasses.replace(seeded.settings, agent_lease_days=2))
     with acting_as(AGENT):
         assert not registry.run("tenant_card", tenant_ref=mine.tenant_ref).empty
-        with pytest.raises(InvalidParameter, match="unknown tenant_ref"):
+        with pytest.raises(InvalidParameter, match="Locataire inconnu"):
             registry.run("tenant_card", tenant_ref=older.tenant_ref)
     assert collection.record_call(mine.lease_ref, "reached", who=AGENT).kind == "call"
     assert refusal(lambda: collection.record_call(older.lease_ref, "reached", who=AGENT)).startswith("Bail inconnu")

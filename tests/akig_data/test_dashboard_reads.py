@@ -92,18 +92,18 @@ def test_refs_outside_the_owner_scope_are_unknown(small_data):
     mine = sites[sites["owner_ref"] == "OWN-0001"]["site_ref"].iloc[0]
     other = sites[sites["owner_ref"] != "OWN-0001"]["site_ref"].iloc[0]
     assert not reads.site_units(site_ref=mine, owner_ref="OWN-0001").empty
-    with pytest.raises(InvalidParameter, match=f"unknown site_ref: {other}"):
+    with pytest.raises(InvalidParameter, match=f"Site inconnu : {other}"):
         reads.site_units(site_ref=other, owner_ref="OWN-0001")
-    with pytest.raises(InvalidParameter, match="unknown site_ref"):
+    with pytest.raises(InvalidParameter, match="Site inconnu"):
         reads.period_kpis(site_ref=other, owner_ref="OWN-0001")
     late = reads.late_tenants(as_of=SMALL_UNTIL)
     foreign = late[late["owner_ref"] != "OWN-0001"]["tenant_ref"].iloc[0]
     lease = reads.arrears_by_lease(as_of=SMALL_UNTIL)
     if "OWN-0001" not in set(lease[lease["tenant_ref"] == foreign]["owner_ref"]):
         for read in (reads.tenant_card, reads.tenant_leases, reads.tenant_ledger, reads.tenant_timeline):
-            with pytest.raises(InvalidParameter, match=f"unknown tenant_ref: {foreign}"):
+            with pytest.raises(InvalidParameter, match=f"Locataire inconnu : {foreign}"):
                 read(tenant_ref=foreign, owner_ref="OWN-0001")
-    with pytest.raises(InvalidParameter, match="unknown tenant_ref: NOBODY"):
+    with pytest.raises(InvalidParameter, match="Locataire inconnu : NOBODY"):
         reads.tenant_card(tenant_ref="NOBODY")
 
 

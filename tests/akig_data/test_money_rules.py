@@ -254,7 +254,7 @@ def test_owner_scope_and_unknown_owner(ledger):
                  reads.portfolio_summary):
         frame = read(as_of="2026-03-10", owner_ref="O1")
         assert set(frame["owner_ref"]) <= {"O1"}, read.__name__
-        with pytest.raises(InvalidParameter, match="unknown owner_ref: NOPE"):
+        with pytest.raises(InvalidParameter, match="Propriétaire inconnu : NOPE"):
             read(as_of="2026-03-10", owner_ref="NOPE")
     assert list(reads.arrears_by_site(as_of="2026-03-10", owner_ref="O2")["site_ref"]) == ["S2"]
     assert list(reads.site_kpis(date_from="2026-01-01", date_to="2026-03-10", owner_ref="O2")["site_ref"]) == ["S2"]

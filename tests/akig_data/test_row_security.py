@@ -202,12 +202,12 @@ def test_owner_a_asking_for_b_refs_gets_unknown(maps, warm):
     scope.set_principal_resolver(lambda: scope.Principal('a', 'owner', owner_a))
     try:
         for name, kwargs in b_calls:
-            with pytest.raises(InvalidParameter, match="unknown owner_ref"):
+            with pytest.raises(InvalidParameter, match="Propriétaire inconnu"):
                 registry.run(name, **{**kwargs, "owner_ref": owner_b})
             if "site_ref" in kwargs or "tenant_ref" in kwargs:
                 b_only = kwargs.get("tenant_ref") is None or owner_a not in tenant_owners[kwargs["tenant_ref"]]
                 if b_only:
-                    with pytest.raises(InvalidParameter, match="unknown (site|tenant)_ref"):
+                    with pytest.raises(InvalidParameter, match="(Site|Locataire) inconnu"):
                         registry.run(name, **kwargs)
     finally:
         scope.set_principal_resolver(None)

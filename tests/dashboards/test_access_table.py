@@ -174,8 +174,8 @@ def test_owner_a_over_http_sees_only_a_and_never_b(served, small_data, refs_of_b
         assert _owners_in(json.loads(body)["rows"], site_owner) <= {"OWN-0001"}, spec.name
         for q in hostile:
             status, _, body = get(f"{served}/api/reads/{spec.name}?{urllib.parse.urlencode(q)}", cookie=owner)
-            assert status == 400 and "unknown" in json.loads(body)["error"], (spec.name, q, body[:200])
-            assert "OWN-0002" not in body.replace("unknown owner_ref: OWN-0002", "")
+            assert status == 400 and "inconnu" in json.loads(body)["error"], (spec.name, q, body[:200])
+            assert "OWN-0002" not in body.replace("Propriétaire inconnu : OWN-0002", "")
 
 
 def test_the_owner_dashboard_is_pinned_to_its_owner(small_data, acting):
