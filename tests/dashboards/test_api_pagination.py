@@ -4,16 +4,13 @@ refused with a French message (rather than cut down, which a client would take f
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
-
 import pytest
 import sqlalchemy as sa
 
 from akig_data import runtime, users
 from tests.conftest import SMALL_UNTIL, settings_for
 from tests.dashboards.conftest import seeded_server
+from tests.dashboards.test_collection_api import get_json as get
 
 EXTRA_PROMISES = 1_200   # with the data set's own, more than one maximal page of `promises`
 
@@ -35,15 +32,6 @@ def many_rows(databases, seeded_template, redis_url, tmp_path_factory):
         token = users.rotate_token("t-manager", actor="test")
         runtime.reset()
         yield base, token, total
-
-
-def get(base: str, path: str, token: str):
-    request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"{}")
 
 
 def test_a_read_larger_than_the_maximum_comes_in_pages(many_rows):

@@ -61,8 +61,11 @@ class RestartableRedis:
         assert redis.Redis(port=self.port).dbsize() == 0
 
 
-@pytest.fixture()
-def two_servers(databases, seeded_template, tmp_path):
+@pytest.fixture(scope="module")
+def two_servers(databases, seeded_template, tmp_path_factory):
+    """Two servers on one database copy and one Redis, shared by this module's tests (the lock test comes
+    last: it locks 127.0.0.1)."""
+    tmp_path = tmp_path_factory.mktemp("durable")
     name = databases.create("durable", template=seeded_template)
     store = RestartableRedis(tmp_path)
     servers = []
