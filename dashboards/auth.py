@@ -41,7 +41,7 @@ from tornado.ioloop import IOLoop
 from tornado.web import RequestHandler, decode_signed_value
 
 from akig_data import audit, login_sessions, metrics, throttle, users
-from akig_data.errors import AccessDenied, AkigError, DatabaseUnavailable
+from akig_data.errors import AccessDenied, AkigError
 from akig_data.scope import Principal
 
 log = logging.getLogger("akig.auth")

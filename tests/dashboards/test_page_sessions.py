@@ -21,7 +21,6 @@ from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClosedError, websocket_connect
 
 from tests.dashboards.conftest import SESSION_SECRET, session_cookie
-from tests.dashboards.test_server import open_app
 
 
 def _page(url: str, cookie: str) -> tuple[int, str]:

@@ -118,7 +118,7 @@ def _nonce_of(cookie: str) -> str:
 
 def logout(base: str, cookie: str) -> tuple[int, str]:
     """Log out as a browser does: GET the page, POST its form with the XSRF token."""
-    from dashboards.login_client import _opener, _post
+    from dashboards.login_client import _opener
 
     opener, jar = _opener()
     request = urllib.request.Request(base + "/logout", headers={"Cookie": f"user={cookie}"})
