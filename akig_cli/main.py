@@ -56,7 +56,7 @@ def _fail(message: str, code: int = 1) -> None:
 
 def _day(date: str | None) -> dt.date:
     """--date: YYYY-MM-DD, default today in Conakry; anything else exits 2 with the reason."""
-    from akig_data.registry import today
+    from akig_data.clock import today
 
     try:
         return dt.date.fromisoformat(date) if date else today()
@@ -117,7 +117,7 @@ def _runtime(start_embedded_redis: bool = False):
 
 def _migrate(runtime) -> list[str]:
     from akig_data import migrations
-    from akig_data.db import is_connection_error
+    from akig_data.engine import is_connection_error
     import sqlalchemy as sa
 
     try:
@@ -163,7 +163,7 @@ def import_(path: Path = typer.Argument(..., help="A folder of CSV files (owners
     """Load a folder of CSV files or one .xlsx workbook: all rows or none; importing twice changes nothing."""
     from tqdm import tqdm
 
-    from akig_data.importer import ImportFailed, import_path
+    from akig_data.writes.importer import ImportFailed, import_path
 
     runtime = _runtime()
     _migrate(runtime)
@@ -214,7 +214,7 @@ def _plan_today_if_needed(runtime) -> None:
     """So that the desk and the map have work to show: plan today's missions once (the demo only)."""
     import sqlalchemy as sa
 
-    from akig_data import missions
+    from akig_data.writes import missions
 
     day = dt.datetime.now(missions.TZ).date()
     with runtime.engine.connect() as conn:
@@ -227,7 +227,7 @@ def _plan_today_if_needed(runtime) -> None:
 
 def _print_demo_users() -> None:
     """Create the missing demo accounts and print their passwords (once: they are stored hashed)."""
-    from akig_data.audit import cli_actor
+    from akig_data.writes.audit import cli_actor
     from akig_data.demo.users import create_demo_users
 
     created = create_demo_users(actor=cli_actor())
@@ -306,11 +306,12 @@ def query(
     list_: bool = typer.Option(False, "--list", help="list the registered reads and their parameters"),
 ) -> None:
     """Run any registered read of the data layer (the same functions the apps and notebooks call)."""
-    from akig_data import export, registry
+    from akig_data import reads
+    from akig_data.reports import spreadsheet as export
     from akig_data.errors import AkigError
 
     if list_ or not name:
-        for spec in registry.all_reads():
+        for spec in reads.all_reads():
             args = ", ".join(f"{p.name}: {p.type_name} ({p.describe_default()})" for p in spec.params)
             typer.echo(f"{spec.name}({args})\n    {spec.summary}")
         return
@@ -322,7 +323,7 @@ def query(
         kwargs[{"from": "date_from", "to": "date_to"}.get(key, key)] = value
     _runtime()
     try:
-        frame = registry.run(name, **kwargs)
+        frame = reads.run(name, **kwargs)
     except AkigError as exc:
         _fail(str(exc), code=2)
         return
@@ -345,7 +346,7 @@ def _password(password_stdin: bool, confirm: bool = True) -> str:
 
 
 def _user_command(fn, *args, **kwargs):
-    from akig_data.audit import cli_actor
+    from akig_data.writes.audit import cli_actor
     from akig_data.errors import AkigError
 
     _runtime()
@@ -364,7 +365,7 @@ def users_add(
     password_stdin: bool = typer.Option(False, help="read the password from standard input"),
 ) -> None:
     """Create an account (the password is asked twice, never echoed, stored as an argon2id hash)."""
-    from akig_data import users
+    from akig_data.writes import users
 
     password = _password(password_stdin)
     user = _user_command(users.add, username, password, role, owner_ref=owner, agent_ref=agent)
@@ -375,7 +376,7 @@ def users_add(
 @users_app.command("passwd")
 def users_passwd(username: str, password_stdin: bool = typer.Option(False, help="read the password from standard input")) -> None:
     """Set a new password (the account's open sessions end)."""
-    from akig_data import users
+    from akig_data.writes import users
 
     _user_command(users.set_password, username, _password(password_stdin))
     typer.echo(f"password changed for {username}")
@@ -384,7 +385,7 @@ def users_passwd(username: str, password_stdin: bool = typer.Option(False, help=
 @users_app.command("disable")
 def users_disable(username: str) -> None:
     """Disable an account: no login, its sessions and API token stop working."""
-    from akig_data import users
+    from akig_data.writes import users
 
     _user_command(users.set_active, username, False)
     typer.echo(f"{username} disabled")
@@ -393,7 +394,7 @@ def users_disable(username: str) -> None:
 @users_app.command("enable")
 def users_enable(username: str) -> None:
     """Re-enable a disabled account."""
-    from akig_data import users
+    from akig_data.writes import users
 
     _user_command(users.set_active, username, True)
     typer.echo(f"{username} enabled")
@@ -402,7 +403,7 @@ def users_enable(username: str) -> None:
 @users_app.command("list")
 def users_list() -> None:
     """Every account with its role, what it stands for, second factor and token state."""
-    from akig_data import users
+    from akig_data.writes import users
 
     _runtime()
     for u in users.list_users():
@@ -418,7 +419,7 @@ def users_totp(
     confirm: Optional[str] = typer.Option(None, help="a 6-digit code from the app, to confirm the enrolment"),
 ) -> None:
     """Enrol a TOTP second factor: prints the otpauth URI and a QR code to scan, then confirm with --confirm."""
-    from akig_data import users
+    from akig_data.writes import users
 
     if remove:
         _user_command(users.remove_totp, username)
@@ -447,7 +448,7 @@ def users_totp(
 @users_app.command("token")
 def users_token(username: str, revoke: bool = typer.Option(False, "--revoke", help="remove the token")) -> None:
     """Issue a new API token (the previous one stops working); printed once, stored hashed."""
-    from akig_data import users
+    from akig_data.writes import users
 
     if revoke:
         _user_command(users.revoke_token, username)
@@ -460,7 +461,7 @@ def users_token(username: str, revoke: bool = typer.Option(False, "--revoke", he
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Recompute the hash chain; exit 1 at the first edited or deleted row."""
-    from akig_data import audit
+    from akig_data.writes import audit
 
     _runtime()
     report = audit.verify()
@@ -472,7 +473,7 @@ def audit_verify() -> None:
 @audit_app.command("show")
 def audit_show(limit: int = typer.Option(50, help="newest entries to show")) -> None:
     """The newest entries."""
-    from akig_data import audit
+    from akig_data.writes import audit
 
     _runtime()
     frame = audit.entries(limit=limit)
@@ -485,7 +486,7 @@ def tenant_export(tenant_ref: str, out: Optional[Path] = typer.Option(None, help
     """Everything held about a tenant, as JSON (identity, leases, payments, promises, calls, visits)."""
     import json
 
-    from akig_data import privacy
+    from akig_data.writes import privacy
 
     data = _user_command(privacy.export_tenant, tenant_ref)
     text = json.dumps(data, ensure_ascii=False, indent=2)
@@ -499,7 +500,7 @@ def tenant_export(tenant_ref: str, out: Optional[Path] = typer.Option(None, help
 @tenant_app.command("erase")
 def tenant_erase(tenant_ref: str, yes: bool = typer.Option(False, "--yes", help="do not ask for confirmation")) -> None:
     """Pseudonymise a tenant (name, phone, e-mail, notes); the money history is kept."""
-    from akig_data import privacy
+    from akig_data.writes import privacy
 
     if not yes:
         typer.confirm(f"Effacer l'identité et les coordonnées de {tenant_ref} ?", abort=True)
@@ -511,7 +512,7 @@ def tenant_erase(tenant_ref: str, yes: bool = typer.Option(False, "--yes", help=
 @missions_app.command("generate")
 def missions_generate(date: Optional[str] = typer.Option(None, help="the day to plan (YYYY-MM-DD, default today)")) -> None:
     """Turn the late leases and the promises due into calls and visits, assign them, order the visits."""
-    from akig_data import missions
+    from akig_data.writes import missions
     from akig_data.errors import AkigError
 
     day = _day(date)
@@ -536,7 +537,7 @@ def report_daily(
 ) -> None:
     """Write the day's report: KPIs against yesterday and last month, collected by site and method, arrears
     by age, agents' day and podium, promises kept and broken, new alerts, the ten largest arrears."""
-    from akig_data import report_files
+    from akig_data.reports import files as report_files
     from akig_data.errors import AkigError
 
     if fmt not in report_files.FORMATS:
@@ -560,7 +561,7 @@ def report_folder(
 ) -> None:
     """What the server does at 19:00: the day's reports for all owners and for each owner, PDF and Excel,
     into FOLDER/AAAA-MM-JJ/."""
-    from akig_data import report_files
+    from akig_data.reports import files as report_files
 
     day = _day(date)
     _runtime()
@@ -582,7 +583,7 @@ def simulate_agents(
 ) -> None:
     """Drive the demo agents along today's routes through the real POST /api/positions (each with his
     own token, account sim-<agent>): watch them move on /carte."""
-    from akig_data import simulator
+    from akig_data.demo import simulator
 
     if mode not in simulator.SPEEDS_MPS:
         _fail(f"--mode must be walk or moto (got {mode!r})", code=2)
@@ -610,7 +611,7 @@ def simulate_agents(
 def positions_prune(days: Optional[int] = typer.Option(None, min=1, help="keep this many days (default: "
                                                         "AKIG_POSITIONS_RETENTION_DAYS, 90)")) -> None:
     """Delete GPS fixes older than the retention (the server also does it once a day)."""
-    from akig_data import positions
+    from akig_data.writes import positions
 
     _runtime()
     typer.echo(f"{positions.prune(days)} fixes older than {days or positions.retention_days()} days deleted")
@@ -633,11 +634,11 @@ def _multiprocess_metrics() -> None:
 
 
 def _serve(port: int, address: str, num_procs: int, runtime) -> None:
-    from dashboards.auth import AuthSettings, StartupRefused
-    from dashboards.server import serve as run_server
-    from dashboards.server import unused_session_lifetime_s
+    from dashboards.server.auth import AuthSettings, StartupRefused
+    from dashboards.server.app import serve as run_server
+    from dashboards.server.app import unused_session_lifetime_s
 
-    from akig_data import report_files
+    from akig_data.reports import files as report_files
     from akig_data.errors import InvalidParameter
 
     try:
@@ -661,7 +662,7 @@ def _serve_as_app_role(runtime, production: bool) -> None:
     import sqlalchemy as sa
     from sqlalchemy.engine import make_url
 
-    from akig_data.db import create_engine
+    from akig_data.engine import create_engine
 
     with runtime.engine.connect() as conn:
         bypasses = conn.execute(sa.text(

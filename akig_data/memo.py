@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.ipc
 import redis
 
-from akig_data import metrics
+from akig_data.observe import metrics
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,11 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy.engine import Engine
 
-from akig_data import embedded, metrics
-from akig_data.db import create_engine
+from akig_data import embedded
+from akig_data.observe import metrics
+from akig_data.engine import create_engine
 from akig_data.memo import Memo
-from akig_data.settings import Settings
+from akig_data.config import Settings
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from akig_data import runtime  # noqa: E402
 from akig_data.reads import CONTACT_TABLES, LEDGER_TABLES  # noqa: E402
-from akig_data.settings import Settings  # noqa: E402
+from akig_data.config import Settings  # noqa: E402
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -42,8 +42,8 @@ def bench_cookie(base: str, role: str = "analyst", owner_ref: str | None = None)
     need one) and return the session cookie. The data layer must point at the served database."""
     import pyotp
 
-    from akig_data import users
-    from dashboards.login_client import login_cookie
+    from akig_data.writes import users
+    from akig_data.testing.login_client import login_cookie
 
     name = f"bench-{role}"
     if users.get(name) is None:

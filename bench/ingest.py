@@ -26,7 +26,7 @@ from bench.dashboard import percentile  # noqa: E402
 
 
 def phone(base: str, agent_ref: str, token: str, batch: int, until: float, out: list, clock: list) -> None:
-    from akig_data.simulator import Poster
+    from akig_data.demo.simulator import Poster
 
     poster, lat, lon = Poster(base), 9.55, -13.66
     latencies, errors, fixes = [], 0, 0
@@ -78,7 +78,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("AKIG_API_RATE_PER_USER", "1000000")
     os.environ.setdefault("AKIG_API_RATE_PER_ADDRESS", "1000000")
-    from akig_data import runtime, simulator
+    from akig_data import runtime
+    from akig_data.demo import simulator
     from akig_data.runtime import get_runtime
     from bench.dashboard import start_server
 

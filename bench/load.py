@@ -31,7 +31,7 @@ sessions/s = sessions done / time from the start to the end of the last one (a s
 longer than the window for one session, so "done within the window" would read 0).
 
 The agents run in a separate client process (their own interpreter, so that the users' JSON parsing does
-not delay them): `akig_data.simulator` agents on today's routes, each with its own API token (accounts
+not delay them): `akig_data.demo.simulator` agents on today's routes, each with its own API token (accounts
 `load-<agent>`, not the simulator's `sim-<agent>`: a running `akig simulate` keeps its tokens), posting
 one fix every `--interval` seconds on a keep-alive connection, like a phone. The per-address API limit
 is lifted (all phones come from 127.0.0.1 here); the per-token limit stays.
@@ -41,7 +41,7 @@ of the clients and of the whole machine (other work on a shared machine shows th
 sessions the server created (its /metrics, `akig_sessions_created_total`) against the sessions the users
 opened. More created than opened means documents built twice: with several processes a page's websocket
 may reach another process than its GET, and with any number of processes a session whose websocket
-comes more than 5-10 s after its GET (a busy server) has been discarded (dashboards/server.py:
+comes more than 5-10 s after its GET (a busy server) has been discarded (dashboards/server/app.py:
 unused_session_lifetime_milliseconds=5000) and is built again.
 
 Before each measured run, one session per app and process warms the server up (not counted). The server
@@ -428,7 +428,7 @@ async def warm_up(base: str, cookies: dict, procs: int) -> None:
 
 def agents_process(base: str, agents: list, seconds: float, interval: float, speed: float, queue) -> None:
     """Each agent on its own thread and keep-alive connection, one fix every `interval` seconds."""
-    from akig_data.simulator import SPEEDS_MPS, Poster
+    from akig_data.demo.simulator import SPEEDS_MPS, Poster
 
     records: list = []
     lock = threading.Lock()
@@ -467,8 +467,8 @@ def agents_process(base: str, agents: list, seconds: float, interval: float, spe
 
 
 def load_token(agent_ref: str) -> str:
-    """Like akig_data.simulator.agent_token, on an account of the load test's own (`load-<agent>`)."""
-    from akig_data import users
+    """Like akig_data.demo.simulator.agent_token, on an account of the load test's own (`load-<agent>`)."""
+    from akig_data.writes import users
 
     name = f"load-{agent_ref.lower()}"
     if users.get(name) is None:
@@ -477,7 +477,7 @@ def load_token(agent_ref: str) -> str:
 
 
 def prepare_agents(count: int) -> list:
-    from akig_data import simulator
+    from akig_data.demo import simulator
 
     real = simulator.agent_token
     simulator.agent_token = load_token   # prepare() gives each agent a token: ours, not sim-<agent>'s

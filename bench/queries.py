@@ -25,9 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sqlalchemy as sa  # noqa: E402
 
-from akig_data import migrations, naive, registry, runtime, scope  # noqa: E402
-from akig_data.registry import table_to_frame  # noqa: E402
-from akig_data.settings import Settings  # noqa: E402
+from akig_data import reads
+from akig_data import migrations, runtime
+from akig_data.testing import oracle as naive
+from akig_data.access import scope  # noqa: E402
+from akig_data.reads.registry import table_to_frame  # noqa: E402
+from akig_data.config import Settings  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -98,7 +101,7 @@ def main() -> None:
     print("| read | arguments | rows | cold p50 | cold p95 | warm p50 | warm p95 | rows/s cold |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for name, kwargs in cases:
-        spec = registry.get(name)
+        spec = reads.get(name)
         bound = spec.bind(kwargs)
         def cold_read():
             # the SQL as the server runs it: under the owner's row-level security scope (or every owner's)
@@ -106,8 +109,8 @@ def main() -> None:
                 return table_to_frame(spec.func(**bound))
 
         cold, rows = timed(cold_read, args.runs)
-        registry.run(name, **kwargs)  # fill the cache
-        warm, _ = timed(lambda: registry.run(name, **kwargs), args.runs)
+        reads.run(name, **kwargs)  # fill the cache
+        warm, _ = timed(lambda: reads.run(name, **kwargs), args.runs)
         label = ", ".join(f"{k}={v}" for k, v in kwargs.items() if k != "as_of") or "all owners"
         p50 = statistics.median(cold)
         print(f"| {name} | {label} | {rows:,} | {p50 * 1000:.0f} ms | {percentile(cold, 0.95) * 1000:.0f} ms | "
@@ -133,7 +136,7 @@ def main_after_seed(args) -> None:
 
 
 def explain(engine, name: str, bound: dict) -> None:
-    spec = registry.get(name)
+    spec = reads.get(name)
     placeholders = ", ".join(f"CAST(:{p.name} AS {'date' if p.type is dt.date else 'text'})" for p in spec.params)
     with engine.connect() as conn:
         plan = conn.execute(sa.text(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT * FROM {name}({placeholders})"),

@@ -21,7 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sqlalchemy as sa  # noqa: E402
 
-from akig_data import missions, routing, runtime  # noqa: E402
+from akig_data.writes import missions
+from akig_data.planning import solver as routing
+from akig_data import runtime  # noqa: E402
 
 
 def main() -> None:

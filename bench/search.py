@@ -17,8 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sqlalchemy as sa  # noqa: E402
 
-from akig_data import registry, runtime  # noqa: E402
-from akig_data.registry import table_to_frame  # noqa: E402
+from akig_data import reads
+from akig_data import runtime  # noqa: E402
+from akig_data.reads.registry import table_to_frame  # noqa: E402
 
 QUERIES = [
     ("misspelt name", "Dialo"), ("misspelt name", "Kourumah"), ("accents", "Keïta"), ("accents", "keita"),
@@ -35,7 +36,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def main(runs: int = 20) -> None:
     rt = runtime.configure()
-    spec = registry.get("search_tenants")
+    spec = reads.get("search_tenants")
     with rt.engine.connect() as conn:
         tenants = conn.execute(sa.text("SELECT count(*) FROM tenants")).scalar()
         owner = conn.execute(sa.text("SELECT owner_ref FROM owners ORDER BY owner_ref LIMIT 1")).scalar()

@@ -10,7 +10,7 @@ from typing import Any, Callable
 import panel as pn
 
 from akig_data.errors import AkigError, DatabaseUnavailable
-from akig_data.export import format_gnf
+from akig_data.reports.spreadsheet import format_gnf
 
 BRAND = "#0b6e4f"
 # Every ASCII punctuation character CommonMark lets a backslash escape, except the five html.escape turns
@@ -101,7 +101,7 @@ def guarded(render: Callable[[], Any]) -> Any:
         return render()
     except Exception as exc:  # the banner is the user's view of any failure; the log keeps the detail
         if isinstance(exc, DatabaseUnavailable):
-            from dashboards.database_watch import database_watch
+            from dashboards.io.database_watch import database_watch
 
             database_watch().report_failure()
         elif not isinstance(exc, AkigError):
@@ -141,8 +141,8 @@ def page(title: str, main: list[Any], sidebar: list[Any] | None = None) -> pn.te
 
 def user_badge() -> pn.pane.HTML:
     """Who is logged in, with the logout link (top right of every page)."""
-    from akig_data import roles
-    from akig_data.scope import current
+    from akig_data.access import roles
+    from akig_data.access.scope import current
 
     try:
         who = current()

@@ -126,8 +126,9 @@ def shoot_daily_report() -> None:
     import subprocess
     import tempfile
 
-    from akig_data import alerts, report_files
-    from akig_data.registry import today
+    from akig_data.alerts import evaluate as alerts
+    from akig_data.reports import files as report_files
+    from akig_data.clock import today
 
     alerts.evaluate()   # so that the report has the day's new alerts
     with tempfile.TemporaryDirectory() as folder:

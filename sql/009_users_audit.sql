@@ -35,7 +35,7 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_at ON audit_log (at);
 CREATE INDEX audit_log_actor ON audit_log (actor, at);
 
--- The text a row's hash covers. akig_data/audit.py builds the same text to verify the chain, so both
+-- The text a row's hash covers. akig_data/writes/audit.py builds the same text to verify the chain, so both
 -- sides must change together (hence a new migration if it ever does).
 CREATE FUNCTION audit_payload(r audit_log) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$

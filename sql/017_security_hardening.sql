@@ -1,5 +1,5 @@
 -- 017: privilege hygiene. Each part closes a way for the application's roles to do more than they should;
--- tests/akig_data/test_privileges.py performs each attack as the role concerned.
+-- tests/akig_data/access/test_privileges.py performs each attack as the role concerned.
 
 -- 1. SECURITY DEFINER functions name pg_temp last in their search_path. Left out of the setting,
 -- pg_temp is searched FIRST for tables: a caller could create a temporary table named like one the
@@ -35,7 +35,7 @@ FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION akig_scope_owner_id() TO akig_read_owner;
 -- payments' dues triggers (004) run as the writer, akig_write, and call it.
 GRANT EXECUTE ON FUNCTION lease_dues_refresh(bigint[], date) TO akig_write;
--- the data layer extends the horizon as the login role before a read looks past it (akig_data/horizon.py).
+-- the data layer extends the horizon as the login role before a read looks past it (akig_data/upkeep/dues_horizon.py).
 GRANT EXECUTE ON FUNCTION extend_dues_horizon(date) TO akig_app;
 -- (ensure_position_partitions, ensure_payment_partitions and prune_positions keep their grant to
 -- akig_write from 015/016: the server's daily tasks.)

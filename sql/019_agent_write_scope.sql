@@ -2,7 +2,7 @@
 --
 -- 1. The leases an agent may read about and write on: those of his missions from p_days days before
 -- p_today to the day after (a route planned for tomorrow may be prepared). One definition for the
--- reads (akig_data/registry.py, a tenant's card) and the writes (akig_data/collection.py); p_days is
+-- reads (akig_data/reads/registry.py, a tenant's card) and the writes (akig_data/writes/collection.py); p_days is
 -- AKIG_AGENT_LEASE_DAYS. Runs with the caller's rights: akig_read_all and akig_write read missions.
 CREATE FUNCTION agent_mission_leases(p_agent_ref text, p_today date, p_days integer)
 RETURNS TABLE (lease_id bigint) LANGUAGE sql STABLE PARALLEL SAFE AS $$

@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from akig_data import migrations, runtime
-from akig_data.db import normalise_url
-from akig_data.settings import Settings
+from akig_data.engine import normalise_url
+from akig_data.config import Settings
 
 SMALL_UNTIL = dt.date(2026, 6, 30)
 # AKIG_TEST_EMBEDDED=1 runs the suite on the embedded servers even when local ones answer (to check

@@ -8,7 +8,6 @@ Payments are generated with numpy over all dues at once (6 M dues at `large` sca
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -131,7 +130,7 @@ class DemoGenerator:
 
     # -- the whole set --------------------------------------------------------------------------------
     def tables(self) -> list[Table]:
-        """Every table, parents first, ready for akig_data.bulk.load_rows."""
+        """Every table, parents first, ready for akig_data.writes.bulk.load_rows."""
         rng = self.rng
         sc = self.scale
         out: list[Table] = []

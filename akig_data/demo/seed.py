@@ -8,10 +8,11 @@ from typing import Callable
 
 import sqlalchemy as sa
 
-from akig_data.bulk import LOAD_ORDER, LoadResult, load_rows
+from akig_data.writes.bulk import LOAD_ORDER, LoadResult, load_rows
 from akig_data.demo.generate import DemoGenerator
 from akig_data.errors import AkigError
-from akig_data import audit, partitions
+from akig_data.writes import audit
+from akig_data.upkeep import partitions
 from akig_data.runtime import get_runtime
 
 DATA_TABLES = LOAD_ORDER  # every table the demo fills (and --reset empties)

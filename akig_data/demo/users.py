@@ -11,7 +11,7 @@ import string
 
 import sqlalchemy as sa
 
-from akig_data import users
+from akig_data.writes import users
 from akig_data.runtime import get_runtime
 
 DEMO_USERNAMES = {role: f"demo-{role}" for role in users.ROLES}

@@ -37,7 +37,7 @@ import sys
 
 from psycopg import sql
 
-from akig_data.db import create_engine
+from akig_data.engine import create_engine
 
 role = os.environ.get("AKIG_APP_ROLE") or "akig_app"
 engine = create_engine(os.environ["AKIG_DATABASE_URL"])

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from akig_cli.main import app
-from tests.akig_data.test_importer import FILES, write_folder
+from tests.akig_data.writes.test_importer import write_folder
 from tests.conftest import SMALL_UNTIL
 
 runner = CliRunner()
@@ -137,7 +137,7 @@ def test_installed_entry_point_runs():
 def test_users_audit_and_tenant_commands(cli_env, tmp_path):
     import pyotp
 
-    from akig_data import users
+    from akig_data.writes import users
 
     assert run("demo", "seed", "--scale", "small", "--until", SMALL_UNTIL.isoformat()).exit_code == 0
     result = runner.invoke(app, ["users", "add", "kadi", "--role", "owner", "--owner", "OWN-0001"],

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dashboards.conftest import COOKIE_SECRET, free_port
+from tests.serving import COOKIE_SECRET, free_port
 
 
 def processes_mentioning(text: str) -> dict[int, int]:

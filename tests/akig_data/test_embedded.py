@@ -16,9 +16,9 @@ import redis
 import sqlalchemy as sa
 
 from akig_data import embedded
-from akig_data.db import normalise_url
-from dashboards.login_client import login_cookie
-from tests.dashboards.conftest import free_port
+from akig_data.engine import normalise_url
+from akig_data.testing.login_client import login_cookie
+from tests.serving import free_port
 
 
 def test_embedded_redis_starts_is_reused_and_stops(tmp_path):

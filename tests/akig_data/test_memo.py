@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 from akig_data import embedded, reads, runtime
 from akig_data.memo import Memo, ipc_to_table
 from tests.conftest import settings_for
-from tests.ledger import Ledger
+from akig_data.testing.ledger import Ledger
 
 
 def counter(name: str, **labels) -> float:

@@ -6,7 +6,7 @@
 * dashboards/*.json: each parses, has a uid (unique across the files), a title, unique panel ids, a gridPos
   and a unit on every panel, the `akig-prometheus` datasource on every panel (or on every target), and
   targets whose PromQL names only metrics that exist: the app's (APP_METRICS, from the metrics contract, also
-  in akig_data/metrics.py) or the exporters' (EXPORTER_METRICS, the standard names of node_exporter,
+  in akig_data/observe/metrics.py) or the exporters' (EXPORTER_METRICS, the standard names of node_exporter,
   postgres_exporter and redis_exporter, plus Prometheus's `up`). A panel querying a renamed or made-up metric
   shows "No data" forever; this test catches it instead.
 * When `promtool` is on PATH, every expression is also parsed by it (Grafana's $__ variables replaced).
@@ -39,7 +39,7 @@ DASHBOARDS_PATH = "/var/lib/grafana/dashboards"
 PANEL_TYPES = {"timeseries", "stat", "gauge", "table"}
 MIN_PANELS = 8
 
-# The app's /metrics (docs: the metrics contract; source: akig_data/metrics.py, dashboards/live_feed.py).
+# The app's /metrics (docs: the metrics contract; source: akig_data/observe/metrics.py, dashboards/io/live_feed.py).
 APP_METRICS = (
     "akig_read_duration_seconds",            # histogram {read, source}
     "akig_read_routing_total",               # {target}: replica | primary

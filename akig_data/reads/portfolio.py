@@ -1,0 +1,186 @@
+"""Reads of the portfolio: owners, sites, arrears, collection KPIs, trends, late tenants and sites.
+Each is one SQL function in `sql/`, where the money rules live."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+
+from akig_data.reads.registry import MONTH_START, TODAY, read, sql_table
+from akig_data.reads.shared import LEDGER_TABLES, CONTACT_TABLES, check_period
+
+
+@read(depends_on=("owners", "sites"))
+def owners(owner_ref: str | None = None) -> pa.Table:
+    """Owners (all, or the one asked for) with the number of their sites; the apps' owner filter lists them."""
+    return sql_table(
+        "SELECT o.owner_ref, o.name, o.phone, o.email, count(s.id)::integer AS sites"
+        " FROM owners o LEFT JOIN sites s ON s.owner_id = o.id"
+        " WHERE CAST(:owner_ref AS text) IS NULL OR o.owner_ref = CAST(:owner_ref AS text)"
+        " GROUP BY o.id ORDER BY o.name, o.owner_ref",
+        owner_ref=owner_ref,
+    )
+
+
+@read(depends_on=LEDGER_TABLES)
+def arrears_by_lease(as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
+    """Each lease with arrears or credit at as_of: FIFO aging buckets, oldest unpaid due, days late."""
+    return sql_table(
+        "SELECT * FROM arrears_by_lease(CAST(:as_of AS date), CAST(:owner_ref AS text))",
+        as_of=as_of, owner_ref=owner_ref,
+    )
+
+
+@read(depends_on=LEDGER_TABLES)
+def arrears_by_site(as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
+    """Every site's arrears at as_of, its late leases and its four aging buckets."""
+    return sql_table(
+        "SELECT * FROM arrears_by_site(CAST(:as_of AS date), CAST(:owner_ref AS text))",
+        as_of=as_of, owner_ref=owner_ref,
+    )
+
+
+@read(depends_on=LEDGER_TABLES)
+def site_kpis(date_from: dt.date = MONTH_START, date_to: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
+    """Per site over [date_from, date_to]: due, collected, collection and punctuality rates; arrears at date_to."""
+    check_period(date_from, date_to)
+    return sql_table(
+        "SELECT * FROM site_kpis(CAST(:date_from AS date), CAST(:date_to AS date), CAST(:owner_ref AS text))",
+        date_from=date_from, date_to=date_to, owner_ref=owner_ref,
+    )
+
+
+@read(depends_on=LEDGER_TABLES)
+def good_payers(as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
+    """Tenants with a good-payer badge at as_of (gold, silver, bronze) and their on-time ratio over a year."""
+    return sql_table(
+        "SELECT * FROM good_payers(CAST(:as_of AS date), CAST(:owner_ref AS text))",
+        as_of=as_of, owner_ref=owner_ref,
+    )
+
+
+@read(depends_on=LEDGER_TABLES + ("promises", "agents"))
+def promises(as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
+    """Promises to pay made by as_of, with what was paid toward each and its status (kept, pending, partial, broken)."""
+    return sql_table(
+        "SELECT * FROM promises(CAST(:as_of AS date), CAST(:owner_ref AS text))",
+        as_of=as_of, owner_ref=owner_ref,
+    )
+
+
+@read(depends_on=LEDGER_TABLES)
+def portfolio_summary(as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
+    """One row: sites, units, occupancy, tenants, arrears and late leases at as_of; the month to date."""
+    return sql_table(
+        "SELECT * FROM portfolio_summary(CAST(:as_of AS date), CAST(:owner_ref AS text))",
+        as_of=as_of, owner_ref=owner_ref,
+    )
+
+
+@read(depends_on=("owners", "sites", "units", "leases"))
+def sites(owner_ref: str | None = None) -> pa.Table:
+    """Sites (all, or one owner's) with their place and number of units; the apps' site filter lists them."""
+    return sql_table(
+        "SELECT s.site_ref, o.owner_ref, s.name AS site_name, s.commune, s.quartier, s.lat, s.lon,"
+        " (SELECT count(*) FROM units u WHERE u.site_id = s.id)::integer AS units"
+        " FROM sites s JOIN owners o ON o.id = s.owner_id"
+        " WHERE CAST(:owner_ref AS text) IS NULL OR o.owner_ref = CAST(:owner_ref AS text)"
+        " ORDER BY s.name, s.site_ref",
+        owner_ref=owner_ref,
+    )
+
+
+@read(depends_on=LEDGER_TABLES)
+def period_kpis(date_from: dt.date = MONTH_START, date_to: dt.date = TODAY, owner_ref: str | None = None,
+                site_ref: str | None = None) -> pa.Table:
+    """One row: arrears, late leases and tenants at date_to; due, collected and rates over [date_from, date_to]."""
+    check_period(date_from, date_to)
+    return sql_table(
+        "SELECT * FROM period_kpis(CAST(:date_from AS date), CAST(:date_to AS date), CAST(:owner_ref AS text),"
+        " CAST(:site_ref AS text))",
+        date_from=date_from, date_to=date_to, owner_ref=owner_ref, site_ref=site_ref,
+    )
+
+
+@read(depends_on=LEDGER_TABLES)
+def monthly_trend(as_of: dt.date = TODAY, months: int = 12, owner_ref: str | None = None,
+                  site_ref: str | None = None) -> pa.Table:
+    """The last `months` months up to as_of (the last one to date): due, collected, collection and punctuality rates."""
+    from akig_data.errors import InvalidParameter
+
+    if not 1 <= months <= 120:
+        raise InvalidParameter(f"months must be from 1 to 120 (got {months})")
+    return sql_table(
+        "SELECT * FROM monthly_trend(CAST(:as_of AS date), CAST(:months AS integer), CAST(:owner_ref AS text),"
+        " CAST(:site_ref AS text))",
+        as_of=as_of, months=months, owner_ref=owner_ref, site_ref=site_ref,
+    )
+
+
+@read(depends_on=LEDGER_TABLES)
+def site_units(site_ref: str, as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
+    """A site's units with their tenant at as_of, his arrears and a status (vacant, late, up_to_date)."""
+    return sql_table(
+        "SELECT * FROM site_units(CAST(:site_ref AS text), CAST(:as_of AS date), CAST(:owner_ref AS text))",
+        site_ref=site_ref, as_of=as_of, owner_ref=owner_ref,
+    )
+
+
+@read(depends_on=LEDGER_TABLES + CONTACT_TABLES)
+def late_tenants(as_of: dt.date = TODAY, owner_ref: str | None = None, site_ref: str | None = None,
+                 limit: int | None = None) -> pa.Table:
+    """Tenants with arrears at as_of, largest first, with days late and their last call or visit."""
+    from akig_data.errors import InvalidParameter
+
+    if limit is not None and not 1 <= limit <= 100_000:
+        raise InvalidParameter(f"limit must be from 1 to 100000 (got {limit})")
+    return sql_table(
+        "SELECT * FROM late_tenants(CAST(:as_of AS date), CAST(:owner_ref AS text), CAST(:site_ref AS text),"
+        " CAST(:limit AS integer))",
+        as_of=as_of, owner_ref=owner_ref, site_ref=site_ref, limit=limit,
+    )
+
+
+@read(depends_on=LEDGER_TABLES)
+def punctuality_by_cohort(date_from: dt.date = MONTH_START, date_to: dt.date = TODAY,
+                          owner_ref: str | None = None) -> pa.Table:
+    """Leases grouped by the month they started: their dues in [date_from, date_to] and the share paid on time."""
+    check_period(date_from, date_to)
+    return sql_table(
+        "SELECT * FROM punctuality_by_cohort(CAST(:date_from AS date), CAST(:date_to AS date),"
+        " CAST(:owner_ref AS text))",
+        date_from=date_from, date_to=date_to, owner_ref=owner_ref,
+    )
+
+
+@read(depends_on=LEDGER_TABLES + ("calls", "visits"))
+def late_sites(as_of: dt.date = TODAY, owner_ref: str | None = None, commune: str | None = None,
+               min_arrears: int = 0, min_days_late: int = 0) -> pa.Table:
+    """Sites with arrears, for the map: tenants late, arrears, days since the oldest unpaid due, last
+    call or visit; filtered by commune, minimum arrears (GNF) and minimum days late."""
+    from akig_data.errors import InvalidParameter
+
+    if min_arrears < 0 or min_days_late < 0:
+        raise InvalidParameter("min_arrears and min_days_late must not be negative")
+    return sql_table(
+        "SELECT * FROM map_late_sites(CAST(:as_of AS date), CAST(:owner_ref AS text))"
+        " WHERE (CAST(:commune AS text) IS NULL OR commune = CAST(:commune AS text))"
+        " AND arrears >= :min_arrears AND days_late >= :min_days_late",
+        as_of=as_of, owner_ref=owner_ref, commune=commune, min_arrears=min_arrears, min_days_late=min_days_late,
+    )
+
+
+@read(depends_on=LEDGER_TABLES)
+def collections_by_site(day: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
+    """Money collected on one day by site and payment method (the daily report)."""
+    return sql_table(
+        "SELECT s.site_ref, s.name AS site_name, o.owner_ref, p.method, count(*)::integer AS payments,"
+        " sum(p.amount)::bigint AS collected"
+        " FROM payments p JOIN leases l ON l.id = p.lease_id JOIN sites s ON s.id = l.site_id"
+        " JOIN owners o ON o.id = l.owner_id"
+        " WHERE p.paid_on = CAST(:day AS date)"
+        " AND (CAST(:owner_ref AS text) IS NULL OR o.owner_ref = CAST(:owner_ref AS text))"
+        " GROUP BY s.site_ref, s.name, o.owner_ref, p.method ORDER BY collected DESC, s.site_ref, p.method",
+        day=day, owner_ref=owner_ref,
+    )

@@ -1,0 +1,264 @@
+"""The people who may log in: accounts, passwords (argon2id), TOTP second factor, API tokens.
+
+Passwords are hashed with argon2-cffi's argon2id defaults (RFC 9106 low-memory profile); a hash made
+with older parameters is upgraded at the next successful login. API tokens are random, shown once,
+and stored as their SHA-256 (a token is 32 random bytes, so a fast hash is enough and lets the server
+look one up by its hash). TOTP is RFC 6238 through pyotp, 30-second steps, one step of clock drift.
+Every change is written to the audit trail by the caller's `actor`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+import pyotp
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from akig_data.writes import audit
+from akig_data.engine import translated_errors
+from akig_data.errors import InvalidParameter
+from akig_data.runtime import get_runtime
+
+ROLES = ("admin", "manager", "owner", "agent", "analyst", "ops")
+TOTP_REQUIRED = frozenset({"admin", "manager"})
+MIN_PASSWORD = 10
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
+_hasher = PasswordHasher()
+# Verifying against this hash when the username is unknown costs the same time as a real check, so
+# response times do not tell which usernames exist.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    role: str
+    owner_ref: str | None
+    agent_ref: str | None
+    active: bool
+    totp_confirmed: bool
+    totp_secret: str | None
+    password_changed_at: dt.datetime
+    token_created_at: dt.datetime | None = None
+
+    @property
+    def needs_totp(self) -> bool:
+        """A second factor is asked at login when one is enrolled, and is mandatory for these roles."""
+        return self.totp_confirmed or self.role in TOTP_REQUIRED
+
+    def public(self) -> dict:
+        return {"username": self.username, "role": self.role, "owner_ref": self.owner_ref,
+                "agent_ref": self.agent_ref, "active": self.active, "totp": self.totp_confirmed}
+
+
+_SELECT = """
+SELECT u.id, u.username, u.role, o.owner_ref, a.agent_ref, u.active, u.totp_confirmed, u.totp_secret,
+       u.password_changed_at, u.token_created_at
+  FROM users u LEFT JOIN owners o ON o.id = u.owner_id LEFT JOIN agents a ON a.id = u.agent_id
+"""
+
+
+def _row_to_user(row) -> User:
+    return User(*row)
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidParameter(f"Le mot de passe doit compter au moins {MIN_PASSWORD} caractères.")
+    if password.isdigit() or password.lower() == password and password.isalpha():
+        raise InvalidParameter("Le mot de passe doit mêler lettres et chiffres ou signes.")
+
+
+def get(username: str, engine: sa.Engine | None = None) -> User | None:
+    engine = engine or get_runtime().engine
+    with translated_errors(), engine.connect() as conn:
+        row = conn.execute(sa.text(_SELECT + " WHERE u.username = :u"), {"u": username}).first()
+    return _row_to_user(row) if row else None
+
+
+def list_users() -> list[User]:
+    with translated_errors(), get_runtime().engine.connect() as conn:
+        return [_row_to_user(r) for r in conn.execute(sa.text(_SELECT + " ORDER BY u.username"))]
+
+
+def add(username: str, password: str, role: str, *, owner_ref: str | None = None, agent_ref: str | None = None,
+        actor: str, address: str = "cli") -> User:
+    """Create an account. An owner account names its owner, an agent account its agent."""
+    username = username.strip().lower()
+    if not _USERNAME.match(username):
+        raise InvalidParameter("Identifiant invalide : 3 à 40 caractères a-z, 0-9, point, tiret ou souligné.")
+    if role not in ROLES:
+        raise InvalidParameter(f"Rôle inconnu : {role!r} (rôles : {', '.join(ROLES)}).")
+    if (role == "owner") != (owner_ref is not None):
+        raise InvalidParameter("Un compte propriétaire, et lui seul, indique son propriétaire (--owner).")
+    if (role == "agent") != (agent_ref is not None):
+        raise InvalidParameter("Un compte agent, et lui seul, indique son agent (--agent).")
+    check_password_strength(password)
+    engine = get_runtime().engine
+    with translated_errors(), engine.begin() as conn:
+        if conn.execute(sa.text("SELECT 1 FROM users WHERE username = :u"), {"u": username}).first():
+            raise InvalidParameter(f"L'identifiant {username!r} existe déjà.")
+        owner_id = agent_id = None
+        if owner_ref is not None:
+            owner_id = conn.execute(sa.text("SELECT id FROM owners WHERE owner_ref = :r"), {"r": owner_ref}).scalar()
+            if owner_id is None:
+                raise InvalidParameter(f"Propriétaire inconnu : {owner_ref!r}.")
+        if agent_ref is not None:
+            agent_id = conn.execute(sa.text("SELECT id FROM agents WHERE agent_ref = :r"), {"r": agent_ref}).scalar()
+            if agent_id is None:
+                raise InvalidParameter(f"Agent inconnu : {agent_ref!r}.")
+        conn.execute(
+            sa.text("INSERT INTO users (username, password_hash, role, owner_id, agent_id) "
+                    "VALUES (:u, :h, :r, :o, :a)"),
+            {"u": username, "h": _hasher.hash(password), "r": role, "o": owner_id, "a": agent_id},
+        )
+        audit.record(conn, actor=actor, action="user_add", target=username, address=address,
+                     details={"role": role, "owner_ref": owner_ref, "agent_ref": agent_ref})
+    return get(username)
+
+
+def _require(conn, username: str) -> int:
+    user_id = conn.execute(sa.text("SELECT id FROM users WHERE username = :u"), {"u": username}).scalar()
+    if user_id is None:
+        raise InvalidParameter(f"Utilisateur inconnu : {username!r}.")
+    return user_id
+
+
+def set_password(username: str, password: str, *, actor: str, address: str = "cli") -> None:
+    """New password; sessions opened before it stop being valid (see dashboards.server.auth)."""
+    check_password_strength(password)
+    with translated_errors(), get_runtime().engine.begin() as conn:
+        user_id = _require(conn, username)
+        conn.execute(sa.text("UPDATE users SET password_hash = :h, password_changed_at = now() WHERE id = :i"),
+                     {"h": _hasher.hash(password), "i": user_id})
+        audit.record(conn, actor=actor, action="user_passwd", target=username, address=address)
+
+
+def set_active(username: str, active: bool, *, actor: str, address: str = "cli") -> None:
+    """Disable (or re-enable) an account: its sessions and token stop working at their next request."""
+    with translated_errors(), get_runtime().engine.begin() as conn:
+        user_id = _require(conn, username)
+        conn.execute(sa.text("UPDATE users SET active = :a WHERE id = :i"), {"a": active, "i": user_id})
+        audit.record(conn, actor=actor, action="user_enable" if active else "user_disable", target=username,
+                     address=address)
+
+
+def verify_password(username: str, password: str) -> User | None:
+    """The active user with this password, or None (unknown, disabled and wrong look the same)."""
+    engine = get_runtime().engine
+    with translated_errors(), engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT id, password_hash, active FROM users WHERE username = :u"),
+                           {"u": username.strip().lower()}).first()
+    stored = row.password_hash if row else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return None
+    if row is None or not row.active:
+        return None
+    if _hasher.check_needs_rehash(stored):
+        with translated_errors(), engine.begin() as conn:
+            conn.execute(sa.text("UPDATE users SET password_hash = :h WHERE id = :i"),
+                         {"h": _hasher.hash(password), "i": row.id})
+    return get(username.strip().lower())
+
+
+# --- second factor ------------------------------------------------------------------------------
+
+def totp_uri(user: User, secret: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name="AKIG")
+
+
+def begin_totp(username: str, *, actor: str, address: str = "cli") -> str:
+    """The secret to enrol for a user who has no confirmed second factor.
+
+    An unconfirmed secret already stored is given again rather than replaced: a wrong code at the
+    enrolment step must never change what is stored (an attacker who knows only the password could
+    otherwise keep drawing keys). A confirmed factor is never replaced here: an administrator removes
+    it first (`akig users totp USER --remove`), then the user enrols anew. The row is locked so that two
+    logins at once do not hand out two different keys."""
+    with translated_errors(), get_runtime().engine.begin() as conn:
+        row = conn.execute(sa.text("SELECT id, totp_secret, totp_confirmed FROM users WHERE username = :u FOR UPDATE"),
+                           {"u": username}).first()
+        if row is None:
+            raise InvalidParameter(f"Utilisateur inconnu : {username!r}.")
+        if row.totp_confirmed:
+            raise InvalidParameter(f"Un second facteur est déjà actif pour {username!r} : un administrateur doit "
+                                   f"d'abord le retirer (akig users totp {username} --remove).")
+        if row.totp_secret:
+            return row.totp_secret
+        secret = pyotp.random_base32()
+        conn.execute(sa.text("UPDATE users SET totp_secret = :s WHERE id = :i AND NOT totp_confirmed"),
+                     {"s": secret, "i": row.id})
+        audit.record(conn, actor=actor, action="totp_begin", target=username, address=address)
+    return secret
+
+
+def check_totp(secret: str | None, code: str) -> bool:
+    code = (code or "").strip().replace(" ", "")
+    return bool(secret) and code.isdigit() and len(code) == 6 and pyotp.TOTP(secret).verify(code, valid_window=1)
+
+
+def confirm_totp(username: str, code: str, *, actor: str, address: str = "cli") -> bool:
+    """Confirm an enrolment in progress with a code from the new key. An account whose factor is
+    already confirmed has nothing to confirm: False, and nothing changes."""
+    user = get(username)
+    if user is None or user.totp_confirmed or not check_totp(user.totp_secret, code):
+        return False
+    with translated_errors(), get_runtime().engine.begin() as conn:
+        done = conn.execute(sa.text("UPDATE users SET totp_confirmed = true WHERE id = :i AND totp_secret = :s "
+                                    "AND NOT totp_confirmed"), {"i": user.id, "s": user.totp_secret}).rowcount
+        if not done:
+            return False
+        audit.record(conn, actor=actor, action="totp_confirm", target=username, address=address)
+    return True
+
+
+def remove_totp(username: str, *, actor: str, address: str = "cli") -> None:
+    with translated_errors(), get_runtime().engine.begin() as conn:
+        user_id = _require(conn, username)
+        conn.execute(sa.text("UPDATE users SET totp_secret = NULL, totp_confirmed = false WHERE id = :i"),
+                     {"i": user_id})
+        audit.record(conn, actor=actor, action="totp_remove", target=username, address=address)
+
+
+# --- API tokens ---------------------------------------------------------------------------------
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def rotate_token(username: str, *, actor: str, address: str = "cli") -> str:
+    """A new API token for this user (the previous one stops working). Returned once, stored hashed."""
+    token = "akig_" + secrets.token_urlsafe(32)
+    with translated_errors(), get_runtime().engine.begin() as conn:
+        user_id = _require(conn, username)
+        conn.execute(sa.text("UPDATE users SET token_hash = :h, token_created_at = now() WHERE id = :i"),
+                     {"h": _token_hash(token), "i": user_id})
+        audit.record(conn, actor=actor, action="token_rotate", target=username, address=address)
+    return token
+
+
+def revoke_token(username: str, *, actor: str, address: str = "cli") -> None:
+    with translated_errors(), get_runtime().engine.begin() as conn:
+        user_id = _require(conn, username)
+        conn.execute(sa.text("UPDATE users SET token_hash = NULL, token_created_at = NULL WHERE id = :i"),
+                     {"i": user_id})
+        audit.record(conn, actor=actor, action="token_revoke", target=username, address=address)
+
+
+def user_for_token(token: str) -> User | None:
+    """The active user holding this API token, or None."""
+    if not token or len(token) > 200:
+        return None
+    with translated_errors(), get_runtime().engine.connect() as conn:
+        row = conn.execute(sa.text(_SELECT + " WHERE u.token_hash = :h AND u.active"),
+                           {"h": _token_hash(token)}).first()
+    return _row_to_user(row) if row else None

@@ -1,0 +1,319 @@
+"""The owner dashboard (`/proprietaire`): how much is owed, where, since when, and is it getting better.
+
+Filters are the parameters of the class (owner, site, as-of date, period, tenant) and are kept in the
+URL, so a view can be bookmarked and shared. Every pane is a function of those parameters that calls
+the data layer; nothing here touches SQL or Redis.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import panel as pn
+import param
+
+from akig_data import reads
+from akig_data.periods import PERIODS, current_and_previous
+from akig_data.clock import today
+from dashboards.widgets import charts
+from dashboards import components as ui
+from dashboards.io.database_watch import database_watch
+from dashboards.parts.downloads import export_buttons
+from dashboards.parts.report_download import report_card
+from dashboards.parts.site_card import SiteDetail, late_tenants_display
+from dashboards.widgets.tables import as_percent, table
+from dashboards.parts.tenant_card import TenantDetail
+
+BADGES = {"gold": "🌟 or", "silver": "✅ argent", "bronze": "👍 bronze"}
+URL_KEYS = {"owner_ref": "proprietaire", "site_ref": "site", "as_of": "date", "period": "periode",
+            "tenant_ref": "locataire"}
+TABS = ["Synthèse", "Sites", "Locataires", "Fiche locataire"]
+MAX_SITE_OPTIONS = 200
+
+
+def change(current, previous, *, rate: bool = False, good_when_up: bool | None = True) -> tuple[str, str]:
+    """('▲ 12,5 %', 'up-bad') style text and tone of a KPI's change against the previous period."""
+    if current is None or previous is None or pd.isna(current) or pd.isna(previous):
+        return "", "flat"
+    delta = float(current) - float(previous)
+    if rate:
+        text = f"{abs(delta) * 100:.1f}".replace(".", ",") + " pt"
+    elif previous:
+        text = f"{abs(delta) / abs(float(previous)) * 100:.1f}".replace(".", ",") + "\u00a0%"
+    else:
+        text = "nouveau" if delta else ""
+    if abs(delta) < 1e-9:
+        return "= stable", "flat"
+    arrow = "▲" if delta > 0 else "▼"
+    tone = "flat" if good_when_up is None else ("good" if (delta > 0) == good_when_up else "bad")
+    return f"{arrow} {text}", tone
+
+
+class OwnerDashboard(pn.viewable.Viewer):
+    owner_ref = param.String(default="", doc="Propriétaire ('' = tous)")
+    site_ref = param.String(default="", doc="Site ('' = tous)")
+    as_of = param.CalendarDate(default=None, doc="Date de situation")
+    period = param.Selector(default="month", objects=list(PERIODS), doc="Période")
+    tenant_ref = param.String(default="", doc="Locataire ouvert dans la fiche")
+    search = param.String(default="", doc="Recherche de locataire")
+    place_level = param.Selector(default="commune", objects=["commune", "quartier"])
+
+    def __init__(self, sync_url: bool = False, **params):
+        params.setdefault("as_of", today())
+        # An owner's session is pinned to his own owner_ref (the data layer would refuse any other).
+        self._fixed_owner = current_owner_scope()
+        if self._fixed_owner:
+            params["owner_ref"] = self._fixed_owner
+        super().__init__(**params)
+        if self._fixed_owner:
+            self.param.watch(lambda e: setattr(self, "owner_ref", self._fixed_owner)
+                             if e.new != self._fixed_owner else None, "owner_ref")
+        self._watch = database_watch()
+        self._tabs: pn.Tabs | None = None
+        self.tenant = TenantDetail(tenant_ref=self.tenant_ref, as_of=self.as_of, owner_ref=self.owner_ref)
+        self.site = SiteDetail(on_tenant=self.open_tenant, site_ref=self.site_ref, as_of=self.as_of,
+                               owner_ref=self.owner_ref)
+        self.param.watch(self._follow, ["owner_ref", "site_ref", "as_of", "tenant_ref"])
+        if sync_url and pn.state.location is not None:
+            pn.state.location.sync(self, URL_KEYS, on_error=self._apply_url_one_by_one)
+
+    def _apply_url_one_by_one(self, values: dict) -> None:
+        """A bad value in a shared URL (a mistyped date, an unknown period) is skipped, not fatal. The
+        notice repeats the value as text: anyone can write a link, so it may hold HTML meant to run."""
+        for name, value in values.items():
+            try:
+                self.param.update(**{name: value})
+            except Exception:
+                ui.notify_warning(f"Paramètre d'adresse ignoré : {URL_KEYS.get(name, name)}={value}")
+
+    # -- state -----------------------------------------------------------------------------------------
+    def _follow(self, *_):
+        self.tenant.param.update(tenant_ref=self.tenant_ref, as_of=self.as_of, owner_ref=self.owner_ref)
+        self.site.param.update(site_ref=self.site_ref, as_of=self.as_of, owner_ref=self.owner_ref)
+
+    def open_tenant(self, tenant_ref: str) -> None:
+        self.tenant_ref = tenant_ref
+        if self._tabs is not None:
+            self._tabs.active = TABS.index("Fiche locataire")
+
+    def open_site(self, site_ref: str) -> None:
+        self.site_ref = site_ref
+        if self._tabs is not None:
+            self._tabs.active = TABS.index("Sites")
+
+    def scope(self) -> dict:
+        return {"owner_ref": self.owner_ref or None}
+
+    def periods(self):
+        return current_and_previous(self.period, self.as_of)
+
+    # -- data behind each pane (tested without a browser) -----------------------------------------------
+    def kpis(self) -> dict:
+        current, previous = self.periods()
+        site = {"site_ref": self.site_ref or None}
+        now = reads.period_kpis(date_from=current.date_from, date_to=current.date_to, **self.scope(), **site).iloc[0]
+        before = reads.period_kpis(date_from=previous.date_from, date_to=previous.date_to, **self.scope(), **site).iloc[0]
+        return {"current": now, "previous": before, "period": current, "previous_period": previous}
+
+    def sites_frame(self) -> pd.DataFrame:
+        current, _ = self.periods()
+        kpis = reads.site_kpis(date_from=current.date_from, date_to=current.date_to, **self.scope())
+        kpis = kpis.assign(occupancy=kpis["occupied_units"] / kpis["units"].where(kpis["units"] > 0))
+        shown = as_percent(kpis, ("occupancy", "collection_rate", "punctuality_rate"))
+        return shown[["site_ref", "site_name", "commune", "quartier", "units", "occupancy", "arrears", "late_leases",
+                      "collection_rate", "punctuality_rate"]].sort_values("arrears", ascending=False).rename(columns={
+            "site_ref": "Réf.", "site_name": "Site", "commune": "Commune", "quartier": "Quartier", "units": "Logements",
+            "occupancy": "Occupation (%)", "arrears": "Impayés (GNF)", "late_leases": "Baux en retard",
+            "collection_rate": "Recouvrement (%)", "punctuality_rate": "Ponctualité (%)"}).reset_index(drop=True)
+
+    def late_frame(self) -> pd.DataFrame:
+        late = reads.late_tenants(as_of=self.as_of, site_ref=self.site_ref or None, limit=10, **self.scope())
+        return late_tenants_display(late)
+
+    def good_payers_frame(self) -> pd.DataFrame:
+        payers = reads.good_payers(as_of=self.as_of, **self.scope())
+        payers = payers.assign(badge=payers["badge"].map(BADGES), ratio=payers["ratio"] * 100)
+        return payers[["tenant_ref", "full_name", "badge", "ratio", "dues", "on_time_dues"]].rename(columns={
+            "tenant_ref": "Locataire", "full_name": "Nom", "badge": "Badge", "ratio": "À l'heure (%)",
+            "dues": "Échéances (12 mois)", "on_time_dues": "Payées à l'heure"})
+
+    def search_frame(self) -> pd.DataFrame:
+        found = reads.search_tenants(q=self.search, limit=20, **self.scope())
+        matched = {"name": "nom", "phone": "téléphone", "unit": "logement", "site": "site"}
+        return pd.DataFrame({
+            "Locataire": found["tenant_ref"], "Nom": found["full_name"], "Téléphone": found["phone"],
+            "Site": found["site_name"], "Trouvé par": found["matched_on"].map(matched)})
+
+    def trend_frame(self) -> pd.DataFrame:
+        trend = reads.monthly_trend(as_of=self.as_of, months=12, site_ref=self.site_ref or None, **self.scope())
+        trend.attrs["as_of"] = self.as_of  # the charts mark the last month "en cours" when it is not over
+        return trend
+
+    def arrears_frame(self) -> pd.DataFrame:
+        frame = reads.arrears_by_site(as_of=self.as_of, **self.scope())
+        return frame[frame["site_ref"] == self.site_ref] if self.site_ref else frame
+
+    # -- panes -------------------------------------------------------------------------------------------
+    def _bound(self, render, *names, defer: bool = True):
+        """A pane re-rendered when the named parameters (or the database's availability) change.
+        Deferred panes are drawn just after the page loads, so the KPI row shows first."""
+        params = [self.param[n] for n in names] + [self._watch.param.available]
+        return pn.panel(pn.bind(lambda *_: ui.guarded(render), *params), loading_indicator=True, defer_load=defer)
+
+    def kpi_row(self):
+        data = self.kpis()
+        now, before = data["current"], data["previous"]
+        late = change(now["late_tenants"], before["late_tenants"], good_when_up=False)
+        cards = [
+            ui.kpi_card("Impayés", ui.fmt_gnf(now["arrears"]), f"{ui.fmt_int(now['late_leases'])} baux en retard",
+                        change(now["arrears"], before["arrears"], good_when_up=False)),
+            ui.kpi_card("Locataires en retard", ui.fmt_int(now["late_tenants"]), "à la date de situation", late),
+            ui.kpi_card("Taux de recouvrement", ui.fmt_rate(now["collection_rate"]), data["period"].label,
+                        change(now["collection_rate"], before["collection_rate"], rate=True)),
+            ui.kpi_card("Ponctualité", ui.fmt_rate(now["punctuality_rate"]),
+                        f"{ui.fmt_int(now['on_time_dues'])} échéances à l'heure sur {ui.fmt_int(now['dues'])}",
+                        change(now["punctuality_rate"], before["punctuality_rate"], rate=True)),
+            ui.kpi_card("Encaissé sur la période", ui.fmt_gnf(now["collected"]), data["period"].label,
+                        change(now["collected"], before["collected"])),
+            ui.kpi_card("Dû sur la période", ui.fmt_gnf(now["due"]),
+                        f"période précédente : {data['previous_period'].label}",
+                        change(now["due"], before["due"], good_when_up=None)),
+        ]
+        return pn.FlexBox(*cards, flex_wrap="wrap", sizing_mode="stretch_width")
+
+    def trend_charts(self):
+        trend = self.trend_frame()
+        return pn.Row(charts.collected_vs_due(trend), charts.rate_trend(trend), sizing_mode="stretch_width")
+
+    def arrears_charts(self):
+        frame = self.arrears_frame()
+        return pn.Row(charts.aging_by_site(frame), charts.arrears_by_place(frame, self.place_level),
+                      sizing_mode="stretch_width")
+
+    def sites_table(self):
+        frame = self.sites_frame()
+        if frame.empty:
+            return pn.pane.Alert("Aucun site pour ce propriétaire.", alert_type="info")
+        widget = table(frame, money=("Impayés (GNF)",),
+                       percent=("Occupation (%)", "Recouvrement (%)", "Ponctualité (%)"),
+                       page_size=15, remote=True, selectable=True, layout="fit_columns")
+        widget.on_click(lambda event: self.open_site(frame.iloc[event.row]["Réf."]))
+        return pn.Column(widget, export_buttons(self.sites_frame, "sites", money=("Impayés (GNF)",)),
+                         sizing_mode="stretch_width")
+
+    def late_table(self):
+        frame = self.late_frame()
+        if frame.empty:
+            return pn.pane.Alert("Aucun locataire en retard à cette date.", alert_type="success")
+        widget = table(frame, money=("Impayés (GNF)",), page_size=10)
+        widget.on_click(lambda event: self.open_tenant(frame.iloc[event.row]["Locataire"]))
+        return pn.Column(widget, export_buttons(self.late_frame, "top_retards", money=("Impayés (GNF)",)),
+                         sizing_mode="stretch_width")
+
+    def good_payers_table(self):
+        frame = self.good_payers_frame()
+        if frame.empty:
+            return pn.pane.Alert("Aucun bon payeur à cette date (il faut au moins 6 échéances sur 12 mois, "
+                                 "sans impayé).", alert_type="info")
+        widget = table(frame, percent=("À l'heure (%)",), page_size=10, remote=True)
+        widget.on_click(lambda event: self.open_tenant(frame.iloc[event.row]["Locataire"]))
+        return pn.Column(widget, export_buttons(self.good_payers_frame, "bons_payeurs"), sizing_mode="stretch_width")
+
+    def search_results(self):
+        if not self.search.strip():
+            return pn.pane.Markdown("Nom, téléphone, logement ou site ; les fautes de frappe sont tolérées.",
+                                    styles={"color": "#5f6b73", "font-size": "0.85em"})
+        frame = self.search_frame()
+        if frame.empty:
+            return pn.pane.Alert(f"Aucun locataire ne correspond à « {ui.escape_markdown(self.search.strip())} ».",
+                                 alert_type="warning")
+        widget = table(frame, page_size=8, selectable=True, css_classes=["akig-search-results"], layout="fit_columns",
+                       hidden_columns=["Locataire", "Téléphone", "Trouvé par"])
+        widget.on_click(lambda event: self.open_tenant(frame.iloc[event.row]["Locataire"]))
+        return pn.Column(widget, export_buttons(self.search_frame, "recherche"), sizing_mode="stretch_width")
+
+    # -- the page ----------------------------------------------------------------------------------------
+    def _filters(self) -> list:
+        owners = reads.owners()
+        owner_options = ({} if self._fixed_owner else {"Tous les propriétaires": ""}) | {
+            f"{name} ({ref})": ref for ref, name in zip(owners["owner_ref"], owners["name"])}
+        owner = pn.widgets.Select(name="Propriétaire", options=owner_options, disabled=bool(self._fixed_owner),
+                                  value=self.owner_ref if self.owner_ref in owner_options.values() else "")
+        site = pn.widgets.Select(name="Site")
+        date = pn.widgets.DatePicker.from_param(self.param.as_of, name="Date de situation")
+        period = pn.widgets.RadioButtonGroup(options={v: k for k, v in PERIODS.items()}, value=self.period,
+                                             button_type="success", button_style="outline")
+        search = pn.widgets.TextInput(name="Rechercher un locataire", placeholder="ex. Dialo, 622 12 34 56…",
+                                      value=self.search)
+
+        def site_options(*_):
+            frame = reads.sites(**self.scope())
+            if len(frame) > MAX_SITE_OPTIONS:
+                # Thousands of sites make a useless list and a heavy page: offer those that owe most (the
+                # sites table and the search reach the others), and the one selected.
+                owing = reads.arrears_by_site(as_of=self.as_of, **self.scope()).head(MAX_SITE_OPTIONS)
+                frame = frame[frame["site_ref"].isin(set(owing["site_ref"]) | {self.site_ref})]
+                label = f"Tous les sites ({MAX_SITE_OPTIONS} plus gros impayés listés)"
+            else:
+                label = "Tous les sites"
+            site.options = {label: ""} | {f"{n} ({r})": r for r, n in zip(frame["site_ref"], frame["site_name"])}
+            site.value = self.site_ref if self.site_ref in site.options.values() else ""
+
+        site_options()
+        owner.param.watch(lambda e: self.param.update(owner_ref=e.new, site_ref="", tenant_ref=""), "value")
+        self.param.watch(site_options, "owner_ref")
+        site.param.watch(lambda e: setattr(self, "site_ref", e.new), "value")
+        self.param.watch(lambda e: setattr(site, "value", e.new) if e.new in site.options.values() else None,
+                         "site_ref")
+        period.param.watch(lambda e: setattr(self, "period", e.new), "value")
+        search.param.watch(lambda e: setattr(self, "search", e.new), "value_input")
+        return [owner, site, date, pn.pane.Markdown("**Période**", margin=(10, 10, 0, 10)), period, search,
+                self._bound(self.search_results, "search", "owner_ref")]
+
+    def __panel__(self):
+        place = pn.widgets.RadioButtonGroup.from_param(self.param.place_level, options=["commune", "quartier"],
+                                                       button_type="light")
+        synthese = pn.Column(
+            self._bound(self.trend_charts, "owner_ref", "site_ref", "as_of"),
+            pn.Row(pn.layout.HSpacer(), pn.pane.Markdown("Impayés par :"), place),
+            self._bound(self.arrears_charts, "owner_ref", "site_ref", "as_of", "place_level"),
+            sizing_mode="stretch_width")
+        sites = pn.Column(
+            pn.pane.Markdown("### Sites (cliquez sur un site pour son détail)"),
+            self._bound(self.sites_table, "owner_ref", "as_of", "period"),
+            self.site, sizing_mode="stretch_width")
+        tenants = pn.Column(
+            pn.pane.Markdown("### Les 10 plus gros retards"),
+            self._bound(self.late_table, "owner_ref", "site_ref", "as_of"),
+            pn.pane.Markdown("### Bons payeurs"),
+            self._bound(self.good_payers_table, "owner_ref", "as_of"),
+            sizing_mode="stretch_width")
+        # dynamic: a tab's content is sent to the browser when it is opened, not with the first page.
+        self._tabs = pn.Tabs(*zip(TABS, [synthese, sites, tenants, self.tenant]), dynamic=True,
+                             sizing_mode="stretch_width")
+        if self.tenant_ref:
+            self._tabs.active = TABS.index("Fiche locataire")
+        sidebar = ui.guarded(self._filters)
+        sidebar = sidebar if isinstance(sidebar, list) else [sidebar]
+        self.report = report = report_card(day=self.as_of, owner_ref=self.owner_ref)
+        if report is not None:   # follows the dashboard's owner and date
+            self.param.watch(lambda *_: report.param.update(day=self.as_of, owner_ref=self.owner_ref),
+                             ["as_of", "owner_ref"])
+            sidebar.append(report)
+        return ui.page(
+            "Tableau de bord propriétaire",
+            main=[self._bound(self.kpi_row, "owner_ref", "site_ref", "as_of", "period", defer=False), self._tabs],
+            sidebar=sidebar,
+        )
+
+
+def current_owner_scope() -> str:
+    """The owner_ref a logged-in owner is restricted to, '' for the roles that see every owner."""
+    from akig_data.access.scope import ALL, current
+
+    who = current()
+    return who.owner_scope if who is not None and who.owner_scope != ALL else ""
+
+
+def create():
+    """One dashboard per browser session, its filters kept in the URL."""
+    return OwnerDashboard(sync_url=True).__panel__()

@@ -1,0 +1,136 @@
+"""Replaying one agent's day (the map's "Rejouer une journée" tab, for managers checking visits): a
+slider over the day's GPS fixes moves the agent along his track and shows the visits recorded up to
+that moment, green with proof of presence (within 200 m of the site), red without."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import geoviews as gv
+import holoviews as hv
+import pandas as pd
+import panel as pn
+import param
+
+from akig_data.writes import positions
+from akig_data.errors import AkigError
+from akig_data.planning.solver import haversine_m
+from akig_data.runtime import get_runtime
+from dashboards import components as ui
+from dashboards.widgets import map_layers as layers
+
+OUTCOMES = {"absent": "absent", "reached": "joint", "refused": "refus", "promise": "promesse", "paid": "payé"}
+
+
+def travelled_m(track: pd.DataFrame) -> float:
+    lats, lons = track["lat"].to_numpy(), track["lon"].to_numpy()
+    return float(sum(haversine_m(lats[i - 1], lons[i - 1], lats[i], lons[i]) for i in range(1, len(lats))))
+
+
+class Replay(pn.viewable.Viewer):
+    agent_ref = param.Selector(default="", objects=[""], doc="Agent")
+    day = param.CalendarDate(default=None, doc="Journée")
+    step = param.Integer(default=0, bounds=(0, None), doc="position in the day's fixes")
+
+    def __init__(self, sites: pd.DataFrame, **params):
+        params.setdefault("day", dt.datetime.now(positions.TZ).date())
+        super().__init__(**params)
+        self.sites = sites
+        self.track = pd.DataFrame(columns=["t", "lat", "lon", "accuracy_m", "battery"])
+        self.visits = pd.DataFrame(columns=["visited_at", "outcome", "lat", "lon", "distance_m", "proof", "site_name"])
+        self.problem = ""
+        try:
+            agents = positions.agents_on_map()
+            self.param.agent_ref.objects = {"Choisir un agent": ""} | {
+                f"{n} ({r})": r for r, n in zip(agents["agent_ref"], agents["full_name"])}
+        except AkigError as exc:
+            self.problem = str(exc)
+        self.slider = pn.widgets.IntSlider(name="Moment de la journée", start=0, end=1, value=0,
+                                           sizing_mode="stretch_width", disabled=True)
+        self.slider.link(self, value="step")
+        self.summary_pane = pn.pane.Markdown(self.summary_text(0), sizing_mode="stretch_width",
+                                             css_classes=["akig-replay-summary"])
+        self.param.watch(self._load, ["agent_ref", "day"])
+        self.param.watch(lambda event: self._show_summary(), ["step"])
+
+    def _load(self, *_events) -> None:
+        self.problem = ""
+        if not self.agent_ref or self.day is None:
+            return
+        try:
+            self.track = positions.track(self.agent_ref, self.day)
+            self.visits = positions.day_visits(self.agent_ref, self.day)
+        except AkigError as exc:
+            self.problem = str(exc)
+            self.track = self.track.iloc[0:0]
+        last = max(len(self.track) - 1, 1)
+        self.slider.param.update(end=last, value=last, disabled=len(self.track) < 2)
+        self.step = last if len(self.track) else 0
+        self._show_summary()
+
+    def _show_summary(self) -> None:
+        self.summary_pane.object = self.summary_text(self.step)
+
+    def moment(self, step: int, *_):
+        """The map up to the chosen fix: the whole track faint, the part travelled solid, the agent, and
+        the visits recorded so far."""
+        track = self.track
+        if track.empty:
+            shown = track
+            visits = self.visits.iloc[0:0]
+        else:
+            shown = track.iloc[: min(step, len(track) - 1) + 1]
+            visits = self.visits[self.visits["visited_at"] <= shown["t"].iloc[-1]]
+        whole = gv.Path([{"lon": track["lon"].to_numpy(float), "lat": track["lat"].to_numpy(float)}],
+                        kdims=["lon", "lat"], crs=layers.PLATE).opts(color="#5b2c83", alpha=0.2, line_width=2)
+        done = gv.Path([{"lon": shown["lon"].to_numpy(float), "lat": shown["lat"].to_numpy(float)}],
+                       kdims=["lon", "lat"], crs=layers.PLATE).opts(color="#5b2c83", line_width=3)
+        here = gv.Points(shown.tail(1)[["lon", "lat"]].astype(float), kdims=["lon", "lat"], crs=layers.PLATE).opts(
+            color=layers.ACTIVE_COLOUR, marker="triangle", size=18, line_color="white")
+        marks = pd.DataFrame({
+            "lon": visits["lon"].astype(float), "lat": visits["lat"].astype(float),
+            "site_name": visits["site_name"],
+            "heure": [pd.Timestamp(t).strftime("%H:%M") for t in visits["visited_at"]],
+            "resultat": [OUTCOMES.get(o, o) for o in visits["outcome"]],
+            "preuve": ["oui" if p else "non" for p in visits["proof"]],
+            "distance": [("—" if pd.isna(d) else f"{d:.0f} m") for d in visits["distance_m"]],
+        })
+        visit_points = gv.Points(marks, kdims=["lon", "lat"], vdims=list(marks.columns[2:]), crs=layers.PLATE).opts(
+            color=hv.dim("preuve").categorize({"oui": layers.ACTIVE_COLOUR, "non": "#b3261e"}), size=12,
+            marker="square", tools=["hover"],
+            hover_tooltips=[("Site", "@site_name"), ("Heure", "@heure"), ("Résultat", "@resultat"),
+                            ("Preuve de présence", "@preuve"), ("Distance au site", "@distance")])
+        return whole * done * visit_points * here
+
+    def summary_text(self, step: int) -> str:
+        """One line under the slider (Markdown): where the agent is in his day."""
+        if self.problem:
+            return f"**Requête refusée :** {ui.escape_markdown(self.problem)}"
+        if not self.agent_ref:
+            return "Choisissez un agent et une journée pour rejouer ses déplacements."
+        if self.track.empty:
+            return f"Aucune position GPS de cet agent le {self.day:%d/%m/%Y}."
+        shown = self.track.iloc[: min(step, len(self.track) - 1) + 1]
+        at = shown["t"].iloc[-1]
+        visits = self.visits[self.visits["visited_at"] <= at]
+        km = f"{travelled_m(shown) / 1000:.1f}".replace(".", ",")
+        return (f"**{at:%H:%M}** — {len(visits)} visite(s) dont {int(visits['proof'].sum())} avec preuve de "
+                f"présence, {km} km parcourus depuis {self.track['t'].iloc[0]:%H:%M}.")
+
+    def __panel__(self):
+        moving = hv.DynamicMap(pn.bind(self.moment, self.param.step, self.param.agent_ref, self.param.day),
+                               cache_size=1)
+        overlay = layers.commune_outlines(self.sites) * moving
+        basemap = layers.tiles(get_runtime().settings.tiles_url)
+        if basemap is not None:
+            overlay = basemap * overlay
+        overlay = overlay.opts(hv.opts.Overlay(responsive=True, height=560, xaxis=None, yaxis=None,
+                                               active_tools=["wheel_zoom"], show_legend=False))
+        return pn.Column(
+            pn.Row(pn.widgets.Select.from_param(self.param.agent_ref, name="Agent"),
+                   pn.widgets.DatePicker.from_param(self.param.day, name="Journée")),
+            self.slider,
+            self.summary_pane,
+            pn.pane.HoloViews(overlay, sizing_mode="stretch_width", height=560),
+            sizing_mode="stretch_width",
+        )

@@ -1,0 +1,138 @@
+"""The one Panel/Bokeh server: every app on its own path plus the plain HTTP routes.
+
+This module only maps paths to app factories and adds the HTTP routes; apps live in their own
+modules and get their data from akig_data.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import panel as pn
+
+from dashboards import catalog
+from dashboards.apps import alerts, audit, desk, home, leaderboard, live_map, owner
+from dashboards.server import auth, api as http_handlers, metrics as server_metrics
+
+# Each catalog path and the function that builds its app for one session.
+APPS = {
+    "/": home.create,
+    "/proprietaire": owner.create,
+    "/recouvrement": desk.create,
+    "/classement": leaderboard.create,
+    "/carte": live_map.create,
+    "/alertes": alerts.create,
+    "/admin/journal": audit.create,
+}
+
+
+def app_routes() -> dict[str, object]:
+    """Path -> factory (a function: Panel calls it once per session, so no state is shared). Each
+    factory first checks that the session's role may open that app (akig_data.access.roles)."""
+    return {entry.path: guarded_factory(entry) for entry in catalog.entries()}
+
+
+def guarded_factory(entry: catalog.AppEntry):
+    def create():
+        from akig_data.access import roles
+        from akig_data.errors import AccessDenied
+        from dashboards import components as ui
+
+        from akig_data.access.scope import current
+
+        try:
+            who = current()
+        except AccessDenied as exc:
+            return ui.refusal_page(entry.title, str(exc))
+        if who is None:  # no resolver installed: never serve an app without knowing who asks
+            return ui.refusal_page(entry.title, "Accès refusé : aucune session ouverte.")
+        if not roles.can_open(who.role, entry.path):
+            return ui.refusal_page(entry.title, f"Accès refusé : votre rôle ({roles.ROLE_LABELS[who.role]}) "
+                                                "ne permet pas d'ouvrir cette application.")
+        return APPS[entry.path]()
+    return create
+
+
+def allowed_origins(address: str, port: int) -> list[str]:
+    extra = [o.strip() for o in os.environ.get("AKIG_ALLOWED_ORIGINS", "").split(",") if o.strip()]
+    return [f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}", *extra]
+
+
+PAGE_TOKEN_COOKIES: list[str] = []
+PAGE_TOKEN_HEADERS = ["Host", "User-Agent", "Accept-Language"]
+
+UNUSED_SESSION_DEFAULT_S = 60
+
+
+def unused_session_lifetime_s() -> int:
+    """How long a session nobody is connected to is kept (AKIG_UNUSED_SESSION_S, default 60 s). A page's
+    GET builds its session and its websocket connects to it afterwards: on a busy server or a slow mobile
+    link that takes seconds, and a session discarded meanwhile is built a second time, just when the server
+    is busiest (docs/scaling.md measured 5 s doubling the work). The cost of longer is the memory of a closed
+    page's session (and the live map's subscription) for that long."""
+    from akig_data.errors import InvalidParameter
+
+    raw = os.environ.get("AKIG_UNUSED_SESSION_S", "").strip() or str(UNUSED_SESSION_DEFAULT_S)
+    if not raw.isdigit() or not 1 <= int(raw) <= 3600:
+        raise InvalidParameter(f"AKIG_UNUSED_SESSION_S : un nombre de secondes entre 1 et 3600 est attendu, pas {raw!r}.")
+    return int(raw)
+
+
+def serve(port: int = 5006, address: str = "127.0.0.1", num_procs: int = 1, show: bool = False) -> None:
+    """Start the server and block. With num_procs > 1 Tornado forks after binding the port; the data
+    layer's connections are opened lazily in each process (none is inherited across the fork)."""
+    from akig_data import runtime
+    from akig_data.access import scope
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    auth_settings = auth.AuthSettings.from_env()  # refuses production without a cookie secret
+    auth.configure(auth_settings)
+    scope.set_principal_resolver(auth.session_principal)  # every read of a session is restricted to its user
+    runtime.reset()  # no pooled connection may cross a fork
+    pn.extension("tabulator", notifications=True)
+    pn.config.loading_indicator = True
+    # Deferred panes (charts, tables) render in a thread pool: the event loop stays free to answer the
+    # browser, so the KPI row shows while the charts are being drawn.
+    pn.config.nthreads = int(os.environ.get("AKIG_SERVER_THREADS", "2"))
+    server = pn.serve(
+        app_routes(),
+        port=port,
+        address=address,
+        num_procs=num_procs,
+        show=show,
+        title={entry.path: f"AKIG — {entry.title}" for entry in catalog.entries()},
+        websocket_origin=allowed_origins(address, port),
+        extra_patterns=http_handlers.routes(),
+        auth_provider=auth.AkigAuthProvider(),
+        cookie_secret=auth_settings.secret,
+        # Signed page sessions: Bokeh makes the session ids and signs them and their tokens, and refuses an
+        # id or a token a client made up (otherwise whoever knows or chooses a page's session id, e.g. by
+        # sending a link with ?bokeh-session-id=, can attach to that page over the websocket and act as
+        # its user).
+        sign_sessions=True,
+        secret_key=auth_settings.page_session_secret.encode("utf-8"),
+        generate_session_ids=True,
+        # The session token is embedded in every page, where any script can read it: no cookie goes into
+        # it (the login cookie is HttpOnly and must stay so) and only these harmless headers do. The apps
+        # learn their user from the request that opened the session, server-side (auth.session_principal).
+        include_cookies=PAGE_TOKEN_COOKIES,
+        include_headers=PAGE_TOKEN_HEADERS,
+        verbose=False,
+        start=False,
+        # A session nobody connects to is freed after unused_session_lifetime_s(), checked every 5 s (more
+        # often for a lifetime under 25 s, so that a short lifetime is kept to within a fifth).
+        check_unused_sessions_milliseconds=min(5000, unused_session_lifetime_s() * 200),
+        unused_session_lifetime_milliseconds=unused_session_lifetime_s() * 1000,
+        log_function=server_metrics.log_request,   # Tornado setting: every request's latency, by route
+        # Behind nginx, the client's address is in X-Real-IP / X-Forwarded-For; trusted only when said so
+        # (otherwise anybody could choose his address and dodge the per-address limits).
+        http_server_kwargs={"xheaders": os.environ.get("AKIG_TRUST_PROXY_HEADERS") == "1"},
+    )
+    # Here each forked process runs on its own: start its background work, then serve.
+    from dashboards.server import tasks as scheduled_tasks
+
+    scheduled_tasks.start_for_this_process()
+    server_metrics.install(server)
+    server.start()
+    server.io_loop.start()

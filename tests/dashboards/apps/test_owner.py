@@ -1,0 +1,170 @@
+"""The owner dashboard as a Python object: its filters drive the data behind every pane, and its KPI
+numbers are the data layer's numbers for the same parameters."""
+
+from __future__ import annotations
+
+
+import pandas as pd
+import panel as pn
+import pytest
+
+from akig_data import reads, runtime
+from akig_data.periods import current_and_previous
+from akig_data.config import Settings
+from dashboards import components as ui
+from dashboards.apps.owner import OwnerDashboard, change
+from dashboards.parts.tenant_card import TenantDetail
+from tests.conftest import SMALL_UNTIL
+from tests.dashboards.apps.test_home import texts
+
+
+@pytest.fixture()
+def dash(small_data):
+    return OwnerDashboard(as_of=SMALL_UNTIL)
+
+
+@pytest.mark.parametrize("period", ["month", "quarter", "year"])
+def test_kpis_are_the_data_layer_numbers(dash, period):
+    dash.period = period
+    data = dash.kpis()
+    current, previous = current_and_previous(period, SMALL_UNTIL)
+    expected = reads.period_kpis(date_from=current.date_from, date_to=current.date_to).iloc[0]
+    before = reads.period_kpis(date_from=previous.date_from, date_to=previous.date_to).iloc[0]
+    assert data["current"].equals(expected) and data["previous"].equals(before)
+    shown = texts(dash.kpi_row())
+    assert ui.fmt_gnf(expected["arrears"]) in shown
+    assert ui.fmt_rate(expected["collection_rate"]) in shown
+    assert ui.fmt_gnf(expected["collected"]) in shown and ui.fmt_gnf(expected["due"]) in shown
+    assert ui.fmt_int(expected["late_tenants"]) in shown
+
+
+def test_owner_filter_restricts_every_pane(dash):
+    dash.owner_ref = "OWN-0001"
+    sites = dash.sites_frame()
+    mine = set(reads.sites(owner_ref="OWN-0001")["site_ref"])
+    assert set(sites["Réf."]) == mine
+    assert set(dash.arrears_frame()["owner_ref"]) == {"OWN-0001"}
+    late = reads.late_tenants(as_of=SMALL_UNTIL, owner_ref="OWN-0001", limit=10)
+    assert list(dash.late_frame()["Locataire"]) == list(late["tenant_ref"])
+    current, _ = dash.periods()
+    expected = reads.period_kpis(date_from=current.date_from, date_to=current.date_to, owner_ref="OWN-0001").iloc[0]
+    assert dash.kpis()["current"]["arrears"] == expected["arrears"]
+
+
+def test_site_filter_changes_kpis_trend_and_detail(dash):
+    site = dash.sites_frame().iloc[0]["Réf."]
+    everything = dash.kpis()["current"]["arrears"]
+    dash.open_site(site)
+    assert dash.site_ref == site and dash.site.site_ref == site
+    assert dash.kpis()["current"]["arrears"] == reads.arrears_by_site(as_of=SMALL_UNTIL).set_index(
+        "site_ref").loc[site, "arrears"] < everything
+    trend = dash.trend_frame()
+    assert (trend["site_ref"] == site).all() and len(trend) == 12
+    shown = texts(dash.site._view())
+    assert reads.sites().set_index("site_ref").loc[site, "site_name"] in shown
+
+
+def test_tables_show_the_reads(dash):
+    sites = dash.sites_frame()
+    kpis = reads.site_kpis(date_from=SMALL_UNTIL.replace(day=1), date_to=SMALL_UNTIL)
+    assert sites["Impayés (GNF)"].sum() == kpis["arrears"].sum()
+    assert list(sites["Impayés (GNF)"]) == sorted(sites["Impayés (GNF)"], reverse=True)
+    payers = dash.good_payers_frame()
+    assert set(payers["Badge"]) <= {"🌟 or", "✅ argent", "👍 bronze"}
+    assert len(payers) == len(reads.good_payers(as_of=SMALL_UNTIL))
+    assert len(dash.late_frame()) == 10
+
+
+def test_search_finds_a_misspelt_name_and_opens_the_tenant(dash):
+    dash.search = "Dialo"
+    found = dash.search_frame()
+    assert len(found) > 0 and all("Diallo" in n or "Dialo" in n for n in found["Nom"])
+    dash.open_tenant(found.iloc[0]["Locataire"])
+    assert dash.tenant.tenant_ref == found.iloc[0]["Locataire"]
+    assert found.iloc[0]["Nom"] in texts(dash.tenant._view())
+
+
+def test_clicking_rows_opens_the_site_and_the_tenant(dash):
+    from panel.models.tabulator import CellClickEvent
+
+    sites_table = dash.sites_table()[0]
+    sites_table._process_event(CellClickEvent(model=None, column="Site", row=2))
+    assert dash.site_ref == sites_table.value.iloc[2]["Réf."]
+    late_table = dash.late_table()[0]
+    late_table._process_event(CellClickEvent(model=None, column="Nom", row=0))
+    assert dash.tenant_ref == late_table.value.iloc[0]["Locataire"]
+
+
+def test_panes_render_without_errors(dash):
+    page = dash.__panel__()
+    assert isinstance(page, pn.template.FastListTemplate)
+    for pane in (dash.trend_charts(), dash.arrears_charts(), dash.sites_table(), dash.late_table(),
+                 dash.good_payers_table(), dash.search_results()):
+        assert "Erreur" not in texts(pane)
+    dash.place_level = "quartier"
+    assert isinstance(dash.arrears_charts(), pn.Row)
+
+
+def test_exports_are_csv_and_excel_of_the_tables(dash, tmp_path):
+    import io
+
+    import openpyxl
+
+    from dashboards.parts.downloads import csv_bytes, excel_bytes
+
+    frame = dash.sites_frame()
+    csv = pd.read_csv(io.BytesIO(csv_bytes(frame)), encoding="utf-8-sig")
+    assert list(csv.columns) == list(frame.columns) and len(csv) == len(frame)
+    book = openpyxl.load_workbook(io.BytesIO(excel_bytes(frame, "sites", money=("Impayés (GNF)",))))
+    sheet = book["sites"]
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref
+    arrears_col = list(frame.columns).index("Impayés (GNF)") + 1
+    cell = sheet.cell(row=2, column=arrears_col)
+    assert cell.value == frame.iloc[0]["Impayés (GNF)"] and "GNF" in cell.number_format
+    timeline = TenantDetail(tenant_ref=dash.late_frame().iloc[0]["Locataire"], as_of=SMALL_UNTIL).timeline_frame()
+    assert openpyxl.load_workbook(io.BytesIO(excel_bytes(timeline, "historique"))).active.max_row == len(timeline) + 1
+
+
+def test_empty_database_shows_french_messages(fresh_db):
+    dash = OwnerDashboard()
+    assert "Aucun site" in texts(dash.sites_table())
+    assert "Aucune échéance" in texts(dash.trend_charts())
+    assert "Aucun impayé" in texts(dash.arrears_charts())
+    assert "Aucun locataire en retard" in texts(dash.late_table())
+    assert "Aucun bon payeur" in texts(dash.good_payers_table())
+    dash.search = "Diallo"
+    assert "Aucun locataire ne correspond" in texts(dash.search_results())
+    assert "Choisissez un locataire" in texts(dash.tenant.view())
+    assert "Cliquez sur un site" in texts(dash.site.view())
+
+
+def test_database_down_shows_a_banner_in_every_pane(small_data):
+    dash = OwnerDashboard(as_of=SMALL_UNTIL)
+    runtime.configure(Settings(database_url="postgresql://postgres@127.0.0.1:1/akig", redis_url="off"))
+    try:
+        page = dash.__panel__()
+        assert "La base de données est injoignable" in texts(page.sidebar[0])
+        assert "La base de données est injoignable" in texts(ui.guarded(dash.kpi_row))
+    finally:
+        from dashboards.io.database_watch import database_watch
+
+        database_watch().stop()
+        pn.state.cache.pop("akig_database_watch", None)
+
+
+@pytest.mark.parametrize(
+    "now, before, kwargs, expected",
+    [
+        (110, 100, {}, ("▲ 10,0\u00a0%", "good")),
+        (90, 100, {}, ("▼ 10,0\u00a0%", "bad")),
+        (110, 100, {"good_when_up": False}, ("▲ 10,0\u00a0%", "bad")),
+        (0.5, 0.45, {"rate": True}, ("▲ 5,0 pt", "good")),
+        (100, 100, {}, ("= stable", "flat")),
+        (5, 0, {}, ("▲ nouveau", "good")),
+        (None, 1, {}, ("", "flat")),
+        (float("nan"), 1, {"rate": True}, ("", "flat")),
+        (3, 1, {"good_when_up": None}, ("▲ 200,0\u00a0%", "flat")),
+    ],
+)
+def test_change_against_the_previous_period(now, before, kwargs, expected):
+    assert change(now, before, **kwargs) == expected
