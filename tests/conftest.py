@@ -217,3 +217,33 @@ def redis_client(redis_url):
     client = redis.Redis.from_url(redis_url)
     yield client
     client.close()
+
+
+# -- a served AKIG and a browser, shared by the server and browser tests (helpers in tests/serving.py) --
+
+@pytest.fixture(scope="session")
+def served(small_db, redis_url, tmp_path_factory):
+    """Base URL of a running server over the small data set, stopped at the end of the session."""
+    from tests.serving import start_server, stop_server
+
+    proc, base = start_server(small_db, redis_url, tmp_path_factory.mktemp("home"))
+    yield base
+    stop_server(proc)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (browsers are never downloaded)."""
+    import shutil
+
+    from tests.serving import CHROMIUM_ARGS
+
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not executable:
+        pytest.skip("chromium is not installed (make test installs it with apt-get when run as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()

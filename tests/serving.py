@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -13,7 +12,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
 
 from tests.conftest import settings_for
 
@@ -155,27 +153,5 @@ def session_cookie(base: str, username: str) -> str:
     return _cookies[(base, username)]
 
 
-@pytest.fixture(scope="session")
-def served(small_db, redis_url, tmp_path_factory):
-    """Base URL of a running server over the small data set, stopped at the end of the session."""
-    proc, base = start_server(small_db, redis_url, tmp_path_factory.mktemp("home"))
-    yield base
-    stop_server(proc)
-
-
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """Debian's Chromium driven by Playwright (browsers are never downloaded)."""
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not executable:
-        pytest.skip("chromium is not installed (make test installs it with apt-get when run as root)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
