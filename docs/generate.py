@@ -137,7 +137,16 @@ def cli_page() -> str:
     out = [GENERATED.format(source="akig_cli (typer)"), "", "# The `akig` command", "",
            inspect.cleandoc(root.help or ""), "",
            "Every command also answers `--help`. A refused argument exits with code 2 and says why; "
-           "a failure exits with code 1.", "", "## Commands", ""]
+           "a failure exits with code 1. Commands read the same `AKIG_*` settings as the server "
+           "([settings](settings.md)), so while `make demo` runs, `akig query` in another terminal reads "
+           "its database and cache.", "",
+           "```sh",
+           "akig query --list                                   # every read and its parameters",
+           "akig query arrears_by_site as_of=2026-06-30 owner_ref=OWN-0001 --format table",
+           "akig query site_kpis from=2026-06-01 to=2026-06-30 -f json   # from/to stand for date_from/date_to",
+           "akig users add NAME --role owner --owner OWN-0001",
+           "akig report daily --date 2026-06-30 --format xlsx",
+           "```", "", "## Commands", ""]
     leaves = list(_commands(root, []))
     for path, command in leaves:
         summary = _first_paragraph(command.help)
@@ -191,7 +200,9 @@ def reads_page() -> str:
            "[access](access.md).", "",
            "Arguments given as text (from a URL or the command line) are converted to the parameter's type "
            "and refused with a message when they do not fit (`as_of must be a date (got '2026-13-01')`). "
-           "Dates run from 1990 to two years ahead. A default of *today* is today in Conakry.", "",
+           "Dates run from 1990 to two years ahead. A default of *today* is today in Conakry. On the command "
+           "line, `akig query NAME key=value …` takes the parameters as `key=value`, with `from=` and `to=` "
+           "for `date_from` and `date_to`.", "",
            "| Read | Summary |", "|---|---|"]
     for spec in specs:
         out.append(f"| [`{spec.name}`](#{spec.name}) | {_cell(_first_paragraph(spec.doc))} |")
