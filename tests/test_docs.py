@@ -1,6 +1,6 @@
 """The documentation stays true and whole: the generated reference pages equal what the code gives, every
-relative link in README.md and docs/ reaches a file, the README stays a front page, and no page points
-outside the repository or at a tracker.
+relative link in README.md and docs/ reaches a file (and its heading, when it names one), the README stays
+a front page, and no page points outside the repository or at a tracker.
 
 Links are Markdown links and images, `[text](target)` and `![alt](target)`, outside code. A web address
 (http or https) is refused outside code unless it names this machine (127.0.0.1, localhost), the compose
@@ -47,6 +47,15 @@ def prose(text: str) -> str:
     return CODE_SPAN.sub(" ", FENCE.sub("\n", text))
 
 
+def slug(heading: str) -> str:
+    """A heading's anchor as GitHub makes it: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def anchors(page: Path) -> set[str]:
+    return {slug(m.group(1)) for m in re.finditer(r"^#{1,6} (.+)$", FENCE.sub("\n", page.read_text(encoding="utf-8")), re.M)}
+
+
 def rel(path: Path) -> str:
     return str(path.relative_to(REPO))
 
@@ -70,13 +79,16 @@ def test_a_generated_page_is_what_the_code_gives(page):
 def test_every_relative_link_reaches_a_file(page):
     broken = []
     for target in LINK.findall(prose(page.read_text(encoding="utf-8"))):
-        if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) or target.startswith("#"):
-            continue  # a web address (see the next test) or an anchor in the same page
-        resolved = (page.parent / target.split("#", 1)[0]).resolve()
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I):
+            continue  # a web address: see the next test
+        path, _, anchor = target.partition("#")
+        resolved = (page.parent / path).resolve() if path else page
         if not resolved.exists() and resolved not in PROVIDED_ELSEWHERE:
             broken.append(target)
         elif REPO not in resolved.parents and resolved != REPO:
             broken.append(f"{target} (outside the repository)")
+        elif anchor and resolved.suffix == ".md" and resolved.exists() and anchor not in anchors(resolved):
+            broken.append(f"{target} (no such heading)")
     assert not broken, f"{rel(page)} links to what does not exist: {broken}"
 
 
@@ -105,3 +117,5 @@ def test_the_checks_catch_what_they_are_for(tmp_path):
     assert [h for h in WEB.findall(clean) if not LOCAL_HOSTS.search(h)] == ["example.org"]
     assert all(p.search(clean) for p in TRACKER)
     assert not TRACKER[0].search("`akig users token NAME` issues a new one")
+    assert slug("7. A first change, step by step: the read `collected_by_method`") == (
+        "7-a-first-change-step-by-step-the-read-collected_by_method")
