@@ -6,7 +6,7 @@ Usage (the database must hold a data set; `--seed large` loads one first if it i
     AKIG_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/akig_bench \
     AKIG_REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/queries.py [--seed large] [--runs 20]
 
-Prints a Markdown table (the README keeps the last one). Not a test: nothing here passes or fails.
+Prints a Markdown table (docs/performance.md keeps the last one). Not a test: nothing here passes or fails.
 AKIG_ROW_SECURITY=off runs the same SQL without switching to the row-level security roles, to measure
 what RLS costs.
 """

@@ -1,4 +1,4 @@
-"""Take the README's screenshots of the owner dashboard (run it on the `demo` data set):
+"""Take the documentation's screenshots of the owner dashboard (run it on the `demo` data set):
 
     AKIG_DATABASE_URL=... AKIG_REDIS_URL=... .venv/bin/python docs/take_screenshots.py
 

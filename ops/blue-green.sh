@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Blue-green switch of nginx between two AKIG servers (docs/deploy.md, "Zero-downtime upgrade").
+# Blue-green switch of nginx between two AKIG servers (docs/operations/deploy.md, "Zero-downtime upgrade").
 #
 #   ops/blue-green.sh status            which colour nginx sends new requests to, and each colour's health
 #   ops/blue-green.sh switch blue|green health-check that colour, write the upstream include, nginx -t, reload
@@ -7,7 +7,7 @@
 #                                       akig_ingest); first install: redirect it into AKIG_UPSTREAM_FILE / AKIG_INGEST_FILE
 #
 # nginx's `upstream akig_app { ... }` block includes AKIG_UPSTREAM_FILE instead of naming the server itself
-# (docs/deploy.md says how). `switch` refuses a colour whose /api/health does not answer 200 or whose /login
+# (docs/operations/deploy.md says how). `switch` refuses a colour whose /api/health does not answer 200 or whose /login
 # page does not load, replaces the include atomically (rename in the same folder), runs `nginx -t` (and puts
 # the previous include back if it fails), then `nginx -s reload`: new connections go to the new colour, open
 # websockets stay on the old one (old nginx workers finish them), so pages open there keep working.

@@ -1,7 +1,7 @@
 """The six roles and what each may open, read, export and call: the one access table.
 
-The server, the HTTP API and the data layer all ask this module; the README's access table is
-generated from it (`markdown_table()`), and tests/dashboards/server/test_access_table.py walks every cell
+The server, the HTTP API and the data layer all ask this module; the access table of
+docs/reference/access.md is generated from it (`markdown_table()`, by docs/generate.py), and tests/dashboards/server/test_access_table.py walks every cell
 against the running server. A later app adds its path here and nowhere else.
 """
 
@@ -120,7 +120,7 @@ def readable(role: str | None) -> frozenset[str]:
 
 
 def markdown_table() -> str:
-    """The README's access table: one row per app, read group, export and endpoint."""
+    """The access table (docs/reference/access.md): one row per app, read group, export and endpoint."""
     head = "| | " + " | ".join(ROLES) + " |\n|---|" + "---|" * len(ROLES) + "\n"
     rows: list[tuple[str, list[str]]] = []
     for path, roles in APPS.items():

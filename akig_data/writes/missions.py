@@ -2,7 +2,7 @@
 
 1. **Candidates**: every lease in arrears on day D, plus every promise falling due on D, plus the
    promises broken the day before.
-2. **Chance to pay** (a transparent score, not a trained model; documented in the README):
+2. **Chance to pay** (a transparent score, not a trained model; documented in docs/explanation/collection.md):
    `chance = lateness × (0.5 + 0.5 × promise-kept rate) × last-contact factor`, clamped to 5–95 %, where
    lateness is 0.9 up to 30 days late, 0.7 to 60, 0.5 to 90, 0.3 beyond; the promise-kept rate is the
    tenant's kept promises over his promises that came due (0.5 without history); the last contact's

@@ -69,7 +69,7 @@ def unused_session_lifetime_s() -> int:
     """How long a session nobody is connected to is kept (AKIG_UNUSED_SESSION_S, default 60 s). A page's
     GET builds its session and its websocket connects to it afterwards: on a busy server or a slow mobile
     link that takes seconds, and a session discarded meanwhile is built a second time, just when the server
-    is busiest (docs/scaling.md measured 5 s doubling the work). The cost of longer is the memory of a closed
+    is busiest (docs/operations/scaling.md measured 5 s doubling the work). The cost of longer is the memory of a closed
     page's session (and the live map's subscription) for that long."""
     from akig_data.errors import InvalidParameter
 

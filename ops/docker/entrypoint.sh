@@ -15,7 +15,7 @@
 # and AKIG_INGEST_PROCS on 5016, ... (default 1) that nginx sends the phones' GPS batches to. Separate
 # processes on their own ports, not `--num-procs`: nginx's sticky hash then sends a page's GET and its
 # websocket to the same process (with --num-procs the forked processes share one port, and a websocket
-# reaching the other process rebuilt the page: docs/scaling.md), and GPS posts never wait behind page
+# reaching the other process rebuilt the page: docs/operations/scaling.md), and GPS posts never wait behind page
 # building. They share their metrics through PROMETHEUS_MULTIPROC_DIR, so any one of them reports all. If one
 # exits, the others are stopped and the container exits (its restart policy starts it again).
 set -euo pipefail

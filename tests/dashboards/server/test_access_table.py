@@ -1,4 +1,4 @@
-"""The README's access table, walked cell by cell: each role × each app, read, export and endpoint;
+"""The access table (docs/reference/access.md), walked cell by cell: each role × each app, read, export and endpoint;
 then owner isolation from every side (reads over HTTP cold and warm, pages, exports)."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tests.conftest import SMALL_UNTIL
 from tests.serving import TEST_USERS, session_cookie
 from tests.dashboards.server.test_security_http import get
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+ACCESS_PAGE = Path(__file__).resolve().parents[3] / "docs" / "reference" / "access.md"
 USER_OF_ROLE = {role: name for name, (role, _) in TEST_USERS.items() if name != "t-owner2"}
 PRINCIPALS = {
     "admin": Principal("t-admin", "admin"), "manager": Principal("t-manager", "manager"),
@@ -39,8 +39,9 @@ def acting():
     scope.set_principal_resolver(None)
 
 
-def test_the_readme_shows_the_access_table_of_the_code():
-    assert roles.markdown_table() in README.read_text(encoding="utf-8")
+def test_the_access_page_shows_the_access_table_of_the_code():
+    assert roles.markdown_table() in ACCESS_PAGE.read_text(encoding="utf-8"), (
+        "docs/reference/access.md is stale: run `python docs/generate.py`")
 
 
 def _refused(page) -> bool:
