@@ -2,9 +2,8 @@
 # AKIG server image: `akig serve` (every app, /api/*, /metrics) on port 5006, behind nginx (ops/nginx/akig.conf).
 # Used by docker-compose.yml (service "app"). Build: docker build -t akig .
 #
-# The migrations: akig_data.migrations reads them from <folder holding akig_data>/sql
-# (SQL_DIR = Path(__file__).parent.parent / "sql") and pyproject's package-data does not put sql/ in the wheel,
-# so the build copies sql/*.sql next to the installed package and checks that `akig db init` finds them.
+# The migrations: sql/ is installed with the package, as akig_data.sql (pyproject.toml maps it), and
+# akig_data.migrations finds them there; the build checks that `akig db init` will.
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -24,10 +23,7 @@ RUN /opt/akig/bin/pip install --upgrade pip \
  && /opt/akig/bin/pip install .
 # From / (not /src) so that `import akig_data` is the installed copy.
 WORKDIR /
-RUN sql_dir="$(/opt/akig/bin/python -c 'from akig_data.migrations import SQL_DIR; print(SQL_DIR)')" \
- && mkdir -p "$sql_dir" \
- && cp /src/sql/*.sql "$sql_dir"/ \
- && /opt/akig/bin/python -c 'from akig_data.migrations import discover; n = len(discover()); assert n, "no migration found"; print(n, "migrations in the image")' \
+RUN /opt/akig/bin/python -c 'from akig_data.migrations import SQL_DIR, discover; n = len(discover()); assert n, "no migration found"; print(n, "migrations in", SQL_DIR)' \
  && /opt/akig/bin/akig --help > /dev/null
 
 # -- runtime -------------------------------------------------------------------------------------------------

@@ -1,5 +1,9 @@
 """A tiny migration runner for the numbered SQL files in `sql/`.
 
+The files stay at the top of the repository, in `sql/`, and are installed as the package `akig_data.sql`
+(pyproject.toml maps that package to the folder): an editable install reads the repository's files, a
+wheel carries its own copy, and both are found here through importlib.resources.
+
 Why not Alembic: our schema is plain SQL (tables, views, plpgsql functions, triggers) written and
 reviewed as SQL; Alembic would wrap each file in a Python script and add a second place to look.
 This runner does the three things we need: apply each `NNN_name.sql` once, in order, each in its own
@@ -13,13 +17,24 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+def _installed_sql_dir() -> Path:
+    """The folder of the package akig_data.sql: the repository's sql/ in an editable install, the installed
+    copy otherwise. Migrations are files on disk (the runner globs and hashes them), not members of a zip."""
+    folder = resources.files("akig_data.sql")
+    if not isinstance(folder, Path):
+        raise RuntimeError(f"akig_data.sql is not a folder on disk ({folder!r}): install AKIG unzipped")
+    return folder
+
+
+SQL_DIR = _installed_sql_dir()
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 _LOCK_ID = 0x414B4947  # "AKIG"
 

@@ -15,10 +15,7 @@ from akig_data.reads.shared import LEDGER_TABLES, CONTACT_TABLES, check_period
 def owners(owner_ref: str | None = None) -> pa.Table:
     """Owners (all, or the one asked for) with the number of their sites; the apps' owner filter lists them."""
     return sql_table(
-        "SELECT o.owner_ref, o.name, o.phone, o.email, count(s.id)::integer AS sites"
-        " FROM owners o LEFT JOIN sites s ON s.owner_id = o.id"
-        " WHERE CAST(:owner_ref AS text) IS NULL OR o.owner_ref = CAST(:owner_ref AS text)"
-        " GROUP BY o.id ORDER BY o.name, o.owner_ref",
+        "SELECT * FROM owners(CAST(:owner_ref AS text))",
         owner_ref=owner_ref,
     )
 
@@ -82,11 +79,7 @@ def portfolio_summary(as_of: dt.date = TODAY, owner_ref: str | None = None) -> p
 def sites(owner_ref: str | None = None) -> pa.Table:
     """Sites (all, or one owner's) with their place and number of units; the apps' site filter lists them."""
     return sql_table(
-        "SELECT s.site_ref, o.owner_ref, s.name AS site_name, s.commune, s.quartier, s.lat, s.lon,"
-        " (SELECT count(*) FROM units u WHERE u.site_id = s.id)::integer AS units"
-        " FROM sites s JOIN owners o ON o.id = s.owner_id"
-        " WHERE CAST(:owner_ref AS text) IS NULL OR o.owner_ref = CAST(:owner_ref AS text)"
-        " ORDER BY s.name, s.site_ref",
+        "SELECT * FROM sites(CAST(:owner_ref AS text))",
         owner_ref=owner_ref,
     )
 
@@ -164,9 +157,8 @@ def late_sites(as_of: dt.date = TODAY, owner_ref: str | None = None, commune: st
     if min_arrears < 0 or min_days_late < 0:
         raise InvalidParameter("min_arrears and min_days_late must not be negative")
     return sql_table(
-        "SELECT * FROM map_late_sites(CAST(:as_of AS date), CAST(:owner_ref AS text))"
-        " WHERE (CAST(:commune AS text) IS NULL OR commune = CAST(:commune AS text))"
-        " AND arrears >= :min_arrears AND days_late >= :min_days_late",
+        "SELECT * FROM late_sites(CAST(:as_of AS date), CAST(:owner_ref AS text), CAST(:commune AS text),"
+        " CAST(:min_arrears AS numeric), CAST(:min_days_late AS numeric))",
         as_of=as_of, owner_ref=owner_ref, commune=commune, min_arrears=min_arrears, min_days_late=min_days_late,
     )
 
@@ -175,12 +167,6 @@ def late_sites(as_of: dt.date = TODAY, owner_ref: str | None = None, commune: st
 def collections_by_site(day: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
     """Money collected on one day by site and payment method (the daily report)."""
     return sql_table(
-        "SELECT s.site_ref, s.name AS site_name, o.owner_ref, p.method, count(*)::integer AS payments,"
-        " sum(p.amount)::bigint AS collected"
-        " FROM payments p JOIN leases l ON l.id = p.lease_id JOIN sites s ON s.id = l.site_id"
-        " JOIN owners o ON o.id = l.owner_id"
-        " WHERE p.paid_on = CAST(:day AS date)"
-        " AND (CAST(:owner_ref AS text) IS NULL OR o.owner_ref = CAST(:owner_ref AS text))"
-        " GROUP BY s.site_ref, s.name, o.owner_ref, p.method ORDER BY collected DESC, s.site_ref, p.method",
+        "SELECT * FROM collections_by_site(CAST(:day AS date), CAST(:owner_ref AS text))",
         day=day, owner_ref=owner_ref,
     )

@@ -1,6 +1,6 @@
-"""The registry of reads: each read is declared once, next to its SQL, with its parameters, the tables
-it depends on and how long its answer lives; the CLI (`akig query`), the apps and the notebooks find it
-here by name.
+"""The registry of reads: each read is declared once, next to the call of its SQL function (in `sql/`),
+with its parameters, the tables it depends on and how long its answer lives; the CLI (`akig query`),
+the apps and the notebooks find it here by name.
 
     @read(depends_on=LEDGER_TABLES, ttl=900)
     def arrears_by_site(as_of: date = TODAY, owner_ref: str | None = None) -> pa.Table:
@@ -295,11 +295,12 @@ def _memoized(spec: ReadSpec, args: dict[str, Any], scope: str, runtime) -> pa.T
 
 def _check_agent_tenant(agent_ref: str | None, tenant_ref: str | None) -> None:
     """An agent sees a tenant only while he has (or just had) a mission about him: today's, the next
-    day's, or the last AKIG_AGENT_LEASE_DAYS days' (sql/019's agent_mission_leases, the same window as
-    his writes in akig_data/writes/collection.py). Otherwise the tenant is unknown to him."""
+    day's, or the last AKIG_AGENT_LEASE_DAYS days' (sql/021's agent_mission_tenant, over 019's
+    agent_mission_leases: the same window as his writes in akig_data/writes/collection.py). Otherwise the
+    tenant is unknown to him."""
     found = sql_table(
-        "SELECT 1 AS ok FROM agent_mission_leases(CAST(:a AS text), CAST(:today AS date), CAST(:days AS integer)) m"
-        " JOIN leases l ON l.id = m.lease_id JOIN tenants t ON t.id = l.tenant_id WHERE t.tenant_ref = :t LIMIT 1",
+        "SELECT * FROM agent_mission_tenant(CAST(:a AS text), CAST(:t AS text), CAST(:today AS date),"
+        " CAST(:days AS integer))",
         a=agent_ref, t=tenant_ref, today=today(), days=get_runtime().settings.agent_lease_days)
     if found.num_rows == 0:
         raise InvalidParameter(f"Locataire inconnu : {tenant_ref}")
@@ -320,11 +321,10 @@ def _check_site(site_ref: str, owner_ref: str | None) -> None:
 
 
 def _check_tenant(tenant_ref: str, owner_ref: str | None) -> None:
-    """A tenant with no lease in the owner's scope is refused exactly like one that does not exist."""
+    """A tenant with no lease in the owner's scope is refused exactly like one that does not exist
+    (sql/021's scoped_tenant)."""
     found = sql_table(
-        "SELECT 1 FROM tenants t WHERE t.tenant_ref = :tenant_ref AND (CAST(:owner_ref AS text) IS NULL OR EXISTS ("
-        " SELECT 1 FROM leases l JOIN owners o ON o.id = l.owner_id"
-        " WHERE l.tenant_id = t.id AND o.owner_ref = CAST(:owner_ref AS text)))",
+        "SELECT * FROM scoped_tenant(CAST(:tenant_ref AS text), CAST(:owner_ref AS text))",
         tenant_ref=tenant_ref, owner_ref=owner_ref,
     )
     if found.num_rows == 0:

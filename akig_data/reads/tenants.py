@@ -10,36 +10,40 @@ from akig_data.reads.registry import TODAY, read, sql_table
 from akig_data.reads.shared import LEDGER_TABLES, CONTACT_TABLES
 
 
-def _tenant_sql(function: str, tenant_ref: str, as_of: dt.date, owner_ref: str | None) -> pa.Table:
-    """The tenant reads share one signature (function names are constants of this module)."""
+@read(depends_on=LEDGER_TABLES)
+def tenant_card(tenant_ref: str, as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
+    """One tenant: identity, contact, his arrears and aging over his leases (of the owner, with owner_ref)."""
     return sql_table(
-        f"SELECT * FROM {function}(CAST(:tenant_ref AS text), CAST(:as_of AS date), CAST(:owner_ref AS text))",
+        "SELECT * FROM tenant_card(CAST(:tenant_ref AS text), CAST(:as_of AS date), CAST(:owner_ref AS text))",
         tenant_ref=tenant_ref, as_of=as_of, owner_ref=owner_ref,
     )
 
 
 @read(depends_on=LEDGER_TABLES)
-def tenant_card(tenant_ref: str, as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
-    """One tenant: identity, contact, his arrears and aging over his leases (of the owner, with owner_ref)."""
-    return _tenant_sql("tenant_card", tenant_ref, as_of, owner_ref)
-
-
-@read(depends_on=LEDGER_TABLES)
 def tenant_leases(tenant_ref: str, as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
     """A tenant's leases with each one's dues, payments, arrears and credit at as_of."""
-    return _tenant_sql("tenant_leases", tenant_ref, as_of, owner_ref)
+    return sql_table(
+        "SELECT * FROM tenant_leases(CAST(:tenant_ref AS text), CAST(:as_of AS date), CAST(:owner_ref AS text))",
+        tenant_ref=tenant_ref, as_of=as_of, owner_ref=owner_ref,
+    )
 
 
 @read(depends_on=LEDGER_TABLES)
 def tenant_ledger(tenant_ref: str, as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
     """Every due and payment of a tenant up to as_of with the running balance and, per due, its unpaid rest (FIFO)."""
-    return _tenant_sql("tenant_ledger", tenant_ref, as_of, owner_ref)
+    return sql_table(
+        "SELECT * FROM tenant_ledger(CAST(:tenant_ref AS text), CAST(:as_of AS date), CAST(:owner_ref AS text))",
+        tenant_ref=tenant_ref, as_of=as_of, owner_ref=owner_ref,
+    )
 
 
 @read(depends_on=LEDGER_TABLES + CONTACT_TABLES)
 def tenant_timeline(tenant_ref: str, as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
     """A tenant's calls, visits, promises (with their status) and payments up to as_of, newest first."""
-    return _tenant_sql("tenant_timeline", tenant_ref, as_of, owner_ref)
+    return sql_table(
+        "SELECT * FROM tenant_timeline(CAST(:tenant_ref AS text), CAST(:as_of AS date), CAST(:owner_ref AS text))",
+        tenant_ref=tenant_ref, as_of=as_of, owner_ref=owner_ref,
+    )
 
 
 @read(depends_on=("owners", "sites", "units", "tenants", "leases"))

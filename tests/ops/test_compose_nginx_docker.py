@@ -501,7 +501,9 @@ def test_dockerfile_builds_a_non_root_python_311_image():
     assert "urllib" in healthcheck and "/api/health" in healthcheck
     runs = " ".join(rest for word, rest in instructions if word == "RUN")
     assert re.search(r"pip install \.(\s|$)", runs), "the image installs the package with `pip install .`"
-    # sql/ goes where akig_data.migrations looks for it, and the build checks that it is found.
+    # The package carries the migrations (akig_data.sql, tests/test_packaging.py): nothing copies them by
+    # hand, and the build checks that akig_data.migrations finds them.
+    assert not re.search(r"\b(cp|mv|ln)\b[^&;|]*sql", runs), "sql/ is installed by pip, not copied by hand"
     assert "from akig_data.migrations import SQL_DIR" in runs and "discover()" in runs
 
 
