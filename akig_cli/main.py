@@ -106,12 +106,15 @@ def _end_with_parent() -> None:
 
 
 def _runtime(start_embedded_redis: bool = False):
+    """The data layer, configured from the environment: every AKIG_* setting is checked here first (a wrong
+    value exits 1 with the French message naming it)."""
+    from akig_data.config import SettingsError
     from akig_data.errors import DatabaseUnavailable
     from akig_data.runtime import configure
 
     try:
         return configure(start_embedded_redis=start_embedded_redis)
-    except DatabaseUnavailable as exc:
+    except (DatabaseUnavailable, SettingsError) as exc:
         _fail(str(exc))
 
 
@@ -634,18 +637,14 @@ def _multiprocess_metrics() -> None:
 
 
 def _serve(port: int, address: str, num_procs: int, runtime) -> None:
-    from dashboards.server.auth import AuthSettings, StartupRefused
+    from dashboards.server.auth import AuthSettings
     from dashboards.server.app import serve as run_server
-    from dashboards.server.app import unused_session_lifetime_s
 
-    from akig_data.reports import files as report_files
-    from akig_data.errors import InvalidParameter
+    from akig_data.config import SettingsError
 
-    try:
+    try:   # every setting is checked now (a bad one is said here, not by a crashed process), and the secrets
         auth_settings = AuthSettings.from_env()
-        report_files.daily_time()   # a bad AKIG_DAILY_REPORT_AT is said now, not by a crashed process
-        unused_session_lifetime_s()
-    except (StartupRefused, InvalidParameter) as exc:
+    except SettingsError as exc:
         _fail(str(exc))
     _serve_as_app_role(runtime, production=auth_settings.production)
     typer.echo(f"AKIG is served at http://{address}:{port}/ (log in at /login)")
@@ -657,11 +656,10 @@ def _serve_as_app_role(runtime, production: bool) -> None:
     tables' owner, which ran the migrations). When it would, connect the server as AKIG_APP_ROLE
     (akig_app) on the same database instead, with AKIG_APP_PASSWORD if the server asks for one; in
     production, refuse to serve if that is not possible."""
-    import os
-
     import sqlalchemy as sa
     from sqlalchemy.engine import make_url
 
+    from akig_data import config
     from akig_data.engine import create_engine
 
     with runtime.engine.connect() as conn:
@@ -670,8 +668,9 @@ def _serve_as_app_role(runtime, production: bool) -> None:
             "AND t.tableowner = current_user) FROM pg_roles r WHERE r.rolname = current_user")).scalar()
     if not bypasses:
         return
-    role = os.environ.get("AKIG_APP_ROLE", "akig_app")
-    app_url = make_url(runtime.database_url).set(username=role, password=os.environ.get("AKIG_APP_PASSWORD") or None)
+    settings = config.load()
+    role = settings.app_role
+    app_url = make_url(runtime.database_url).set(username=role, password=settings.app_password)
     engine = create_engine(app_url.render_as_string(hide_password=False))
     try:
         with engine.connect() as conn:
