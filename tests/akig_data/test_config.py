@@ -19,17 +19,31 @@ CONFIG = REPO / "akig_data" / "config.py"
 
 
 # -- nobody else reads AKIG_* variables ----------------------------------------------------------------------
-def _is_environ(node: ast.AST) -> bool:
-    """os.environ, os.environb, or `environ` imported from os."""
-    if isinstance(node, ast.Attribute):
-        return node.attr in ("environ", "environb") and isinstance(node.value, ast.Name) and node.value.id == "os"
-    return isinstance(node, ast.Name) and node.id in ("environ", "environb")
+class _Names:
+    """How a module names os, os.environ and os.getenv (`import os as o`, `from os import environ as env` ...)."""
 
+    def __init__(self, tree: ast.AST):
+        self.os, self.environ, self.getenv = {"os"}, set(), set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                self.os |= {a.asname or a.name for a in node.names if a.name == "os"}
+            elif isinstance(node, ast.ImportFrom) and node.module == "os":
+                self.environ |= {a.asname or a.name for a in node.names if a.name in ("environ", "environb")}
+                self.getenv |= {a.asname or a.name for a in node.names if a.name in ("getenv", "getenvb")}
 
-def _is_getenv(node: ast.AST) -> bool:
-    if isinstance(node, ast.Attribute):
-        return node.attr in ("getenv", "getenvb") and isinstance(node.value, ast.Name) and node.value.id == "os"
-    return isinstance(node, ast.Name) and node.id in ("getenv", "getenvb")
+    def _of_os(self, node: ast.AST, attrs: tuple[str, ...]) -> bool:
+        if isinstance(node, ast.Attribute) and node.attr in attrs:
+            base = node.value
+            return (isinstance(base, ast.Name) and base.id in self.os) or (   # __import__("os").environ
+                isinstance(base, ast.Call) and isinstance(base.func, ast.Name) and base.func.id == "__import__"
+                and bool(base.args) and isinstance(base.args[0], ast.Constant) and base.args[0].value == "os")
+        return False
+
+    def environ_(self, node: ast.AST) -> bool:
+        return self._of_os(node, ("environ", "environb")) or (isinstance(node, ast.Name) and node.id in self.environ)
+
+    def getenv_(self, node: ast.AST) -> bool:
+        return self._of_os(node, ("getenv", "getenvb")) or (isinstance(node, ast.Name) and node.id in self.getenv)
 
 
 def _names_akig(key: ast.AST | None) -> bool:
@@ -45,20 +59,22 @@ def environment_reads(source: str, filename: str = "<source>") -> list[tuple[int
     """(line, code) of each read of an environment variable that is, or may be, an AKIG_* one: os.environ.get,
     .pop, os.environ[...] (read), `... in os.environ`, os.getenv. Writes (os.environ[...] = ..., setdefault,
     a copy handed to a child process) are not reads of a setting."""
+    tree = ast.parse(source, filename)
+    names = _Names(tree)
     found = []
-    for node in ast.walk(ast.parse(source, filename)):
+    for node in ast.walk(tree):
         key: ast.AST | None = None
         if isinstance(node, ast.Call):
             func = node.func
-            reads = (isinstance(func, ast.Attribute) and func.attr in ("get", "pop") and _is_environ(func.value)) \
-                or _is_getenv(func)
+            reads = (isinstance(func, ast.Attribute) and func.attr in ("get", "pop") and names.environ_(func.value)) \
+                or names.getenv_(func)
             if not reads:
                 continue
             key = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "key"), None)
-        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and _is_environ(node.value):
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and names.environ_(node.value):
             key = node.slice
         elif isinstance(node, ast.Compare) and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops) \
-                and any(_is_environ(c) for c in node.comparators):
+                and any(names.environ_(c) for c in node.comparators):
             key = node.left
         else:
             continue
@@ -82,7 +98,9 @@ def test_only_the_config_module_reads_akig_variables():
 def test_the_scan_finds_every_kind_of_read():
     source = """
 import os
+import os as system
 from os import environ, getenv
+from os import environ as env, getenv as read
 a = os.environ.get("AKIG_ONE", "1")
 b = os.environ["AKIG_TWO"]
 c = os.getenv("AKIG_THREE")
@@ -90,13 +108,17 @@ d = "AKIG_FOUR" in os.environ
 e = environ.get(f"AKIG_ALERT_{code}")
 f = getenv(name)
 g = os.environ.pop("AKIG_FIVE", None)
+h = system.environ.get("AKIG_SIX")
+i = env["AKIG_SEVEN"]
+j = read("AKIG_EIGHT")
+k = __import__("os").environ.get("AKIG_NINE")
 ok1 = os.environ.get("XDG_RUNTIME_DIR")
 ok2 = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 os.environ["AKIG_DATABASE_URL"] = "postgresql://x/y"
 os.environ.setdefault("AKIG_API_RATE_PER_ADDRESS", "100000")
 child = dict(os.environ, AKIG_DATABASE_URL="postgresql://x/y")
 """
-    assert [line for line, _ in environment_reads(source)] == [4, 5, 6, 7, 8, 9, 10]
+    assert [line for line, _ in environment_reads(source)] == list(range(6, 17))
 
 
 # -- the fields ----------------------------------------------------------------------------------------------
