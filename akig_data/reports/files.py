@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from pathlib import Path
 
 from akig_data.reports import gather as daily_report, pdf as report_pdf, xlsx as report_xlsx
-from akig_data import reads
+from akig_data import config, reads
 from akig_data.errors import InvalidParameter
 
 log = logging.getLogger(__name__)
@@ -40,16 +39,13 @@ def render(day: dt.date, owner_ref: str | None, fmt: str) -> bytes:
 
 
 def reports_dir() -> Path:
-    return Path(os.environ.get("AKIG_REPORTS_DIR") or "reports")
+    """AKIG_REPORTS_DIR (default ./reports)."""
+    return config.load().reports_dir
 
 
 def daily_time() -> dt.time:
     """AKIG_DAILY_REPORT_AT, the time of the automatic run (Conakry time, default 19:00)."""
-    text = os.environ.get("AKIG_DAILY_REPORT_AT") or "19:00"
-    try:
-        return dt.time.fromisoformat(text)
-    except ValueError:
-        raise InvalidParameter(f"AKIG_DAILY_REPORT_AT doit être une heure HH:MM (reçu {text!r})") from None
+    return config.load().daily_report_at
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

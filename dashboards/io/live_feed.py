@@ -165,13 +165,13 @@ class LiveFeed:
 
 def live_feed() -> LiveFeed:
     """The process's feed (pn.state.cache lives as long as the server process)."""
-    import os
-
     import panel as pn
+
+    from akig_data import config
 
     feed = pn.state.cache.get("akig_live_feed")
     if feed is None:
-        feed = pn.state.cache.setdefault("akig_live_feed", LiveFeed(
-            interval_s=float(os.environ.get("AKIG_LIVE_INTERVAL_S", "0.5")),
-            refresh_s=float(os.environ.get("AKIG_LIVE_REFRESH_S", "10"))))
+        settings = config.load()
+        feed = pn.state.cache.setdefault("akig_live_feed", LiveFeed(interval_s=settings.live_interval_s,
+                                                                    refresh_s=settings.live_refresh_s))
     return feed

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 
 from tornado.ioloop import IOLoop
 from tornado.web import HTTPError, RequestHandler
 
-from akig_data import reads
+from akig_data import config, reads
 from akig_data.writes import collection, positions, users
 from akig_data.reports import spreadsheet as export
 from akig_data.observe import health, metrics
@@ -61,8 +60,8 @@ MAX_BODY = 64 * 1024
 
 def api_limits() -> tuple[int, int]:
     """Requests per minute allowed per token/user and per address."""
-    return (int(os.environ.get("AKIG_API_RATE_PER_USER", "120")),
-            int(os.environ.get("AKIG_API_RATE_PER_ADDRESS", "300")))
+    settings = config.load()
+    return settings.api_rate_per_user, settings.api_rate_per_address
 
 
 class AuthenticatedHandler(JSONHandler):
@@ -400,7 +399,7 @@ class MetricsHandler(RequestHandler):
     """GET /metrics: Prometheus text format, for the bearer of AKIG_METRICS_TOKEN only."""
 
     def get(self) -> None:
-        expected = os.environ.get("AKIG_METRICS_TOKEN", "")
+        expected = config.load().metrics_token
         if not expected:
             self.set_status(404)
             self.finish("metrics are disabled: set AKIG_METRICS_TOKEN\n")

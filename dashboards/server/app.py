@@ -7,10 +7,10 @@ modules and get their data from akig_data.
 from __future__ import annotations
 
 import logging
-import os
 
 import panel as pn
 
+from akig_data import config
 from dashboards import catalog
 from dashboards.apps import alerts, audit, desk, home, leaderboard, live_map, owner
 from dashboards.server import auth, api as http_handlers, metrics as server_metrics
@@ -55,14 +55,11 @@ def guarded_factory(entry: catalog.AppEntry):
 
 
 def allowed_origins(address: str, port: int) -> list[str]:
-    extra = [o.strip() for o in os.environ.get("AKIG_ALLOWED_ORIGINS", "").split(",") if o.strip()]
-    return [f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}", *extra]
+    return [f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}", *config.load().allowed_origins]
 
 
 PAGE_TOKEN_COOKIES: list[str] = []
 PAGE_TOKEN_HEADERS = ["Host", "User-Agent", "Accept-Language"]
-
-UNUSED_SESSION_DEFAULT_S = 60
 
 
 def unused_session_lifetime_s() -> int:
@@ -71,12 +68,7 @@ def unused_session_lifetime_s() -> int:
     link that takes seconds, and a session discarded meanwhile is built a second time, just when the server
     is busiest (docs/operations/scaling.md measured 5 s doubling the work). The cost of longer is the memory of a closed
     page's session (and the live map's subscription) for that long."""
-    from akig_data.errors import InvalidParameter
-
-    raw = os.environ.get("AKIG_UNUSED_SESSION_S", "").strip() or str(UNUSED_SESSION_DEFAULT_S)
-    if not raw.isdigit() or not 1 <= int(raw) <= 3600:
-        raise InvalidParameter(f"AKIG_UNUSED_SESSION_S : un nombre de secondes entre 1 et 3600 est attendu, pas {raw!r}.")
-    return int(raw)
+    return config.load().unused_session_s
 
 
 def serve(port: int = 5006, address: str = "127.0.0.1", num_procs: int = 1, show: bool = False) -> None:
@@ -94,7 +86,7 @@ def serve(port: int = 5006, address: str = "127.0.0.1", num_procs: int = 1, show
     pn.config.loading_indicator = True
     # Deferred panes (charts, tables) render in a thread pool: the event loop stays free to answer the
     # browser, so the KPI row shows while the charts are being drawn.
-    pn.config.nthreads = int(os.environ.get("AKIG_SERVER_THREADS", "2"))
+    pn.config.nthreads = config.load().server_threads
     server = pn.serve(
         app_routes(),
         port=port,
@@ -127,7 +119,7 @@ def serve(port: int = 5006, address: str = "127.0.0.1", num_procs: int = 1, show
         log_function=server_metrics.log_request,   # Tornado setting: every request's latency, by route
         # Behind nginx, the client's address is in X-Real-IP / X-Forwarded-For; trusted only when said so
         # (otherwise anybody could choose his address and dodge the per-address limits).
-        http_server_kwargs={"xheaders": os.environ.get("AKIG_TRUST_PROXY_HEADERS") == "1"},
+        http_server_kwargs={"xheaders": config.load().trust_proxy_headers},
     )
     # Here each forked process runs on its own: start its background work, then serve.
     from dashboards.server import tasks as scheduled_tasks

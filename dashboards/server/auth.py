@@ -29,7 +29,6 @@ import base64
 import html
 import io
 import logging
-import os
 import secrets
 import time
 import weakref
@@ -40,6 +39,8 @@ from bokeh.server.auth_provider import AuthProvider
 from tornado.ioloop import IOLoop
 from tornado.web import RequestHandler, decode_signed_value
 
+from akig_data import config
+from akig_data.config import StartupRefused  # noqa: F401  (raised by AuthSettings.from_env)
 from akig_data.writes import audit, users
 from akig_data.access import login_sessions, throttle
 from akig_data.observe import metrics
@@ -54,10 +55,6 @@ PENDING_SECONDS = 300
 _USER_CACHE_SECONDS = 15
 
 
-class StartupRefused(RuntimeError):
-    """The server must not start with these settings (production without a cookie secret)."""
-
-
 @dataclass(frozen=True)
 class AuthSettings:
     secret: str
@@ -70,30 +67,20 @@ class AuthSettings:
 
     @classmethod
     def from_env(cls) -> "AuthSettings":
-        production = os.environ.get("AKIG_ENV", "development").strip().lower() == "production"
-        secret = cls._secret("AKIG_COOKIE_SECRET", production, "sessions end when the server restarts")
-        page_secret = cls._secret("AKIG_SESSION_SECRET", production,
-                                  "open pages stop working when the server restarts, and servers behind one "
-                                  "load balancer cannot take over each other's pages")
-        if page_secret == secret:
-            raise StartupRefused("AKIG_SESSION_SECRET must differ from AKIG_COOKIE_SECRET (each signs something else).")
-        hours = float(os.environ.get("AKIG_SESSION_HOURS", "8"))
-        return cls(secret=secret, session_seconds=int(hours * 3600), secure_cookies=production,
-                   production=production, page_session_secret=page_secret)
+        """From akig_data.config; refuses (StartupRefused) production without its secrets."""
+        settings = config.load()
+        settings.check_for_server()
+        secret = settings.cookie_secret or cls._random("AKIG_COOKIE_SECRET", "sessions end when the server restarts")
+        page_secret = settings.session_secret or cls._random(
+            "AKIG_SESSION_SECRET", "open pages stop working when the server restarts, and servers behind one "
+                                   "load balancer cannot take over each other's pages")
+        return cls(secret=secret, session_seconds=settings.session_seconds, secure_cookies=settings.production,
+                   production=settings.production, page_session_secret=page_secret)
 
     @staticmethod
-    def _secret(name: str, production: bool, cost: str) -> str:
-        value = os.environ.get(name, "").strip()
-        if production and len(value) < 32:
-            raise StartupRefused(
-                f"AKIG_ENV=production needs {name} (at least 32 random characters, e.g. "
-                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`); the server will not start without it.")
-        if value and len(value) < 32:
-            raise StartupRefused(f"{name} is too short: at least 32 random characters.")
-        if not value:
-            value = secrets.token_urlsafe(48)
-            log.warning("%s is not set: a random one is used, %s", name, cost)
-        return value
+    def _random(name: str, cost: str) -> str:
+        log.warning("%s is not set: a random one is used, %s", name, cost)
+        return secrets.token_urlsafe(48)
 
 
 _settings: AuthSettings | None = None

@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
+from akig_data import config
 from akig_data.alerts import evaluate as alerts
 from akig_data.observe import gauges as business_metrics, health
 from akig_data.upkeep import partitions, claims as schedule
@@ -83,7 +84,7 @@ class Scheduler:
 
 def start_for_this_process() -> Scheduler:
     """Called by the server in each (forked) process once it is ready to serve."""
-    scheduler = Scheduler(float(os.environ.get("AKIG_SCHEDULER_TICK_S", "60")), tasks(),
+    scheduler = Scheduler(config.load().scheduler_tick_s, tasks(),
                           every_tick=[alerts.publish_gauges, health.check])
     scheduler.start()
     return scheduler

@@ -30,17 +30,38 @@ def run(*args: str):
     return runner.invoke(app, list(args))
 
 
+# Every command, in the order `akig --help` and each group's help list them (one module per group in akig_cli).
+COMMANDS = {
+    "": ["import", "query", "serve", "db", "demo", "users", "audit", "tenant", "missions", "report", "simulate",
+         "positions"],
+    "db": ["init", "status"], "demo": ["seed", "up"],
+    "users": ["add", "passwd", "disable", "enable", "list", "totp", "token"], "audit": ["verify", "show"],
+    "tenant": ["export", "erase"], "missions": ["generate"], "report": ["daily", "folder"], "simulate": ["agents"],
+    "positions": ["prune"],
+}
+
+
+def test_the_command_tree():
+    import typer.main
+
+    root = typer.main.get_command(app)
+    assert list(root.commands) == COMMANDS[""]
+    groups = {name: list(command.commands) for name, command in root.commands.items() if hasattr(command, "commands")}
+    assert groups == {name: commands for name, commands in COMMANDS.items() if name}
+
+
 @pytest.mark.parametrize(
     "args",
-    [[], ["db"], ["db", "init"], ["db", "status"], ["import"], ["demo"], ["demo", "seed"], ["demo", "up"],
-     ["query"], ["serve"], ["users"], ["users", "add"], ["users", "passwd"], ["users", "disable"],
-     ["users", "enable"], ["users", "list"], ["users", "totp"], ["users", "token"], ["audit"], ["audit", "verify"],
-     ["audit", "show"], ["tenant"], ["tenant", "export"], ["tenant", "erase"]],
+    [[]] + [[group] for group in COMMANDS if group] + [[name] for name in COMMANDS[""] if name not in COMMANDS]
+    + [[group, name] for group, names in COMMANDS.items() if group for name in names],
 )
 def test_every_command_has_help(args):
     result = run(*args, "--help")
     assert result.exit_code == 0, result.output
     assert "Usage" in result.output
+    listed = COMMANDS.get(args[0] if len(args) == 1 else "" if not args else None)
+    if listed:   # a group's help lists its commands
+        assert all(f" {name} " in result.output for name in listed), result.output
 
 
 def test_db_init_is_idempotent(cli_env):
@@ -126,6 +147,16 @@ def test_unreachable_database_is_a_clear_message(monkeypatch):
     result = run("db", "init")
     assert result.exit_code == 1
     assert "PostgreSQL does not answer at postgresql+psycopg://postgres@127.0.0.1:1/akig" in result.output
+
+
+def test_a_wrong_setting_stops_a_command_with_its_message(monkeypatch):
+    """Checked before anything is opened: exit 1 with the French message naming the variable."""
+    monkeypatch.setenv("AKIG_CACHE_TTL", "15m")
+    monkeypatch.setenv("AKIG_ENV", "prod")
+    result = run("db", "status")
+    assert result.exit_code == 1
+    assert "AKIG_CACHE_TTL attend un nombre entier de secondes d'au moins 1 (reçu '15m')." in result.output
+    assert "AKIG_ENV attend development ou production (reçu 'prod')." in result.output
 
 
 def test_installed_entry_point_runs():

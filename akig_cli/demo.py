@@ -1,0 +1,127 @@
+"""`akig demo seed|up`: the synthetic demo data set, and the demo served with simulated agents."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from enum import Enum
+from typing import Optional
+
+import typer
+
+from akig_cli import serve as serving
+from akig_cli.common import fail, migrate, open_runtime, stop_like_ctrl_c
+
+app = typer.Typer(help="The synthetic demo data set.", no_args_is_help=True)
+
+
+class ScaleName(str, Enum):
+    small = "small"
+    demo = "demo"
+    large = "large"
+
+
+@app.command("seed")
+def demo_seed(
+    scale: ScaleName = typer.Option(ScaleName.demo, help="small (tests), demo (default) or large (benchmarks)"),
+    seed: int = typer.Option(7, help="random seed: the same seed and --until give the same data"),
+    until: Optional[str] = typer.Option(None, help="last day of the data (YYYY-MM-DD, default today)"),
+    reset: bool = typer.Option(False, help="empty the data tables first (refused otherwise when data exist)"),
+) -> None:
+    """Load the synthetic data set: Conakry's communes, Guinean names, GNF rents, five payer behaviours."""
+    from akig_data.demo.seed import DatabaseNotEmpty
+    from akig_data.demo.seed import seed as run_seed
+
+    try:
+        until_date = dt.date.fromisoformat(until) if until else None
+    except ValueError:
+        fail(f"--until must be a date YYYY-MM-DD (got {until!r})")
+        return
+    runtime = open_runtime()
+    migrate(runtime)
+    try:
+        run_seed(scale.value, seed=seed, until=until_date, reset=reset, log=typer.echo)
+    except DatabaseNotEmpty as exc:
+        fail(str(exc))
+    _print_demo_users()
+
+
+def _plan_today_if_needed(runtime) -> None:
+    """So that the desk and the map have work to show: plan today's missions once (the demo only)."""
+    import sqlalchemy as sa
+
+    from akig_data.writes import missions
+
+    day = dt.datetime.now(missions.TZ).date()
+    with runtime.engine.connect() as conn:
+        planned = conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM missions WHERE day = :d)"), {"d": day}).scalar()
+    if not planned:
+        report = missions.generate(day)
+        typer.echo(f"Today's missions planned: {report.planned_visits} visits, {report.planned_calls} calls "
+                   f"({report.solve_seconds} s of routing).")
+
+
+def _print_demo_users() -> None:
+    """Create the missing demo accounts and print their passwords (once: they are stored hashed)."""
+    from akig_data.writes.audit import cli_actor
+    from akig_data.demo.users import create_demo_users
+
+    created = create_demo_users(actor=cli_actor())
+    if created:
+        typer.echo("Demo accounts (passwords shown once; change them with `akig users passwd`):")
+        for username, role, password in created:
+            typer.echo(f"  {role:<8} {username:<14} {password}")
+
+
+@app.command("up")
+def demo_up(
+    port: int = typer.Option(5006, help="HTTP port"),
+    address: str = typer.Option("127.0.0.1", help="address to listen on"),
+    scale: ScaleName = typer.Option(ScaleName.demo, help="data set to load when the database is empty"),
+    simulate: bool = typer.Option(True, "--simulate/--no-simulate",
+                                  help="drive the demo agents along today's routes (watch them on /carte)"),
+) -> None:
+    """Start the database (embedded unless AKIG_DATABASE_URL is set), load the demo data when empty, serve."""
+    from akig_data.demo.seed import has_data
+    from akig_data.demo.seed import seed as run_seed
+
+    stop_like_ctrl_c()   # before anything is started: a stop during the start cleans up too
+    runtime = open_runtime(start_embedded_redis=True)
+    migrate(runtime)
+    with runtime.engine.connect() as conn:
+        empty = not has_data(conn)
+    if empty:
+        typer.echo(f"Loading the {scale.value} data set (first run only)...")
+        run_seed(scale.value, log=typer.echo)
+    else:
+        typer.echo("Reusing the data already in the database.")
+    _print_demo_users()
+    _plan_today_if_needed(runtime)
+    if simulate:
+        # The simulated phones all post from this machine: with the default per-address API limit they would
+        # use it up within the minute and the demo's own API calls would answer 429.
+        os.environ.setdefault("AKIG_API_RATE_PER_ADDRESS", "100000")
+    simulator = _start_simulator(address, port, runtime) if simulate else None
+    try:   # stopped by Ctrl-C, SIGTERM or SIGHUP (stop_like_ctrl_c): take the simulator along
+        serving.run(port=port, address=address, num_procs=1, runtime=runtime)
+    finally:
+        if simulator is not None:
+            simulator.terminate()
+
+
+def _start_simulator(address: str, port: int, runtime):
+    """`akig simulate agents` in a process of its own (it posts to the server like phones do); its output
+    goes to AKIG_HOME/simulator.log."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    home = Path(runtime.settings.home)
+    home.mkdir(parents=True, exist_ok=True)
+    log = (home / "simulator.log").open("ab")
+    command = [str(Path(sys.executable).parent / "akig"), "simulate", "agents", "--url", f"http://{address}:{port}",
+               "--speed", "5", "--interval", "3"]
+    typer.echo(f"Simulated agents are driving their routes (live map: /carte; log: {home / 'simulator.log'}; "
+               "--no-simulate to stop that)")
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, AKIG_DATABASE_URL=
+                            runtime.database_url))
