@@ -17,9 +17,8 @@ developer's machine; an empty variable counts as unset.
 * `check_for_server()` adds the rules `akig serve` needs: with AKIG_ENV=production, both secrets set (32+
   characters) and different. It raises `StartupRefused`; other commands do not need the secrets.
 
-The reference page docs/reference/settings.md is generated from the fields (`settings_markdown()`):
-
-    python -m akig_data.config > docs/reference/settings.md
+The reference page docs/reference/settings.md is generated from the fields (`settings_markdown()`), with
+the other reference pages, by `python docs/generate.py`.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
-import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +37,7 @@ from akig_data.errors import InvalidParameter
 PREFIX = "AKIG_"
 ALERT_PREFIX = "AKIG_ALERT_"
 REFERENCE_PAGE = "docs/reference/settings.md"
-REGENERATE = f"python -m akig_data.config > {REFERENCE_PAGE}"
+REGENERATE = "python docs/generate.py"
 
 AREAS = {  # the reference page's sections, in this order
     "database": "Database",
@@ -465,7 +463,3 @@ def settings_markdown() -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    sys.stdout.write(settings_markdown())

@@ -232,10 +232,17 @@ def access_page() -> str:
     return "\n".join(out)
 
 
+def settings_page() -> str:
+    from akig_data.config import settings_markdown
+
+    return settings_markdown()
+
+
 PAGES: dict[str, Callable[[], str]] = {
     "reference/cli.md": cli_page,
     "reference/reads.md": reads_page,
     "reference/access.md": access_page,
+    "reference/settings.md": settings_page,
 }
 
 
