@@ -32,15 +32,16 @@ akig db init
 if [ -n "${AKIG_APP_PASSWORD:-}" ]; then
     # Client-side quoting (psycopg.sql.Literal): ALTER ROLE takes no bind parameters.
     python - <<'PY' || echo "akig-entrypoint: warning: could not set the password of ${AKIG_APP_ROLE:-akig_app}; in production the server will refuse to start if it cannot log in as that role" >&2
-import os
 import sys
 
 from psycopg import sql
 
+from akig_data.config import load
 from akig_data.engine import create_engine
 
-role = os.environ.get("AKIG_APP_ROLE") or "akig_app"
-engine = create_engine(os.environ["AKIG_DATABASE_URL"])
+settings = load()  # the one place that reads AKIG_* variables
+role = settings.app_role
+engine = create_engine(settings.database_url)
 try:
     with engine.begin() as conn:
         cursor = conn.connection.dbapi_connection.cursor()
@@ -50,7 +51,7 @@ try:
                   file=sys.stderr)
             sys.exit(0)
         cursor.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-            sql.Identifier(role), sql.Literal(os.environ["AKIG_APP_PASSWORD"])))
+            sql.Identifier(role), sql.Literal(settings.app_password)))
         print(f"akig-entrypoint: password of role {role} set")
 finally:
     engine.dispose()
