@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from akig_data import runtime  # noqa: E402
-from akig_data.reads import CONTACT_TABLES, LEDGER_TABLES  # noqa: E402
+from akig_data.reads.shared import CONTACT_TABLES, LEDGER_TABLES  # noqa: E402
 from akig_data.config import Settings  # noqa: E402
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
