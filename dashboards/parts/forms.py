@@ -16,14 +16,14 @@ import param
 from akig_data.writes import collection
 from akig_data.errors import AkigError
 from akig_data.access.scope import current
-from dashboards import components as ui
-from dashboards.parts.tenant_card import OUTCOME_FR
+from dashboards.escape import escape_markdown
+from dashboards.labels_fr import OUTCOME
 
 METHOD_LABELS = {"Espèces": "cash", "Orange Money": "orange_money", "MTN MoMo": "mtn_momo", "Banque": "bank"}
 
 
 def _options(values) -> dict[str, str]:
-    return {OUTCOME_FR.get(v, v).capitalize(): v for v in values}
+    return {OUTCOME.get(v, v).capitalize(): v for v in values}
 
 
 class ActionForms(pn.viewable.Viewer):
@@ -107,6 +107,6 @@ class ActionForms(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         # the message repeats refusals that quote what was typed (a transaction reference...): text
-        return pn.Column(tabs, pn.pane.Markdown(pn.bind(ui.escape_markdown, self.param.message),
+        return pn.Column(tabs, pn.pane.Markdown(pn.bind(escape_markdown, self.param.message),
                                                 css_classes=["akig-form-message"]),
                          sizing_mode="stretch_width")

@@ -19,7 +19,7 @@ from akig_data.access import roles
 from akig_data.errors import AkigError
 from akig_data.clock import today
 from akig_data.access.scope import current
-from dashboards import components as ui
+from dashboards.escape import escape_html, escape_markdown
 from dashboards.parts.downloads import audited_export
 
 log = logging.getLogger(__name__)
@@ -60,14 +60,14 @@ class ReportDownload(pn.viewable.Viewer):
         for fmt, button in self.buttons.items():
             button.param.update(disabled=bool(self.problem), filename=self._filename(fmt))
         # the refusal may repeat the owner_ref, which comes from the page's URL: shown as text
-        self.message.param.update(object=ui.escape_markdown(self.problem), visible=bool(self.problem))
+        self.message.param.update(object=escape_markdown(self.problem), visible=bool(self.problem))
 
     def _file(self, fmt: str) -> io.BytesIO:
         owner_ref = self.owner_ref or None
         try:
             report = daily_report.build(self.day, owner_ref)
         except AkigError as exc:   # e.g. the database went away since the date was checked
-            self.message.param.update(object=ui.escape_markdown(exc), visible=True)
+            self.message.param.update(object=escape_markdown(exc), visible=True)
             raise
         data = report_files.FORMATS[fmt](report)
         audited_export(report_files.filename(self.day, owner_ref, fmt).rsplit(".", 1)[0], fmt,
@@ -75,7 +75,7 @@ class ReportDownload(pn.viewable.Viewer):
         return io.BytesIO(data)
 
     def _heading(self, owner_ref: str) -> str:
-        scope = f"le propriétaire {ui.escape_html(owner_ref)}" if owner_ref else "tous les propriétaires"
+        scope = f"le propriétaire {escape_html(owner_ref)}" if owner_ref else "tous les propriétaires"
         return (f"<b>Rapport du jour</b><br><span style='color:#5f6b73;font-size:0.85em'>Pour {scope}, "
                 "en PDF (A4) ou Excel.</span>")
 
