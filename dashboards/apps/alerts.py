@@ -64,11 +64,11 @@ class AlertsPage(View):
     def __init__(self, **params):
         super().__init__(**params)
         self.who = current()
-        self.comment = pn.widgets.TextAreaInput(name="Commentaire", placeholder="Ce qui est fait, par qui, quand…",
+        self.comment = pn.widgets.TextAreaInput(label="Commentaire", placeholder="Ce qui est fait, par qui, quand…",
                                                 height=90, sizing_mode="stretch_width")
-        self.acknowledge_button = pn.widgets.Button(name="Prendre en compte", button_type="primary")
+        self.acknowledge_button = pn.widgets.Button(label="Prendre en compte", color="primary")
         self.acknowledge_button.on_click(self.acknowledge)
-        self.evaluate_button = pn.widgets.Button(name="Évaluer maintenant", button_type="default")
+        self.evaluate_button = pn.widgets.Button(label="Évaluer maintenant", color="default")
         self.evaluate_button.on_click(self.evaluate_now)
         self.frame = pd.DataFrame()
 

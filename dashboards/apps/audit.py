@@ -36,7 +36,7 @@ class AuditPage(View):
                             else f"❌ Chaîne rompue après {report.rows} entrées : {report.reason}")
 
     def main(self):
-        button = pn.widgets.Button(name="Vérifier la chaîne", button_type="primary")
+        button = pn.widgets.Button(label="Vérifier la chaîne", color="primary")
         button.on_click(self.verify)
         return [
             pn.pane.Markdown("Connexions, déconnexions, exports, modifications des comptes et des données. "

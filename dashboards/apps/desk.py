@@ -172,7 +172,7 @@ class Desk(View):
             options = {"Tous les agents": ""} | {f"{n} ({r})": r for r, n in zip(agents["agent_ref"], agents["agent_name"])}
             sidebar.append(pn.widgets.Select.from_param(self.param.agent_ref, options=options))
             if self.role in ("admin", "manager"):
-                button = pn.widgets.Button(name="Générer les missions", button_type="primary")
+                button = pn.widgets.Button(label="Générer les missions", color="primary")
                 button.on_click(self.generate)
                 sidebar += [button, pn.pane.Markdown(pn.bind(escape_markdown, self.param.notice))]
             self.report = report = report_card(day=self.day)

@@ -274,7 +274,7 @@ class LiveMap(View):
 
     def sidebar(self):
         planner = self.who is None or self.who.role in roles.ROUTE_PLANNERS
-        button = pn.widgets.Button(name="Réoptimiser depuis sa position", button_type="primary",
+        button = pn.widgets.Button(label="Réoptimiser depuis sa position", color="primary",
                                    disabled=not planner, sizing_mode="stretch_width")
         button.on_click(self.reoptimize)
         return [

@@ -222,12 +222,11 @@ class OwnerDashboard(View):
         owners = reads.owners()
         owner_options = ({} if self._fixed_owner else {"Tous les propriétaires": ""}) | {
             f"{name} ({ref})": ref for ref, name in zip(owners["owner_ref"], owners["name"])}
-        owner = pn.widgets.Select(name="Propriétaire", options=owner_options, disabled=bool(self._fixed_owner),
+        owner = pn.widgets.Select(label="Propriétaire", options=owner_options, disabled=bool(self._fixed_owner),
                                   value=self.owner_ref if self.owner_ref in owner_options.values() else "")
-        site = pn.widgets.Select(name="Site")
+        site = pn.widgets.Select(label="Site")
         date = pn.widgets.DatePicker.from_param(self.param.as_of)
-        period = pn.widgets.RadioButtonGroup.from_param(self.param.period, button_type="success",
-                                                        button_style="outline")
+        period = pn.widgets.RadioButtonGroup.from_param(self.param.period, color="success", variant="outline")
         # follows each key stroke; no tooltip (the placeholder says what to type)
         search = pn.widgets.TextInput.from_param(self.param.search, onkeyup=True, description=None,
                                                  placeholder="ex. Dialo, 622 12 34 56…")
@@ -259,7 +258,7 @@ class OwnerDashboard(View):
 
     def main(self):
         place = pn.widgets.RadioButtonGroup.from_param(self.param.place_level, options=["commune", "quartier"],
-                                                       button_type="light")
+                                                       color="light")
         synthese = pn.Column(
             self.bound(self.trend_charts, "owner_ref", "site_ref", "as_of", defer=True),
             pn.Row(pn.layout.HSpacer(), pn.pane.Markdown("Impayés par :"), place),

@@ -37,19 +37,19 @@ class ActionForms(pn.viewable.Viewer):
     def __init__(self, on_saved: Callable[[], None] | None = None, **params):
         super().__init__(**params)
         self._on_saved = on_saved
-        self.call_outcome = pn.widgets.Select(name="Résultat de l'appel", options=_options(collection.CALL_OUTCOMES))
-        self.call_note = pn.widgets.TextAreaInput(name="Note", max_length=2000, height=70)
-        self.visit_outcome = pn.widgets.Select(name="Résultat de la visite", options=_options(collection.VISIT_OUTCOMES))
-        self.visit_lat = pn.widgets.FloatInput(name="Latitude", value=None)
-        self.visit_lon = pn.widgets.FloatInput(name="Longitude", value=None)
-        self.visit_accuracy = pn.widgets.FloatInput(name="Précision (m)", value=None, start=0)
-        self.visit_note = pn.widgets.TextAreaInput(name="Note", max_length=2000, height=70)
-        self.promise_amount = pn.widgets.IntInput(name="Montant promis (GNF)", value=None, start=0, step=5000)
-        self.promise_date = pn.widgets.DatePicker(name="Date promise", value=dt.date.today() + dt.timedelta(days=3))
-        self.payment_amount = pn.widgets.IntInput(name="Montant payé (GNF)", value=None, start=0, step=5000)
-        self.payment_method = pn.widgets.Select(name="Moyen", options=METHOD_LABELS)
-        self.payment_reference = pn.widgets.TextInput(name="Référence de la transaction", placeholder="obligatoire sauf espèces")
-        self.buttons = {kind: pn.widgets.Button(name=label, button_type="primary")
+        self.call_outcome = pn.widgets.Select(label="Résultat de l'appel", options=_options(collection.CALL_OUTCOMES))
+        self.call_note = pn.widgets.TextAreaInput(label="Note", max_length=2000, height=70)
+        self.visit_outcome = pn.widgets.Select(label="Résultat de la visite", options=_options(collection.VISIT_OUTCOMES))
+        self.visit_lat = pn.widgets.FloatInput(label="Latitude", value=None)
+        self.visit_lon = pn.widgets.FloatInput(label="Longitude", value=None)
+        self.visit_accuracy = pn.widgets.FloatInput(label="Précision (m)", value=None, start=0)
+        self.visit_note = pn.widgets.TextAreaInput(label="Note", max_length=2000, height=70)
+        self.promise_amount = pn.widgets.IntInput(label="Montant promis (GNF)", value=None, start=0, step=5000)
+        self.promise_date = pn.widgets.DatePicker(label="Date promise", value=dt.date.today() + dt.timedelta(days=3))
+        self.payment_amount = pn.widgets.IntInput(label="Montant payé (GNF)", value=None, start=0, step=5000)
+        self.payment_method = pn.widgets.Select(label="Moyen", options=METHOD_LABELS)
+        self.payment_reference = pn.widgets.TextInput(label="Référence de la transaction", placeholder="obligatoire sauf espèces")
+        self.buttons = {kind: pn.widgets.Button(label=label, color="primary")
                         for kind, label in (("call", "Enregistrer l'appel"), ("visit", "Enregistrer la visite"),
                                             ("promise", "Enregistrer la promesse"), ("payment", "Enregistrer le paiement"))}
         for kind, button in self.buttons.items():

@@ -44,7 +44,7 @@ class Replay(pn.viewable.Viewer):
                 f"{n} ({r})": r for r, n in zip(agents["agent_ref"], agents["full_name"])}
         except AkigError as exc:
             self.problem = str(exc)
-        self.slider = pn.widgets.IntSlider(name="Moment de la journée", start=0, end=1, value=0,
+        self.slider = pn.widgets.IntSlider(label="Moment de la journée", start=0, end=1, value=0,
                                            sizing_mode="stretch_width", disabled=True)
         self.slider.link(self, value="step")
         self.summary_pane = pn.pane.Markdown(self.summary_text(0), sizing_mode="stretch_width",

@@ -34,13 +34,13 @@ class ReportDownload(pn.viewable.Viewer):
         if params.get("day") is None:
             params["day"] = today()
         super().__init__(**params)
-        self.picker = pn.widgets.DatePicker(name="Date du rapport", value=min(self.day, today()), end=today(),
+        self.picker = pn.widgets.DatePicker(label="Date du rapport", value=min(self.day, today()), end=today(),
                                             sizing_mode="stretch_width")
         self.picker.param.watch(lambda e: setattr(self, "day", e.new) if e.new else None, "value")
         self.param.watch(lambda e: setattr(self.picker, "value", min(e.new, today())), "day")
         self.buttons = {fmt: pn.widgets.FileDownload(
             callback=lambda fmt=fmt: self._file(fmt), filename=self._filename(fmt), label=label, embed=False,
-            button_type="primary" if fmt == "pdf" else "light", width=120, margin=(5, 5),
+            color="primary" if fmt == "pdf" else "light", width=120, margin=(5, 5),
             css_classes=[f"akig-report-{fmt}"]) for fmt, label in (("pdf", "⬇ PDF"), ("xlsx", "⬇ Excel"))}
         self.message = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width",
                                      css_classes=["akig-report-message"])
