@@ -245,9 +245,9 @@ class OwnerDashboard(View):
             site.value = self.site_ref if self.site_ref in site.options.values() else ""
 
         site_options()
-        # The owner and site lists are wired by hand, not made from their parameters: choosing an owner
-        # clears the site and the tenant (a shared URL that names all three must not), and a ref from a
-        # URL that is not in the list stays in the parameter, for the data layer to refuse in French.
+        # The owner and site lists are wired by hand, not made from their parameters: picking an owner in
+        # the list clears the site and the tenant (a URL naming all three keeps them), and a ref from a URL
+        # that is not in the list stays in the parameter, for the data layer to refuse in French.
         owner.param.watch(lambda e: self.param.update(owner_ref=e.new, site_ref="", tenant_ref=""), "value")
         self.param.watch(site_options, "owner_ref")
         site.param.watch(lambda e: setattr(self, "site_ref", e.new), "value")
