@@ -15,13 +15,13 @@ from akig_data import reads
 from akig_data.alerts.rules import RULES
 from akig_data.errors import AkigError
 from akig_data.access.scope import current
-from dashboards import components as ui
-from dashboards.io.database_watch import database_watch
+from dashboards.escape import escape_html, escape_markdown
+from dashboards.format import fmt_int
+from dashboards.labels_fr import ALERT_EVENT, ALERT_OBJECT, ALERT_SEVERITY
+from dashboards.view import View
+from dashboards.widgets.cards import kpi_card
 from dashboards.widgets.tables import table
 
-SEVERITIES = {"critical": "critique", "warning": "attention", "info": "information"}
-KINDS = {"site": "site", "agent": "agent", "tenant": "locataire", "lease": "bail", "owner": "propriétaire",
-         "visit": "visite"}
 LINKS = {"site": "/proprietaire?site={}", "tenant": "/proprietaire?locataire={}", "lease": "/proprietaire?locataire={}",
          "agent": "/carte?agent={}", "visit": "/carte?agent={}", "owner": "/proprietaire?proprietaire={}"}
 
@@ -32,15 +32,15 @@ def link(kind: str, ref) -> str:
     if ref is None or pd.isna(ref):
         return ""
     url = LINKS[kind].format(quote(str(ref), safe=""))
-    return f'<a href="{ui.escape_html(url)}" target="_blank">ouvrir</a>'
+    return f'<a href="{escape_html(url)}" target="_blank">ouvrir</a>'
 
 
 def display(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "N°": frame["id"],
-        "Sévérité": [SEVERITIES.get(s, s) for s in frame["severity"]],
+        "Sévérité": [ALERT_SEVERITY.get(s, s) for s in frame["severity"]],
         "Alerte": frame["title"],
-        "Objet": [f"{KINDS.get(k, k)} {r}" for k, r in zip(frame["object_kind"], frame["object_ref"])],
+        "Objet": [f"{ALERT_OBJECT.get(k, k)} {r}" for k, r in zip(frame["object_kind"], frame["object_ref"])],
         "Détail": frame["detail"],
         "Depuis": [pd.Timestamp(t).strftime("%d/%m %H:%M") for t in frame["first_seen"]],
         "Prise en compte": [("" if pd.isna(b) else f"{b} : {c}") for b, c in zip(frame["ack_by"], frame["ack_comment"])],
@@ -48,10 +48,15 @@ def display(frame: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-class AlertsPage(pn.viewable.Viewer):
-    status = param.Selector(default="active", objects={"Actives": "active", "Résolues": "resolved"}, doc="Alertes")
-    severity = param.Selector(default="", objects={"Toutes": "", **{v: k for k, v in SEVERITIES.items()}})
-    rule = param.Selector(default="", objects={"Toutes les règles": "", **{r.title: r.code for r in RULES}})
+class AlertsPage(View):
+    title = "Alertes"
+
+    status = param.Selector(default="active", objects={"Actives": "active", "Résolues": "resolved"}, label="Alertes",
+                            doc="Alertes")
+    severity = param.Selector(default="", objects={"Toutes": "", **{v: k for k, v in ALERT_SEVERITY.items()}},
+                              label="Sévérité")
+    rule = param.Selector(default="", objects={"Toutes les règles": "", **{r.title: r.code for r in RULES}},
+                          label="Règle")
     selected = param.Integer(default=0, doc="the alert chosen in the table")
     version = param.Integer(default=0, doc="moves after an acknowledgement or an evaluation")
     message = param.String(default="")
@@ -59,11 +64,11 @@ class AlertsPage(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         self.who = current()
-        self.comment = pn.widgets.TextAreaInput(name="Commentaire", placeholder="Ce qui est fait, par qui, quand…",
+        self.comment = pn.widgets.TextAreaInput(label="Commentaire", placeholder="Ce qui est fait, par qui, quand…",
                                                 height=90, sizing_mode="stretch_width")
-        self.acknowledge_button = pn.widgets.Button(name="Prendre en compte", button_type="primary")
+        self.acknowledge_button = pn.widgets.Button(label="Prendre en compte", color="primary")
         self.acknowledge_button.on_click(self.acknowledge)
-        self.evaluate_button = pn.widgets.Button(name="Évaluer maintenant", button_type="default")
+        self.evaluate_button = pn.widgets.Button(label="Évaluer maintenant", color="default")
         self.evaluate_button.on_click(self.evaluate_now)
         self.frame = pd.DataFrame()
 
@@ -76,20 +81,14 @@ class AlertsPage(pn.viewable.Viewer):
         self.frame = frame.reset_index(drop=True)
         return self.frame
 
-    def summary(self, *_):
-        return ui.guarded(self._summary)
-
-    def _summary(self):
+    def summary(self):
         frame = reads.alerts(status="active")
         counts = frame["severity"].value_counts()
         titles = {"critical": "Alertes critiques", "warning": "À surveiller", "info": "Pour information"}
-        return pn.FlexBox(*[ui.kpi_card(title, ui.fmt_int(int(counts.get(key, 0))), "ouvertes")
+        return pn.FlexBox(*[kpi_card(title, fmt_int(int(counts.get(key, 0))), "ouvertes")
                             for key, title in titles.items()], sizing_mode="stretch_width")
 
-    def listing(self, *_):
-        return ui.guarded(self._listing)
-
-    def _listing(self):
+    def listing(self):
         frame = self._load()
         if frame.empty:
             return pn.pane.Alert("Aucune alerte pour ces filtres.", alert_type="success", sizing_mode="stretch_width")
@@ -98,18 +97,14 @@ class AlertsPage(pn.viewable.Viewer):
         widget.on_click(lambda e: setattr(self, "selected", int(self.frame.iloc[e.row]["id"])))
         return widget
 
-    def detail(self, *_):
+    def detail(self):
         if not self.selected:
             return pn.pane.Alert("Cliquez sur une alerte pour la prendre en compte et voir son historique.",
                                  alert_type="info", sizing_mode="stretch_width")
-        return ui.guarded(self._detail)
-
-    def _detail(self):
         history = alerts.history(self.selected)
         shown = pd.DataFrame({
             "Quand": [pd.Timestamp(t).strftime("%d/%m/%Y %H:%M") for t in history["at"]],
-            "Quoi": [{"opened": "ouverte", "acknowledged": "prise en compte", "resolved": "résolue"}.get(k, k)
-                     for k in history["kind"]],
+            "Quoi": [ALERT_EVENT.get(k, k) for k in history["kind"]],
             "Qui": history["actor"].fillna(""), "Commentaire": history["comment"].fillna("")})
         return pn.Column(pn.pane.Markdown(f"### Alerte n° {self.selected}"), table(shown, page_size=10),
                          self.comment, self.acknowledge_button, sizing_mode="stretch_width")
@@ -137,27 +132,23 @@ class AlertsPage(pn.viewable.Viewer):
     def _message(self, message):
         if not message:
             return pn.pane.HTML("", height=0, margin=0)
-        return pn.pane.Alert(ui.escape_markdown(message), alert_type="info", sizing_mode="stretch_width")
+        return pn.pane.Alert(escape_markdown(message), alert_type="info", sizing_mode="stretch_width")
 
-    def __panel__(self):
-        watch = database_watch()
-        bind = lambda fn, *ps: pn.panel(pn.bind(fn, *ps, self.param.version, watch.param.available),  # noqa: E731
-                                        loading_indicator=True)
-        sidebar = [pn.widgets.RadioButtonGroup.from_param(self.param.status, name="Alertes"),
-                   pn.widgets.Select.from_param(self.param.severity, name="Sévérité"),
-                   pn.widgets.Select.from_param(self.param.rule, name="Règle")]
-        if self.who is None or self.who.role in ("admin", "manager"):
-            sidebar.append(self.evaluate_button)
-        return ui.page("Alertes", main=[
+    def main(self):
+        return [
             pn.bind(self._message, self.param.message),
-            bind(self.summary),
+            self.bound(self.summary, "version"),
             pn.pane.Markdown("## Alertes"),
-            bind(self.listing, self.param.status, self.param.severity, self.param.rule),
-            bind(self.detail, self.param.selected),
+            self.bound(self.listing, "status", "severity", "rule", "version"),
+            self.bound(self.detail, "selected", "version"),
             pn.pane.Markdown("Les règles sont évaluées toutes les 5 minutes ; une alerte dont la règle ne se déclenche "
                              "plus est résolue automatiquement. Seuils : variables AKIG_ALERT_*."),
-        ], sidebar=sidebar)
+        ]
 
-
-def create():
-    return AlertsPage().__panel__()
+    def sidebar(self):
+        sidebar = [pn.widgets.RadioButtonGroup.from_param(self.param.status),
+                   pn.widgets.Select.from_param(self.param.severity),
+                   pn.widgets.Select.from_param(self.param.rule)]
+        if self.who is None or self.who.role in ("admin", "manager"):
+            sidebar.append(self.evaluate_button)
+        return sidebar

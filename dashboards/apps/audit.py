@@ -6,7 +6,8 @@ import panel as pn
 import param
 
 from akig_data.writes import audit
-from dashboards import components as ui
+from dashboards.escape import escape_markdown
+from dashboards.view import View, guarded
 from dashboards.widgets.tables import table
 
 PAGE_SIZE = 50
@@ -14,15 +15,14 @@ COLUMNS = {"id": "N°", "at": "Date", "actor": "Qui", "role": "Rôle", "address"
            "target": "Objet", "details": "Détails"}
 
 
-class AuditPage(pn.viewable.Viewer):
-    actor = param.String(default="", doc="Utilisateur")
-    action = param.String(default="", doc="Action")
+class AuditPage(View):
+    title = "Journal d'audit"
+
+    actor = param.String(default="", label="Utilisateur", doc="Utilisateur")
+    action = param.String(default="", label="Action (login, export…)", doc="Action")
     checked = param.String(default="", doc="Résultat de la dernière vérification")
 
-    def table(self, *_):
-        return ui.guarded(self._table)
-
-    def _table(self):
+    def table(self):
         frame = audit.entries(limit=500, actor=self.actor.strip() or None, action=self.action.strip() or None)
         if frame.empty:
             return pn.pane.Alert("Aucune entrée pour ces filtres.", alert_type="info", sizing_mode="stretch_width")
@@ -30,24 +30,23 @@ class AuditPage(pn.viewable.Viewer):
         return table(frame.rename(columns=COLUMNS), page_size=PAGE_SIZE)
 
     def verify(self, _=None) -> None:
-        report = ui.guarded(audit.verify)
+        report = guarded(audit.verify)
         if isinstance(report, audit.ChainReport):
             self.checked = (f"✅ Chaîne intacte : {report.rows} entrées vérifiées." if report.ok
                             else f"❌ Chaîne rompue après {report.rows} entrées : {report.reason}")
 
-    def __panel__(self):
-        button = pn.widgets.Button(name="Vérifier la chaîne", button_type="primary")
+    def main(self):
+        button = pn.widgets.Button(label="Vérifier la chaîne", color="primary")
         button.on_click(self.verify)
-        return ui.page("Journal d'audit", main=[
+        return [
             pn.pane.Markdown("Connexions, déconnexions, exports, modifications des comptes et des données. "
                              "Le journal ne peut qu'être complété ; chaque entrée est chaînée à la précédente "
                              "par une empreinte SHA-256."),
             # the reason a broken chain gives may quote the tampered row: shown as text
-            pn.Row(button, pn.pane.Markdown(pn.bind(ui.escape_markdown, self.param.checked))),
-            pn.panel(pn.bind(self.table, self.param.actor, self.param.action), loading_indicator=True),
-        ], sidebar=[pn.widgets.TextInput.from_param(self.param.actor, name="Utilisateur"),
-                    pn.widgets.TextInput.from_param(self.param.action, name="Action (login, export…)")])
+            pn.Row(button, pn.pane.Markdown(pn.bind(escape_markdown, self.param.checked))),
+            self.bound(self.table, "actor", "action"),
+        ]
 
-
-def create():
-    return AuditPage().__panel__()
+    def sidebar(self):
+        return [pn.widgets.TextInput.from_param(self.param.actor),
+                pn.widgets.TextInput.from_param(self.param.action)]

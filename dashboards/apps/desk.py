@@ -19,29 +19,26 @@ import param
 from akig_data.writes import missions
 from akig_data import reads
 from akig_data.errors import AkigError
-from akig_data.clock import today
 from akig_data.access.scope import current
-from dashboards import components as ui
+from dashboards.escape import escape_html, escape_markdown
+from dashboards.format import fmt_gnf, fmt_int
+from dashboards.labels_fr import ACTION_KIND, MISSION_REASON, MISSION_STATUS, OUTCOME
 from dashboards.parts.forms import ActionForms
-from dashboards.io.database_watch import database_watch
 from dashboards.parts.report_download import report_card
+from dashboards.view import View
+from dashboards.widgets.cards import kpi_card
 from dashboards.widgets.tables import table
-from dashboards.parts.tenant_card import OUTCOME_FR, TenantDetail
-
-KIND_FR = {"call": "Appel", "visit": "Visite"}
-REASON_FR = {"arrears": "impayés", "promise_due": "promesse à échéance", "broken_promise": "promesse non tenue"}
-STATUS_FR = {"planned": "à faire", "done": "fait"}
+from dashboards.parts.tenant_card import TenantDetail
 
 
-class Desk(pn.viewable.Viewer):
-    day = param.CalendarDate(default=None, doc="Journée")
-    agent_ref = param.String(default="", doc="Agent ('' = tous)")
+class Desk(View):
+    day = param.CalendarDate(default=None, label="Journée", doc="Journée")
+    agent_ref = param.String(default="", label="Agent", doc="Agent ('' = tous)")
     mission = param.Dict(default={}, doc="La mission choisie (tenant_ref, lease_ref, agent_ref)")
     revision = param.Integer(default=0, doc="Incrémenté à chaque enregistrement : les vues se rafraîchissent")
     notice = param.String(default="")
 
     def __init__(self, **params):
-        params.setdefault("day", today())
         super().__init__(**params)
         who = current()
         self.role = who.role if who else "admin"
@@ -50,6 +47,10 @@ class Desk(pn.viewable.Viewer):
             self.agent_ref = who.agent_ref or ""
         self.card = TenantDetail(as_of=self.day)
         self.forms = ActionForms(on_saved=self._saved)
+
+    @property
+    def title(self) -> str:
+        return "Recouvrement" if not self.is_agent else "Mes missions du jour"
 
     # -- data ------------------------------------------------------------------------------------
     def missions_frame(self) -> pd.DataFrame:
@@ -68,8 +69,8 @@ class Desk(pn.viewable.Viewer):
 
     def display_missions(self, frame: pd.DataFrame) -> pd.DataFrame:
         shown = frame.assign(
-            kind=frame["kind"].map(KIND_FR), reason=frame["reason"].map(REASON_FR),
-            status=frame["status"].map(STATUS_FR), chance=frame["chance"] * 100,
+            kind=frame["kind"].map(ACTION_KIND), reason=frame["reason"].map(MISSION_REASON),
+            status=frame["status"].map(MISSION_STATUS), chance=frame["chance"] * 100,
             eta=[t.strftime("%H:%M") if isinstance(t, pd.Timestamp) and not pd.isna(t) else "" for t in frame["eta"]],
             address=frame["site_name"] + " — " + frame["quartier"] + ", " + frame["commune"])
         columns = {"agent_ref": "Agent", "route_order": "Ordre", "kind": "Type", "eta": "Arrivée", "full_name": "Locataire",
@@ -105,10 +106,7 @@ class Desk(pn.viewable.Viewer):
         self.revision += 1
 
     # -- panes -----------------------------------------------------------------------------------
-    def missions_pane(self, *_):
-        return ui.guarded(self._missions_pane)
-
-    def _missions_pane(self):
+    def missions_pane(self):
         frame = self.missions_frame()
         if frame.empty:
             return pn.pane.Alert("Aucune mission pour cette journée" + (
@@ -124,10 +122,7 @@ class Desk(pn.viewable.Viewer):
         parts += [pn.pane.Markdown("#### Missions (cliquez pour ouvrir la fiche et enregistrer)"), widget]
         return pn.Column(*parts, sizing_mode="stretch_width")
 
-    def promises_pane(self, *_):
-        return ui.guarded(self._promises_pane)
-
-    def _promises_pane(self):
+    def promises_pane(self):
         promises = reads.promises(as_of=self.day)
         due = promises[promises["due_date"] == self.day]
         broken = promises[(promises["due_date"] == self.day - dt.timedelta(days=1)) & (promises["status"] == "broken")]
@@ -135,26 +130,23 @@ class Desk(pn.viewable.Viewer):
         if shown.empty:
             return pn.pane.Alert("Aucune promesse à échéance aujourd'hui ni rompue hier.", alert_type="success",
                                  sizing_mode="stretch_width")
-        shown = shown.assign(status=shown["status"].map(lambda s: OUTCOME_FR.get(s, s)))
+        shown = shown.assign(status=shown["status"].map(lambda s: OUTCOME.get(s, s)))
         return table(shown[["quand", "tenant_ref", "lease_ref", "agent_ref", "amount", "paid", "status"]].rename(columns={
             "quand": "Échéance", "tenant_ref": "Locataire", "lease_ref": "Bail", "agent_ref": "Agent",
             "amount": "Promis (GNF)", "paid": "Payé (GNF)", "status": "État"}), money=("Promis (GNF)", "Payé (GNF)"))
 
-    def stats_pane(self, *_):
-        return ui.guarded(self._stats_pane)
-
-    def _stats_pane(self):
+    def stats_pane(self):
         stats = reads.daily_stats(day=self.day)
         total = stats[stats["is_total"]]
         row = total.iloc[0] if len(total) else None
         cards = pn.FlexBox(*[
-            ui.kpi_card("Appels", ui.fmt_int(row["calls"] if row is not None else 0),
-                        f"{ui.fmt_int(row['right_party_contacts'] if row is not None else 0)} contacts utiles"),
-            ui.kpi_card("Visites", ui.fmt_int(row["visits"] if row is not None else 0),
-                        f"{ui.fmt_int(row['visits_with_proof'] if row is not None else 0)} avec preuve de présence"),
-            ui.kpi_card("Promesses", ui.fmt_int(row["promises"] if row is not None else 0),
-                        ui.fmt_gnf(row["promised"] if row is not None else 0)),
-            ui.kpi_card("Encaissé", ui.fmt_gnf(row["collected"] if row is not None else 0), f"le {self.day:%d/%m/%Y}"),
+            kpi_card("Appels", fmt_int(row["calls"] if row is not None else 0),
+                     f"{fmt_int(row['right_party_contacts'] if row is not None else 0)} contacts utiles"),
+            kpi_card("Visites", fmt_int(row["visits"] if row is not None else 0),
+                     f"{fmt_int(row['visits_with_proof'] if row is not None else 0)} avec preuve de présence"),
+            kpi_card("Promesses", fmt_int(row["promises"] if row is not None else 0),
+                     fmt_gnf(row["promised"] if row is not None else 0)),
+            kpi_card("Encaissé", fmt_gnf(row["collected"] if row is not None else 0), f"le {self.day:%d/%m/%Y}"),
         ], flex_wrap="wrap", sizing_mode="stretch_width")
         by_agent = stats[~stats["is_total"]].rename(columns={
             "agent_ref": "Agent", "agent_name": "Nom", "calls": "Appels", "right_party_contacts": "Contacts utiles",
@@ -169,35 +161,34 @@ class Desk(pn.viewable.Viewer):
             return pn.pane.Alert("Choisissez une mission dans la liste pour ouvrir la fiche du locataire et "
                                  "enregistrer un appel, une visite, une promesse ou un paiement.",
                                  alert_type="info", sizing_mode="stretch_width")
-        return pn.pane.HTML(f"<h3>{ui.escape_html(self.mission['name'])} — bail "
-                            f"{ui.escape_html(self.mission['lease_ref'])}</h3>")
+        return pn.pane.HTML(f"<h3>{escape_html(self.mission['name'])} — bail "
+                            f"{escape_html(self.mission['lease_ref'])}</h3>")
 
-    def __panel__(self):
-        watch = database_watch()
-        day = pn.widgets.DatePicker.from_param(self.param.day, name="Journée")
+    def sidebar(self):
+        day = pn.widgets.DatePicker.from_param(self.param.day)
         sidebar: list = [day]
         if not self.is_agent:
             agents = reads.agent_performance(date_from=self.day, date_to=self.day)
             options = {"Tous les agents": ""} | {f"{n} ({r})": r for r, n in zip(agents["agent_ref"], agents["agent_name"])}
-            sidebar.append(pn.widgets.Select.from_param(self.param.agent_ref, options=options, name="Agent"))
+            sidebar.append(pn.widgets.Select.from_param(self.param.agent_ref, options=options))
             if self.role in ("admin", "manager"):
-                button = pn.widgets.Button(name="Générer les missions", button_type="primary")
+                button = pn.widgets.Button(label="Générer les missions", color="primary")
                 button.on_click(self.generate)
-                sidebar += [button, pn.pane.Markdown(pn.bind(ui.escape_markdown, self.param.notice))]
+                sidebar += [button, pn.pane.Markdown(pn.bind(escape_markdown, self.param.notice))]
             self.report = report = report_card(day=self.day)
             if report is not None:   # the report of the desk's day, for all owners
                 self.param.watch(lambda e: setattr(report, "day", e.new), "day")
                 sidebar.append(report)
-        bound = lambda fn: pn.panel(pn.bind(fn, self.param.day, self.param.agent_ref, self.param.revision,  # noqa: E731
-                                            watch.param.available), loading_indicator=True)
+        return sidebar
+
+    def main(self):
+        def bound(pane):
+            return self.bound(pane, "day", "agent_ref", "revision")
+
         work = pn.Column(pn.panel(pn.bind(self.selected_pane, self.param.mission)), self.forms, self.card,
                          sizing_mode="stretch_width")
         main = [bound(self.stats_pane), bound(self.missions_pane), work]
         if not self.is_agent:
             main.insert(2, pn.Column(pn.pane.Markdown("#### Promesses à échéance aujourd'hui et rompues hier"),
                                      bound(self.promises_pane), sizing_mode="stretch_width"))
-        return ui.page("Recouvrement" if not self.is_agent else "Mes missions du jour", main=main, sidebar=sidebar)
-
-
-def create():
-    return Desk().__panel__()
+        return main

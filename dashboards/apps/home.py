@@ -9,25 +9,25 @@ import param
 
 from akig_data import reads
 from akig_data.access import roles
-from akig_data.clock import today
-from dashboards import components as ui
-from dashboards.io.database_watch import database_watch
+from dashboards.format import fmt_gnf, fmt_int, fmt_rate
+from dashboards.template import BRAND
+from dashboards.view import View
+from dashboards.widgets.cards import kpi_card
+
+APP_CARD_CSS = f"""
+.akig-app-card {{ display: block; padding: 12px 16px; border: 1px solid #e3e6e8; border-radius: 6px;
+                  text-decoration: none; color: #1d2a30; background: #fff; }}
+.akig-app-card:hover {{ border-color: {BRAND}; }}
+"""
 
 
-class HomePage(pn.viewable.Viewer):
+class HomePage(View):
     """Portfolio summary at a date (a parameter, so the page can be tested and embedded without a browser)."""
 
-    as_of = param.CalendarDate(default=None, doc="Date de situation")
+    title = "Accueil"
+    as_of = param.CalendarDate(default=None, label="Date de situation", doc="Date de situation")
 
-    def __init__(self, **params):
-        params.setdefault("as_of", today())
-        super().__init__(**params)
-        self._date = pn.widgets.DatePicker.from_param(self.param.as_of, name="Date de situation")
-
-    def summary(self, *_):
-        return ui.guarded(self._summary)
-
-    def _summary(self):
+    def summary(self):
         frame = reads.portfolio_summary(as_of=self.as_of)
         row = frame.iloc[0]
         if row["sites"] == 0:
@@ -38,22 +38,19 @@ class HomePage(pn.viewable.Viewer):
             )
         month = dt.date.fromisoformat(str(row["month_start"]))
         cards = [
-            ui.kpi_card("Impayés", ui.fmt_gnf(row["arrears"]), f"{ui.fmt_int(row['late_leases'])} baux en retard"),
-            ui.kpi_card("Taux de recouvrement", ui.fmt_rate(row["collection_rate"]),
-                        f"du {month:%d/%m} au {self.as_of:%d/%m/%Y}"),
-            ui.kpi_card("Encaissé ce mois", ui.fmt_gnf(row["collected"]), f"dû : {ui.fmt_gnf(row['due'])}"),
-            ui.kpi_card("Ponctualité", ui.fmt_rate(row["punctuality_rate"]),
-                        f"{ui.fmt_int(row['on_time_dues'])} échéances à l'heure sur {ui.fmt_int(row['dues'])}"),
-            ui.kpi_card("Logements occupés", f"{ui.fmt_int(row['occupied_units'])} / {ui.fmt_int(row['units'])}",
-                        f"{ui.fmt_int(row['sites'])} sites"),
-            ui.kpi_card("Locataires", ui.fmt_int(row["tenants"]), "avec un bail en cours"),
+            kpi_card("Impayés", fmt_gnf(row["arrears"]), f"{fmt_int(row['late_leases'])} baux en retard"),
+            kpi_card("Taux de recouvrement", fmt_rate(row["collection_rate"]),
+                     f"du {month:%d/%m} au {self.as_of:%d/%m/%Y}"),
+            kpi_card("Encaissé ce mois", fmt_gnf(row["collected"]), f"dû : {fmt_gnf(row['due'])}"),
+            kpi_card("Ponctualité", fmt_rate(row["punctuality_rate"]),
+                     f"{fmt_int(row['on_time_dues'])} échéances à l'heure sur {fmt_int(row['dues'])}"),
+            kpi_card("Logements occupés", f"{fmt_int(row['occupied_units'])} / {fmt_int(row['units'])}",
+                     f"{fmt_int(row['sites'])} sites"),
+            kpi_card("Locataires", fmt_int(row["tenants"]), "avec un bail en cours"),
         ]
         return pn.FlexBox(*cards, flex_wrap="wrap", sizing_mode="stretch_width")
 
-    def worst_sites(self, *_):
-        return ui.guarded(self._worst_sites)
-
-    def _worst_sites(self):
+    def worst_sites(self):
         frame = reads.arrears_by_site(as_of=self.as_of)
         frame = frame[frame["arrears"] > 0].head(10)
         if frame.empty:
@@ -80,29 +77,27 @@ class HomePage(pn.viewable.Viewer):
             for e in links
         )
         return [pn.pane.Markdown("## Applications", margin=(0, 10)),
-                pn.pane.HTML(f'<div style="display:grid;gap:10px">{cards}</div>', sizing_mode="stretch_width")
+                pn.pane.HTML(f'<div style="display:grid;gap:10px">{cards}</div>', sizing_mode="stretch_width",
+                             stylesheets=[APP_CARD_CSS])
                 ] if links else []
 
-    def __panel__(self):
-        watch = database_watch()  # re-renders the panes when PostgreSQL is back after an outage
+    def main(self):
         role = _role()
         main = []
         if role is None or roles.can_read(role, "portfolio_summary"):
-            main += [pn.pane.Markdown("## Synthèse du portefeuille", margin=(0, 10)),
-                     pn.panel(pn.bind(self.summary, self.param.as_of, watch.param.available), loading_indicator=True)]
+            main += [pn.pane.Markdown("## Synthèse du portefeuille", margin=(0, 10)), self.bound(self.summary, "as_of")]
         if role is None or roles.can_read(role, "arrears_by_site"):
             main += [pn.pane.Markdown("## Sites les plus en retard", margin=(0, 10)),
-                     pn.panel(pn.bind(self.worst_sites, self.param.as_of, watch.param.available),
-                              loading_indicator=True)]
+                     self.bound(self.worst_sites, "as_of")]
         apps = self.apps()
         if not main and not apps:
             main.append(pn.pane.Alert("Votre rôle n'ouvre encore aucune application de ce serveur.",
                                       alert_type="info", sizing_mode="stretch_width"))
-        return ui.page(
-            "Accueil",
-            main=main + apps,
-            sidebar=[self._date, pn.pane.Markdown("[État du service (JSON)](./api/health)")],
-        )
+        return main + apps
+
+    def sidebar(self):
+        return [pn.widgets.DatePicker.from_param(self.param.as_of),
+                pn.pane.Markdown("[État du service (JSON)](./api/health)")]
 
 
 def _role() -> str | None:
@@ -110,8 +105,3 @@ def _role() -> str | None:
 
     who = current()
     return who.role if who is not None else None
-
-
-def create():
-    """One HomePage per browser session (the server calls this for every new session)."""
-    return HomePage().__panel__()

@@ -10,11 +10,11 @@ import panel as pn
 import param
 
 from akig_data import reads
-from akig_data.clock import today
 from akig_data.access.scope import current
 from dashboards.widgets import charts
-from dashboards import components as ui
-from dashboards.io.database_watch import database_watch
+from dashboards.format import fmt_gnf, fmt_int, fmt_rate
+from dashboards.view import View
+from dashboards.widgets.cards import kpi_card
 from dashboards.widgets.tables import table
 
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
@@ -41,48 +41,40 @@ def score_legend() -> str:
             f"tenues, {w[2] / total:.0%} missions faites (pondérations : AKIG_SCORE_WEIGHTS).").replace("%", " %")
 
 
-class Leaderboards(pn.viewable.Viewer):
-    day = param.CalendarDate(default=None, doc="Journée")
+class Leaderboards(View):
+    title = "Classement des agents"
+
+    day = param.CalendarDate(default=None, label="Journée", doc="Journée")
     agent_ref = param.String(default="", doc="Agent détaillé")
 
     def __init__(self, **params):
-        params.setdefault("day", today())
         super().__init__(**params)
         who = current()
         if who is not None and who.role == "agent" and not self.agent_ref:
             self.agent_ref = who.agent_ref or ""
 
-    def podium(self, *_):
-        return ui.guarded(self._podium)
-
-    def _podium(self):
+    def podium(self):
         board = reads.leaderboard(day=self.day).head(10)
         if board.empty or board["score"].max() == 0:
             return pn.pane.Alert(f"Aucune activité enregistrée le {self.day:%d/%m/%Y}.", alert_type="info",
                                  sizing_mode="stretch_width")
         top = board.head(3)
-        cards = [ui.kpi_card(f"{MEDALS[int(r['rank'])]} {r['agent_name']}", f"{r['score']:.1f} / 100".replace(".", ","),
-                             f"encaissé : {ui.fmt_gnf(r['collected'])}") for _, r in top.iterrows()]
+        cards = [kpi_card(f"{MEDALS[int(r['rank'])]} {r['agent_name']}", f"{r['score']:.1f} / 100".replace(".", ","),
+                          f"encaissé : {fmt_gnf(r['collected'])}") for _, r in top.iterrows()]
         return pn.Column(pn.FlexBox(*cards, sizing_mode="stretch_width"),
                          table(ranking_display(board), money=("Encaissé (GNF)",), percent=RATES),
                          sizing_mode="stretch_width")
 
-    def month(self, *_):
-        return ui.guarded(self._month)
-
-    def _month(self):
+    def month(self):
         board = reads.leaderboard_month(month=self.day)
         widget = table(ranking_display(board), money=("Encaissé (GNF)",), percent=RATES, page_size=15, selectable=True)
         widget.on_click(lambda e: setattr(self, "agent_ref", board.iloc[e.row]["agent_ref"]))
         return widget
 
-    def detail(self, *_):
+    def detail(self):
         if not self.agent_ref:
             return pn.pane.Alert("Cliquez sur un agent du classement du mois pour voir son évolution.",
                                  alert_type="info", sizing_mode="stretch_width")
-        return ui.guarded(self._detail)
-
-    def _detail(self):
         start = self.day.replace(day=1)
         perf = reads.agent_performance(date_from=start, date_to=self.day, agent_ref=self.agent_ref)
         daily = reads.agent_daily(agent_ref=self.agent_ref, date_from=start, date_to=self.day)
@@ -90,13 +82,13 @@ class Leaderboards(pn.viewable.Viewer):
             return pn.pane.Alert("Agent inconnu.", alert_type="warning")
         row = perf.iloc[0]
         cards = pn.FlexBox(
-            ui.kpi_card("Score du mois", f"{row['score']:.1f} / 100".replace(".", ","),
-                        f"recouvrement {ui.fmt_rate(row['recovery_rate'])}, promesses tenues {ui.fmt_rate(row['kept_rate'])}, "
-                        f"missions faites {ui.fmt_rate(row['completion_rate'])}"),
-            ui.kpi_card("Encaissé", ui.fmt_gnf(row["collected"]), f"dont {ui.fmt_gnf(row['collected_recorded'])} saisis par lui"),
-            ui.kpi_card("Contacts utiles", ui.fmt_int(row["right_party_contacts"]),
-                        f"{ui.fmt_int(row['calls'])} appels, {ui.fmt_int(row['visits'])} visites"),
-            ui.kpi_card("Promesses", ui.fmt_int(row["promises"]), f"{ui.fmt_gnf(row['promised'])} promis"),
+            kpi_card("Score du mois", f"{row['score']:.1f} / 100".replace(".", ","),
+                     f"recouvrement {fmt_rate(row['recovery_rate'])}, promesses tenues {fmt_rate(row['kept_rate'])}, "
+                     f"missions faites {fmt_rate(row['completion_rate'])}"),
+            kpi_card("Encaissé", fmt_gnf(row["collected"]), f"dont {fmt_gnf(row['collected_recorded'])} saisis par lui"),
+            kpi_card("Contacts utiles", fmt_int(row["right_party_contacts"]),
+                     f"{fmt_int(row['calls'])} appels, {fmt_int(row['visits'])} visites"),
+            kpi_card("Promesses", fmt_int(row["promises"]), f"{fmt_gnf(row['promised'])} promis"),
             sizing_mode="stretch_width")
         frame = daily.assign(Jour=[d.strftime("%d/%m") for d in daily["day"]],
                              Encaissé=daily["collected"].astype("float64") / 1e6,
@@ -110,19 +102,13 @@ class Leaderboards(pn.viewable.Viewer):
                                        pn.pane.HoloViews(contacts, sizing_mode="stretch_width")),
                          sizing_mode="stretch_width")
 
-    def __panel__(self):
-        watch = database_watch()
-
-        def bound(fn, *params):
-            return pn.panel(pn.bind(fn, *params, watch.param.available), loading_indicator=True)
-
-        return ui.page("Classement des agents", main=[
-            pn.pane.Markdown("## Podium du jour"), bound(self.podium, self.param.day),
-            pn.pane.Markdown("## Classement du mois"), bound(self.month, self.param.day),
-            pn.pane.Markdown("## Évolution et détail"), bound(self.detail, self.param.day, self.param.agent_ref),
+    def main(self):
+        return [
+            pn.pane.Markdown("## Podium du jour"), self.bound(self.podium, "day"),
+            pn.pane.Markdown("## Classement du mois"), self.bound(self.month, "day"),
+            pn.pane.Markdown("## Évolution et détail"), self.bound(self.detail, "day", "agent_ref"),
             pn.pane.Markdown(score_legend()),
-        ], sidebar=[pn.widgets.DatePicker.from_param(self.param.day, name="Journée")])
+        ]
 
-
-def create():
-    return Leaderboards().__panel__()
+    def sidebar(self):
+        return [pn.widgets.DatePicker.from_param(self.param.day)]

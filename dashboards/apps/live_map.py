@@ -30,9 +30,10 @@ from akig_data.errors import AkigError, DatabaseUnavailable
 from akig_data.clock import today
 from akig_data.runtime import get_runtime
 from akig_data.access.scope import current
-from dashboards import components as ui
+from dashboards.escape import escape_markdown, notify_warning
+from dashboards.view import View
 from dashboards.widgets import map_layers as layers
-from dashboards.io.database_watch import database_watch, session_connected
+from dashboards.io.database_watch import session_connected
 from dashboards.io.live_feed import Snapshot, live_feed
 
 log = logging.getLogger(__name__)
@@ -49,14 +50,18 @@ def _empty_agents() -> pd.DataFrame:
         ("accuracy_m", "float64"), ("battery", "float64"), ("age_s", "float64"), ("active", "bool"))})
 
 
-class LiveMap(pn.viewable.Viewer):
-    owner_ref = param.Selector(default="", objects=[""], doc="Propriétaire")
-    commune = param.Selector(default="", objects=[""], doc="Commune")
-    min_arrears = param.Integer(default=0, bounds=(0, None), doc="Impayés minimum (GNF)")
-    min_days_late = param.Selector(default=0, objects=DAYS_LATE, doc="Retard")
-    agent_ref = param.Selector(default="", objects=[""], doc="Agent suivi")
-    show_tracks = param.Boolean(default=True, doc="Traces du jour")
-    show_routes = param.Boolean(default=True, doc="Tournées du jour")
+class LiveMap(View):
+    title = "Carte des agents et des impayés"
+    url_keys = URL_KEYS
+
+    owner_ref = param.Selector(default="", objects=[""], label="Propriétaire", doc="Propriétaire")
+    commune = param.Selector(default="", objects=[""], label="Commune", doc="Commune")
+    min_arrears = param.Integer(default=0, bounds=(0, None), label="Impayés minimum (GNF)",
+                                doc="Impayés minimum (GNF)")
+    min_days_late = param.Selector(default=0, objects=DAYS_LATE, label="Retard", doc="Retard")
+    agent_ref = param.Selector(default="", objects=[""], label="Agent suivi", doc="Agent suivi")
+    show_tracks = param.Boolean(default=True, label="Traces du jour", doc="Traces du jour")
+    show_routes = param.Boolean(default=True, label="Tournées du jour", doc="Tournées du jour")
     routes_version = param.Integer(default=0, doc="moves when a route was re-planned")
     message = param.String(default="", doc="result of the last action")
     problem = param.String(default="", doc="why a layer could not be drawn")
@@ -208,14 +213,14 @@ class LiveMap(pn.viewable.Viewer):
 
     def _report(self, exc: Exception) -> None:
         if isinstance(exc, DatabaseUnavailable):
-            database_watch().report_failure()
+            self.db_watch.report_failure()
         elif not isinstance(exc, AkigError):
             log.exception("map layer failed")
         self.problem = (str(exc) if isinstance(exc, AkigError)
                         else "Erreur inattendue : l'équipe technique a été prévenue.")
 
     def plot(self):
-        watch = database_watch()
+        watch = self.db_watch
         sites = hv.DynamicMap(pn.bind(self._sites_layer, self.param.owner_ref, self.param.commune,
                                       self.param.min_arrears, self.param.min_days_late, watch.param.available),
                               cache_size=1)
@@ -251,7 +256,7 @@ class LiveMap(pn.viewable.Viewer):
         """`problem` is an error's message, which may repeat a value from the URL or the database: text."""
         if not problem:
             return pn.pane.HTML("", height=0, margin=0)
-        return pn.pane.Alert(ui.escape_markdown(problem) if "base de données" not in problem else
+        return pn.pane.Alert(escape_markdown(problem) if "base de données" not in problem else
                              "**La base de données est injoignable.** La carte se mettra à jour dès son retour.",
                              alert_type="danger", sizing_mode="stretch_width")
 
@@ -259,33 +264,32 @@ class LiveMap(pn.viewable.Viewer):
         """`message` names agents and repeats refusals from the data layer: shown as text."""
         if not message:
             return pn.pane.HTML("", height=0, margin=0)
-        return pn.pane.Alert(ui.escape_markdown(message), alert_type="info", sizing_mode="stretch_width",
+        return pn.pane.Alert(escape_markdown(message), alert_type="info", sizing_mode="stretch_width",
                              css_classes=["akig-map-message"])
 
-    def _url_refused(self, values: dict) -> None:
+    def url_refused(self, values: dict) -> None:
         """?agent=X from an alert's link: an agent without a position today is simply not followed. The
         notice repeats X as text (anyone can write a link)."""
-        ui.notify_warning(f"Agent inconnu ou sans position : {values.get('agent_ref')}")
+        notify_warning(f"Agent inconnu ou sans position : {values.get('agent_ref')}")
 
-    def __panel__(self):
-        if pn.state.location is not None:
-            pn.state.location.sync(self, URL_KEYS, on_error=self._url_refused)
+    def sidebar(self):
         planner = self.who is None or self.who.role in roles.ROUTE_PLANNERS
-        button = pn.widgets.Button(name="Réoptimiser depuis sa position", button_type="primary",
+        button = pn.widgets.Button(label="Réoptimiser depuis sa position", color="primary",
                                    disabled=not planner, sizing_mode="stretch_width")
         button.on_click(self.reoptimize)
-        owner_widget = pn.widgets.Select.from_param(self.param.owner_ref, name="Propriétaire")
-        sidebar = [
-            owner_widget,
-            pn.widgets.Select.from_param(self.param.commune, name="Commune"),
-            pn.widgets.IntInput.from_param(self.param.min_arrears, name="Impayés minimum (GNF)", step=500_000),
-            pn.widgets.Select.from_param(self.param.min_days_late, name="Retard"),
-            pn.widgets.Checkbox.from_param(self.param.show_tracks, name="Traces du jour"),
-            pn.widgets.Checkbox.from_param(self.param.show_routes, name="Tournées du jour"),
+        return [
+            pn.widgets.Select.from_param(self.param.owner_ref),
+            pn.widgets.Select.from_param(self.param.commune),
+            pn.widgets.IntInput.from_param(self.param.min_arrears, step=500_000),
+            pn.widgets.Select.from_param(self.param.min_days_late),
+            pn.widgets.Checkbox.from_param(self.param.show_tracks),
+            pn.widgets.Checkbox.from_param(self.param.show_routes),
             pn.layout.Divider(),
-            pn.widgets.Select.from_param(self.param.agent_ref, name="Agent suivi"),
+            pn.widgets.Select.from_param(self.param.agent_ref),
             button,
         ]
+
+    def main(self):
         live = pn.Column(
             pn.bind(self._problem_banner, self.param.problem),
             pn.bind(self._message, self.param.message),
@@ -300,10 +304,4 @@ class LiveMap(pn.viewable.Viewer):
             from dashboards.parts.replay import Replay
 
             tabs.append(("Rejouer une journée", Replay(sites=self.sites)))
-        return ui.page("Carte des agents et des impayés", main=[pn.Tabs(*tabs,
-                                                                           sizing_mode="stretch_width")],
-                       sidebar=sidebar)
-
-
-def create():
-    return LiveMap().__panel__()
+        return [pn.Tabs(*tabs, sizing_mode="stretch_width")]

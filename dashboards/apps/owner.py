@@ -13,17 +13,18 @@ import param
 
 from akig_data import reads
 from akig_data.periods import PERIODS, current_and_previous
-from akig_data.clock import today
 from dashboards.widgets import charts
-from dashboards import components as ui
-from dashboards.io.database_watch import database_watch
+from dashboards.escape import escape_markdown
+from dashboards.format import fmt_gnf, fmt_int, fmt_rate
+from dashboards.labels_fr import PAYER_BADGE
+from dashboards.view import View, guarded
+from dashboards.widgets.cards import kpi_card
 from dashboards.parts.downloads import export_buttons
 from dashboards.parts.report_download import report_card
 from dashboards.parts.site_card import SiteDetail, late_tenants_display
 from dashboards.widgets.tables import as_percent, table
 from dashboards.parts.tenant_card import TenantDetail
 
-BADGES = {"gold": "🌟 or", "silver": "✅ argent", "bronze": "👍 bronze"}
 URL_KEYS = {"owner_ref": "proprietaire", "site_ref": "site", "as_of": "date", "period": "periode",
             "tenant_ref": "locataire"}
 TABS = ["Synthèse", "Sites", "Locataires", "Fiche locataire"]
@@ -48,42 +49,33 @@ def change(current, previous, *, rate: bool = False, good_when_up: bool | None =
     return f"{arrow} {text}", tone
 
 
-class OwnerDashboard(pn.viewable.Viewer):
+class OwnerDashboard(View):
+    title = "Tableau de bord propriétaire"
+    url_keys = URL_KEYS
+
     owner_ref = param.String(default="", doc="Propriétaire ('' = tous)")
     site_ref = param.String(default="", doc="Site ('' = tous)")
-    as_of = param.CalendarDate(default=None, doc="Date de situation")
-    period = param.Selector(default="month", objects=list(PERIODS), doc="Période")
+    as_of = param.CalendarDate(default=None, label="Date de situation", doc="Date de situation")
+    period = param.Selector(default="month", objects={label: kind for kind, label in PERIODS.items()},
+                            label="Période", doc="Période")
     tenant_ref = param.String(default="", doc="Locataire ouvert dans la fiche")
-    search = param.String(default="", doc="Recherche de locataire")
+    search = param.String(default="", label="Rechercher un locataire", doc="Recherche de locataire")
     place_level = param.Selector(default="commune", objects=["commune", "quartier"])
 
     def __init__(self, sync_url: bool = False, **params):
-        params.setdefault("as_of", today())
         # An owner's session is pinned to his own owner_ref (the data layer would refuse any other).
         self._fixed_owner = current_owner_scope()
         if self._fixed_owner:
             params["owner_ref"] = self._fixed_owner
-        super().__init__(**params)
+        super().__init__(sync_url=sync_url, **params)
         if self._fixed_owner:
             self.param.watch(lambda e: setattr(self, "owner_ref", self._fixed_owner)
                              if e.new != self._fixed_owner else None, "owner_ref")
-        self._watch = database_watch()
         self._tabs: pn.Tabs | None = None
         self.tenant = TenantDetail(tenant_ref=self.tenant_ref, as_of=self.as_of, owner_ref=self.owner_ref)
         self.site = SiteDetail(on_tenant=self.open_tenant, site_ref=self.site_ref, as_of=self.as_of,
                                owner_ref=self.owner_ref)
         self.param.watch(self._follow, ["owner_ref", "site_ref", "as_of", "tenant_ref"])
-        if sync_url and pn.state.location is not None:
-            pn.state.location.sync(self, URL_KEYS, on_error=self._apply_url_one_by_one)
-
-    def _apply_url_one_by_one(self, values: dict) -> None:
-        """A bad value in a shared URL (a mistyped date, an unknown period) is skipped, not fatal. The
-        notice repeats the value as text: anyone can write a link, so it may hold HTML meant to run."""
-        for name, value in values.items():
-            try:
-                self.param.update(**{name: value})
-            except Exception:
-                ui.notify_warning(f"Paramètre d'adresse ignoré : {URL_KEYS.get(name, name)}={value}")
 
     # -- state -----------------------------------------------------------------------------------------
     def _follow(self, *_):
@@ -131,7 +123,7 @@ class OwnerDashboard(pn.viewable.Viewer):
 
     def good_payers_frame(self) -> pd.DataFrame:
         payers = reads.good_payers(as_of=self.as_of, **self.scope())
-        payers = payers.assign(badge=payers["badge"].map(BADGES), ratio=payers["ratio"] * 100)
+        payers = payers.assign(badge=payers["badge"].map(PAYER_BADGE), ratio=payers["ratio"] * 100)
         return payers[["tenant_ref", "full_name", "badge", "ratio", "dues", "on_time_dues"]].rename(columns={
             "tenant_ref": "Locataire", "full_name": "Nom", "badge": "Badge", "ratio": "À l'heure (%)",
             "dues": "Échéances (12 mois)", "on_time_dues": "Payées à l'heure"})
@@ -152,31 +144,25 @@ class OwnerDashboard(pn.viewable.Viewer):
         frame = reads.arrears_by_site(as_of=self.as_of, **self.scope())
         return frame[frame["site_ref"] == self.site_ref] if self.site_ref else frame
 
-    # -- panes -------------------------------------------------------------------------------------------
-    def _bound(self, render, *names, defer: bool = True):
-        """A pane re-rendered when the named parameters (or the database's availability) change.
-        Deferred panes are drawn just after the page loads, so the KPI row shows first."""
-        params = [self.param[n] for n in names] + [self._watch.param.available]
-        return pn.panel(pn.bind(lambda *_: ui.guarded(render), *params), loading_indicator=True, defer_load=defer)
-
+    # -- panes (drawn by self.bound; every pane but the KPI row deferred, so the KPI row shows first) ---
     def kpi_row(self):
         data = self.kpis()
         now, before = data["current"], data["previous"]
         late = change(now["late_tenants"], before["late_tenants"], good_when_up=False)
         cards = [
-            ui.kpi_card("Impayés", ui.fmt_gnf(now["arrears"]), f"{ui.fmt_int(now['late_leases'])} baux en retard",
-                        change(now["arrears"], before["arrears"], good_when_up=False)),
-            ui.kpi_card("Locataires en retard", ui.fmt_int(now["late_tenants"]), "à la date de situation", late),
-            ui.kpi_card("Taux de recouvrement", ui.fmt_rate(now["collection_rate"]), data["period"].label,
-                        change(now["collection_rate"], before["collection_rate"], rate=True)),
-            ui.kpi_card("Ponctualité", ui.fmt_rate(now["punctuality_rate"]),
-                        f"{ui.fmt_int(now['on_time_dues'])} échéances à l'heure sur {ui.fmt_int(now['dues'])}",
-                        change(now["punctuality_rate"], before["punctuality_rate"], rate=True)),
-            ui.kpi_card("Encaissé sur la période", ui.fmt_gnf(now["collected"]), data["period"].label,
-                        change(now["collected"], before["collected"])),
-            ui.kpi_card("Dû sur la période", ui.fmt_gnf(now["due"]),
-                        f"période précédente : {data['previous_period'].label}",
-                        change(now["due"], before["due"], good_when_up=None)),
+            kpi_card("Impayés", fmt_gnf(now["arrears"]), f"{fmt_int(now['late_leases'])} baux en retard",
+                     change(now["arrears"], before["arrears"], good_when_up=False)),
+            kpi_card("Locataires en retard", fmt_int(now["late_tenants"]), "à la date de situation", late),
+            kpi_card("Taux de recouvrement", fmt_rate(now["collection_rate"]), data["period"].label,
+                     change(now["collection_rate"], before["collection_rate"], rate=True)),
+            kpi_card("Ponctualité", fmt_rate(now["punctuality_rate"]),
+                     f"{fmt_int(now['on_time_dues'])} échéances à l'heure sur {fmt_int(now['dues'])}",
+                     change(now["punctuality_rate"], before["punctuality_rate"], rate=True)),
+            kpi_card("Encaissé sur la période", fmt_gnf(now["collected"]), data["period"].label,
+                     change(now["collected"], before["collected"])),
+            kpi_card("Dû sur la période", fmt_gnf(now["due"]),
+                     f"période précédente : {data['previous_period'].label}",
+                     change(now["due"], before["due"], good_when_up=None)),
         ]
         return pn.FlexBox(*cards, flex_wrap="wrap", sizing_mode="stretch_width")
 
@@ -224,7 +210,7 @@ class OwnerDashboard(pn.viewable.Viewer):
                                     styles={"color": "#5f6b73", "font-size": "0.85em"})
         frame = self.search_frame()
         if frame.empty:
-            return pn.pane.Alert(f"Aucun locataire ne correspond à « {ui.escape_markdown(self.search.strip())} ».",
+            return pn.pane.Alert(f"Aucun locataire ne correspond à « {escape_markdown(self.search.strip())} ».",
                                  alert_type="warning")
         widget = table(frame, page_size=8, selectable=True, css_classes=["akig-search-results"], layout="fit_columns",
                        hidden_columns=["Locataire", "Téléphone", "Trouvé par"])
@@ -236,14 +222,14 @@ class OwnerDashboard(pn.viewable.Viewer):
         owners = reads.owners()
         owner_options = ({} if self._fixed_owner else {"Tous les propriétaires": ""}) | {
             f"{name} ({ref})": ref for ref, name in zip(owners["owner_ref"], owners["name"])}
-        owner = pn.widgets.Select(name="Propriétaire", options=owner_options, disabled=bool(self._fixed_owner),
+        owner = pn.widgets.Select(label="Propriétaire", options=owner_options, disabled=bool(self._fixed_owner),
                                   value=self.owner_ref if self.owner_ref in owner_options.values() else "")
-        site = pn.widgets.Select(name="Site")
-        date = pn.widgets.DatePicker.from_param(self.param.as_of, name="Date de situation")
-        period = pn.widgets.RadioButtonGroup(options={v: k for k, v in PERIODS.items()}, value=self.period,
-                                             button_type="success", button_style="outline")
-        search = pn.widgets.TextInput(name="Rechercher un locataire", placeholder="ex. Dialo, 622 12 34 56…",
-                                      value=self.search)
+        site = pn.widgets.Select(label="Site")
+        date = pn.widgets.DatePicker.from_param(self.param.as_of)
+        period = pn.widgets.RadioButtonGroup.from_param(self.param.period, color="success", variant="outline")
+        # follows each key stroke; no tooltip (the placeholder says what to type)
+        search = pn.widgets.TextInput.from_param(self.param.search, onkeyup=True, description=None,
+                                                 placeholder="ex. Dialo, 622 12 34 56…")
 
         def site_options(*_):
             frame = reads.sites(**self.scope())
@@ -259,51 +245,51 @@ class OwnerDashboard(pn.viewable.Viewer):
             site.value = self.site_ref if self.site_ref in site.options.values() else ""
 
         site_options()
+        # The owner and site lists are wired by hand, not made from their parameters: picking an owner in
+        # the list clears the site and the tenant (a URL naming all three keeps them), and a ref from a URL
+        # that is not in the list stays in the parameter, for the data layer to refuse in French.
         owner.param.watch(lambda e: self.param.update(owner_ref=e.new, site_ref="", tenant_ref=""), "value")
         self.param.watch(site_options, "owner_ref")
         site.param.watch(lambda e: setattr(self, "site_ref", e.new), "value")
         self.param.watch(lambda e: setattr(site, "value", e.new) if e.new in site.options.values() else None,
                          "site_ref")
-        period.param.watch(lambda e: setattr(self, "period", e.new), "value")
-        search.param.watch(lambda e: setattr(self, "search", e.new), "value_input")
         return [owner, site, date, pn.pane.Markdown("**Période**", margin=(10, 10, 0, 10)), period, search,
-                self._bound(self.search_results, "search", "owner_ref")]
+                self.bound(self.search_results, "search", "owner_ref", defer=True)]
 
-    def __panel__(self):
+    def main(self):
         place = pn.widgets.RadioButtonGroup.from_param(self.param.place_level, options=["commune", "quartier"],
-                                                       button_type="light")
+                                                       color="light")
         synthese = pn.Column(
-            self._bound(self.trend_charts, "owner_ref", "site_ref", "as_of"),
+            self.bound(self.trend_charts, "owner_ref", "site_ref", "as_of", defer=True),
             pn.Row(pn.layout.HSpacer(), pn.pane.Markdown("Impayés par :"), place),
-            self._bound(self.arrears_charts, "owner_ref", "site_ref", "as_of", "place_level"),
+            self.bound(self.arrears_charts, "owner_ref", "site_ref", "as_of", "place_level", defer=True),
             sizing_mode="stretch_width")
         sites = pn.Column(
             pn.pane.Markdown("### Sites (cliquez sur un site pour son détail)"),
-            self._bound(self.sites_table, "owner_ref", "as_of", "period"),
+            self.bound(self.sites_table, "owner_ref", "as_of", "period", defer=True),
             self.site, sizing_mode="stretch_width")
         tenants = pn.Column(
             pn.pane.Markdown("### Les 10 plus gros retards"),
-            self._bound(self.late_table, "owner_ref", "site_ref", "as_of"),
+            self.bound(self.late_table, "owner_ref", "site_ref", "as_of", defer=True),
             pn.pane.Markdown("### Bons payeurs"),
-            self._bound(self.good_payers_table, "owner_ref", "as_of"),
+            self.bound(self.good_payers_table, "owner_ref", "as_of", defer=True),
             sizing_mode="stretch_width")
         # dynamic: a tab's content is sent to the browser when it is opened, not with the first page.
         self._tabs = pn.Tabs(*zip(TABS, [synthese, sites, tenants, self.tenant]), dynamic=True,
                              sizing_mode="stretch_width")
         if self.tenant_ref:
             self._tabs.active = TABS.index("Fiche locataire")
-        sidebar = ui.guarded(self._filters)
+        return [self.bound(self.kpi_row, "owner_ref", "site_ref", "as_of", "period"), self._tabs]
+
+    def sidebar(self):
+        sidebar = guarded(self._filters)
         sidebar = sidebar if isinstance(sidebar, list) else [sidebar]
         self.report = report = report_card(day=self.as_of, owner_ref=self.owner_ref)
         if report is not None:   # follows the dashboard's owner and date
             self.param.watch(lambda *_: report.param.update(day=self.as_of, owner_ref=self.owner_ref),
                              ["as_of", "owner_ref"])
             sidebar.append(report)
-        return ui.page(
-            "Tableau de bord propriétaire",
-            main=[self._bound(self.kpi_row, "owner_ref", "site_ref", "as_of", "period", defer=False), self._tabs],
-            sidebar=sidebar,
-        )
+        return sidebar
 
 
 def current_owner_scope() -> str:
@@ -312,8 +298,3 @@ def current_owner_scope() -> str:
 
     who = current()
     return who.owner_scope if who is not None and who.owner_scope != ALL else ""
-
-
-def create():
-    """One dashboard per browser session, its filters kept in the URL."""
-    return OwnerDashboard(sync_url=True).__panel__()

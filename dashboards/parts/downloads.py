@@ -84,8 +84,8 @@ def export_buttons(frame: Callable[[], pd.DataFrame], basename: str, money: tupl
 
     csv = pn.widgets.FileDownload(
         callback=lambda: make("csv"), filename=f"{basename}.csv", label="⬇ CSV",
-        button_type="light", embed=False, width=90, margin=(0, 5))
+        color="light", embed=False, width=90, margin=(0, 5))
     xlsx = pn.widgets.FileDownload(
         callback=lambda: make("xlsx"), filename=f"{basename}.xlsx",
-        label="⬇ Excel", button_type="light", embed=False, width=90, margin=(0, 5))
+        label="⬇ Excel", color="light", embed=False, width=90, margin=(0, 5))
     return pn.Row(csv, xlsx, margin=0)

@@ -16,14 +16,14 @@ import param
 from akig_data.writes import collection
 from akig_data.errors import AkigError
 from akig_data.access.scope import current
-from dashboards import components as ui
-from dashboards.parts.tenant_card import OUTCOME_FR
+from dashboards.escape import escape_markdown
+from dashboards.labels_fr import OUTCOME
 
 METHOD_LABELS = {"Espèces": "cash", "Orange Money": "orange_money", "MTN MoMo": "mtn_momo", "Banque": "bank"}
 
 
 def _options(values) -> dict[str, str]:
-    return {OUTCOME_FR.get(v, v).capitalize(): v for v in values}
+    return {OUTCOME.get(v, v).capitalize(): v for v in values}
 
 
 class ActionForms(pn.viewable.Viewer):
@@ -37,19 +37,19 @@ class ActionForms(pn.viewable.Viewer):
     def __init__(self, on_saved: Callable[[], None] | None = None, **params):
         super().__init__(**params)
         self._on_saved = on_saved
-        self.call_outcome = pn.widgets.Select(name="Résultat de l'appel", options=_options(collection.CALL_OUTCOMES))
-        self.call_note = pn.widgets.TextAreaInput(name="Note", max_length=2000, height=70)
-        self.visit_outcome = pn.widgets.Select(name="Résultat de la visite", options=_options(collection.VISIT_OUTCOMES))
-        self.visit_lat = pn.widgets.FloatInput(name="Latitude", value=None)
-        self.visit_lon = pn.widgets.FloatInput(name="Longitude", value=None)
-        self.visit_accuracy = pn.widgets.FloatInput(name="Précision (m)", value=None, start=0)
-        self.visit_note = pn.widgets.TextAreaInput(name="Note", max_length=2000, height=70)
-        self.promise_amount = pn.widgets.IntInput(name="Montant promis (GNF)", value=None, start=0, step=5000)
-        self.promise_date = pn.widgets.DatePicker(name="Date promise", value=dt.date.today() + dt.timedelta(days=3))
-        self.payment_amount = pn.widgets.IntInput(name="Montant payé (GNF)", value=None, start=0, step=5000)
-        self.payment_method = pn.widgets.Select(name="Moyen", options=METHOD_LABELS)
-        self.payment_reference = pn.widgets.TextInput(name="Référence de la transaction", placeholder="obligatoire sauf espèces")
-        self.buttons = {kind: pn.widgets.Button(name=label, button_type="primary")
+        self.call_outcome = pn.widgets.Select(label="Résultat de l'appel", options=_options(collection.CALL_OUTCOMES))
+        self.call_note = pn.widgets.TextAreaInput(label="Note", max_length=2000, height=70)
+        self.visit_outcome = pn.widgets.Select(label="Résultat de la visite", options=_options(collection.VISIT_OUTCOMES))
+        self.visit_lat = pn.widgets.FloatInput(label="Latitude", value=None)
+        self.visit_lon = pn.widgets.FloatInput(label="Longitude", value=None)
+        self.visit_accuracy = pn.widgets.FloatInput(label="Précision (m)", value=None, start=0)
+        self.visit_note = pn.widgets.TextAreaInput(label="Note", max_length=2000, height=70)
+        self.promise_amount = pn.widgets.IntInput(label="Montant promis (GNF)", value=None, start=0, step=5000)
+        self.promise_date = pn.widgets.DatePicker(label="Date promise", value=dt.date.today() + dt.timedelta(days=3))
+        self.payment_amount = pn.widgets.IntInput(label="Montant payé (GNF)", value=None, start=0, step=5000)
+        self.payment_method = pn.widgets.Select(label="Moyen", options=METHOD_LABELS)
+        self.payment_reference = pn.widgets.TextInput(label="Référence de la transaction", placeholder="obligatoire sauf espèces")
+        self.buttons = {kind: pn.widgets.Button(label=label, color="primary")
                         for kind, label in (("call", "Enregistrer l'appel"), ("visit", "Enregistrer la visite"),
                                             ("promise", "Enregistrer la promesse"), ("payment", "Enregistrer le paiement"))}
         for kind, button in self.buttons.items():
@@ -107,6 +107,6 @@ class ActionForms(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         # the message repeats refusals that quote what was typed (a transaction reference...): text
-        return pn.Column(tabs, pn.pane.Markdown(pn.bind(ui.escape_markdown, self.param.message),
+        return pn.Column(tabs, pn.pane.Markdown(pn.bind(escape_markdown, self.param.message),
                                                 css_classes=["akig-form-message"]),
                          sizing_mode="stretch_width")

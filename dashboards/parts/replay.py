@@ -16,10 +16,9 @@ from akig_data.writes import positions
 from akig_data.errors import AkigError
 from akig_data.planning.solver import haversine_m
 from akig_data.runtime import get_runtime
-from dashboards import components as ui
+from dashboards.escape import escape_markdown
+from dashboards.labels_fr import OUTCOME
 from dashboards.widgets import map_layers as layers
-
-OUTCOMES = {"absent": "absent", "reached": "joint", "refused": "refus", "promise": "promesse", "paid": "payé"}
 
 
 def travelled_m(track: pd.DataFrame) -> float:
@@ -28,8 +27,8 @@ def travelled_m(track: pd.DataFrame) -> float:
 
 
 class Replay(pn.viewable.Viewer):
-    agent_ref = param.Selector(default="", objects=[""], doc="Agent")
-    day = param.CalendarDate(default=None, doc="Journée")
+    agent_ref = param.Selector(default="", objects=[""], label="Agent", doc="Agent")
+    day = param.CalendarDate(default=None, label="Journée", doc="Journée")
     step = param.Integer(default=0, bounds=(0, None), doc="position in the day's fixes")
 
     def __init__(self, sites: pd.DataFrame, **params):
@@ -45,7 +44,7 @@ class Replay(pn.viewable.Viewer):
                 f"{n} ({r})": r for r, n in zip(agents["agent_ref"], agents["full_name"])}
         except AkigError as exc:
             self.problem = str(exc)
-        self.slider = pn.widgets.IntSlider(name="Moment de la journée", start=0, end=1, value=0,
+        self.slider = pn.widgets.IntSlider(label="Moment de la journée", start=0, end=1, value=0,
                                            sizing_mode="stretch_width", disabled=True)
         self.slider.link(self, value="step")
         self.summary_pane = pn.pane.Markdown(self.summary_text(0), sizing_mode="stretch_width",
@@ -91,7 +90,7 @@ class Replay(pn.viewable.Viewer):
             "lon": visits["lon"].astype(float), "lat": visits["lat"].astype(float),
             "site_name": visits["site_name"],
             "heure": [pd.Timestamp(t).strftime("%H:%M") for t in visits["visited_at"]],
-            "resultat": [OUTCOMES.get(o, o) for o in visits["outcome"]],
+            "resultat": [OUTCOME.get(o, o) for o in visits["outcome"]],
             "preuve": ["oui" if p else "non" for p in visits["proof"]],
             "distance": [("—" if pd.isna(d) else f"{d:.0f} m") for d in visits["distance_m"]],
         })
@@ -105,7 +104,7 @@ class Replay(pn.viewable.Viewer):
     def summary_text(self, step: int) -> str:
         """One line under the slider (Markdown): where the agent is in his day."""
         if self.problem:
-            return f"**Requête refusée :** {ui.escape_markdown(self.problem)}"
+            return f"**Requête refusée :** {escape_markdown(self.problem)}"
         if not self.agent_ref:
             return "Choisissez un agent et une journée pour rejouer ses déplacements."
         if self.track.empty:
@@ -127,8 +126,8 @@ class Replay(pn.viewable.Viewer):
         overlay = overlay.opts(hv.opts.Overlay(responsive=True, height=560, xaxis=None, yaxis=None,
                                                active_tools=["wheel_zoom"], show_legend=False))
         return pn.Column(
-            pn.Row(pn.widgets.Select.from_param(self.param.agent_ref, name="Agent"),
-                   pn.widgets.DatePicker.from_param(self.param.day, name="Journée")),
+            pn.Row(pn.widgets.Select.from_param(self.param.agent_ref),
+                   pn.widgets.DatePicker.from_param(self.param.day)),
             self.slider,
             self.summary_pane,
             pn.pane.HoloViews(overlay, sizing_mode="stretch_width", height=560),

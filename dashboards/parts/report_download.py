@@ -19,7 +19,7 @@ from akig_data.access import roles
 from akig_data.errors import AkigError
 from akig_data.clock import today
 from akig_data.access.scope import current
-from dashboards import components as ui
+from dashboards.escape import escape_html, escape_markdown
 from dashboards.parts.downloads import audited_export
 
 log = logging.getLogger(__name__)
@@ -34,13 +34,13 @@ class ReportDownload(pn.viewable.Viewer):
         if params.get("day") is None:
             params["day"] = today()
         super().__init__(**params)
-        self.picker = pn.widgets.DatePicker(name="Date du rapport", value=min(self.day, today()), end=today(),
+        self.picker = pn.widgets.DatePicker(label="Date du rapport", value=min(self.day, today()), end=today(),
                                             sizing_mode="stretch_width")
         self.picker.param.watch(lambda e: setattr(self, "day", e.new) if e.new else None, "value")
         self.param.watch(lambda e: setattr(self.picker, "value", min(e.new, today())), "day")
         self.buttons = {fmt: pn.widgets.FileDownload(
             callback=lambda fmt=fmt: self._file(fmt), filename=self._filename(fmt), label=label, embed=False,
-            button_type="primary" if fmt == "pdf" else "light", width=120, margin=(5, 5),
+            color="primary" if fmt == "pdf" else "light", width=120, margin=(5, 5),
             css_classes=[f"akig-report-{fmt}"]) for fmt, label in (("pdf", "⬇ PDF"), ("xlsx", "⬇ Excel"))}
         self.message = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width",
                                      css_classes=["akig-report-message"])
@@ -60,14 +60,14 @@ class ReportDownload(pn.viewable.Viewer):
         for fmt, button in self.buttons.items():
             button.param.update(disabled=bool(self.problem), filename=self._filename(fmt))
         # the refusal may repeat the owner_ref, which comes from the page's URL: shown as text
-        self.message.param.update(object=ui.escape_markdown(self.problem), visible=bool(self.problem))
+        self.message.param.update(object=escape_markdown(self.problem), visible=bool(self.problem))
 
     def _file(self, fmt: str) -> io.BytesIO:
         owner_ref = self.owner_ref or None
         try:
             report = daily_report.build(self.day, owner_ref)
         except AkigError as exc:   # e.g. the database went away since the date was checked
-            self.message.param.update(object=ui.escape_markdown(exc), visible=True)
+            self.message.param.update(object=escape_markdown(exc), visible=True)
             raise
         data = report_files.FORMATS[fmt](report)
         audited_export(report_files.filename(self.day, owner_ref, fmt).rsplit(".", 1)[0], fmt,
@@ -75,7 +75,7 @@ class ReportDownload(pn.viewable.Viewer):
         return io.BytesIO(data)
 
     def _heading(self, owner_ref: str) -> str:
-        scope = f"le propriétaire {ui.escape_html(owner_ref)}" if owner_ref else "tous les propriétaires"
+        scope = f"le propriétaire {escape_html(owner_ref)}" if owner_ref else "tous les propriétaires"
         return (f"<b>Rapport du jour</b><br><span style='color:#5f6b73;font-size:0.85em'>Pour {scope}, "
                 "en PDF (A4) ou Excel.</span>")
 

@@ -10,22 +10,20 @@ import panel as pn
 import param
 
 from akig_data import reads
-from akig_data.clock import today
 from dashboards.widgets import charts
-from dashboards import components as ui
+from dashboards.escape import escape_markdown
+from dashboards.labels_fr import ACTION_KIND, OUTCOME, UNIT_STATUS
 from dashboards.parts.downloads import export_buttons
+from dashboards.view import View
 from dashboards.widgets.tables import french_dates, table
 
-STATUS_FR = {"vacant": "Vacant", "late": "En retard", "up_to_date": "À jour"}
 
-
-class SiteDetail(pn.viewable.Viewer):
+class SiteDetail(View):
     site_ref = param.String(default="")
     as_of = param.CalendarDate(default=None)
     owner_ref = param.String(default="")
 
     def __init__(self, on_tenant: Callable[[str], None] | None = None, **params):
-        params.setdefault("as_of", today())
         super().__init__(**params)
         self._on_tenant = on_tenant
 
@@ -34,7 +32,7 @@ class SiteDetail(pn.viewable.Viewer):
 
     def units_frame(self) -> pd.DataFrame:
         units = french_dates(reads.site_units(**self._args()), ("start_date", "end_date"))
-        units["status"] = units["status"].map(STATUS_FR)
+        units["status"] = units["status"].map(UNIT_STATUS)
         return units[["unit_ref", "label", "monthly_rent", "status", "tenant_ref", "full_name", "phone",
                       "start_date", "arrears", "days_late"]].rename(columns={
             "unit_ref": "Local", "label": "Libellé", "monthly_rent": "Loyer (GNF)", "status": "Statut",
@@ -45,17 +43,14 @@ class SiteDetail(pn.viewable.Viewer):
         late = reads.late_tenants(as_of=self.as_of, owner_ref=self.owner_ref or None, site_ref=self.site_ref)
         return late_tenants_display(late)
 
-    def view(self, *_):
+    def view(self):
         if not self.site_ref:
             return pn.pane.Alert("Cliquez sur un site du tableau pour voir ses logements et ses locataires en retard.",
                                  alert_type="info", sizing_mode="stretch_width")
-        return ui.guarded(self._view)
-
-    def _view(self):
         sites = reads.sites(owner_ref=self.owner_ref or None).set_index("site_ref")
         if self.site_ref not in sites.index:
             # a mistyped or foreign ref (it may come from a shared URL): said, and repeated as text
-            return pn.pane.Alert(f"Site inconnu : « {ui.escape_markdown(self.site_ref)} ».", alert_type="warning",
+            return pn.pane.Alert(f"Site inconnu : « {escape_markdown(self.site_ref)} ».", alert_type="warning",
                                  sizing_mode="stretch_width")
         site = sites.loc[self.site_ref]
         units, late = self.units_frame(), self.late_frame()
@@ -86,20 +81,15 @@ class SiteDetail(pn.viewable.Viewer):
         if isinstance(ref, str) and ref and self._on_tenant is not None:
             self._on_tenant(ref)
 
-    def __panel__(self):
-        from dashboards.io.database_watch import database_watch
-
-        return pn.panel(pn.bind(self.view, self.param.site_ref, self.param.as_of, self.param.owner_ref,
-                                database_watch().param.available), loading_indicator=True)
+    def __panel__(self):   # one pane: no sidebar
+        return self.bound(self.view, "site_ref", "as_of", "owner_ref")
 
 
 def late_tenants_display(late: pd.DataFrame) -> pd.DataFrame:
     """late_tenants read -> the table users see (French headers, last contact in words)."""
-    from dashboards.parts.tenant_card import KIND_FR, OUTCOME_FR
-
     shown = french_dates(late, ("last_contact_at",), with_time=True)
     shown["contact"] = [
-        f"{KIND_FR.get(k, '')} ({OUTCOME_FR.get(o, o)})" if isinstance(k, str) else "aucun"
+        f"{ACTION_KIND.get(k, '')} ({OUTCOME.get(o, o)})" if isinstance(k, str) else "aucun"
         for k, o in zip(late["last_contact_kind"], late["last_contact_outcome"])
     ]
     return shown[["tenant_ref", "full_name", "phone", "site_name", "arrears", "days_late", "last_contact_at",

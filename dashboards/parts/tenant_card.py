@@ -10,28 +10,18 @@ import panel as pn
 import param
 
 from akig_data import reads
-from akig_data.clock import today
-from dashboards import components as ui
+from dashboards.format import fmt_gnf, fmt_int
+from dashboards.labels_fr import ACTION_KIND, OUTCOME
 from dashboards.parts.downloads import export_buttons
+from dashboards.view import View
+from dashboards.widgets.cards import kpi_card
 from dashboards.widgets.tables import french_dates, table
 
-KIND_FR = {"call": "Appel", "visit": "Visite", "promise": "Promesse", "payment": "Paiement", "due": "Échéance"}
-OUTCOME_FR = {
-    "no_answer": "pas de réponse", "wrong_number": "mauvais numéro", "reached": "joint", "refused": "refus",
-    "promise": "promesse", "paid": "payé", "absent": "absent", "kept": "tenue", "pending": "en cours",
-    "partial": "partielle", "broken": "non tenue", "cash": "espèces", "orange_money": "Orange Money",
-    "mtn_momo": "MTN MoMo", "bank": "banque",
-}
 
-
-class TenantDetail(pn.viewable.Viewer):
+class TenantDetail(View):
     tenant_ref = param.String(default="", doc="Locataire affiché")
     as_of = param.CalendarDate(default=None)
     owner_ref = param.String(default="", doc="Restreint aux baux de ce propriétaire")
-
-    def __init__(self, **params):
-        params.setdefault("as_of", today())
-        super().__init__(**params)
 
     def _args(self) -> dict:
         return {"tenant_ref": self.tenant_ref, "as_of": self.as_of, "owner_ref": self.owner_ref or None}
@@ -39,8 +29,8 @@ class TenantDetail(pn.viewable.Viewer):
     def ledger_frame(self) -> pd.DataFrame:
         ledger = reads.tenant_ledger(**self._args())
         shown = french_dates(ledger, ("entry_date",))
-        shown["kind"] = shown["kind"].map(KIND_FR)
-        shown["method"] = shown["method"].map(lambda m: OUTCOME_FR.get(m, "") if isinstance(m, str) else "")
+        shown["kind"] = shown["kind"].map(ACTION_KIND)
+        shown["method"] = shown["method"].map(lambda m: OUTCOME.get(m, "") if isinstance(m, str) else "")
         return shown.rename(columns={
             "lease_ref": "Bail", "entry_date": "Date", "kind": "Opération", "reference": "Référence",
             "method": "Moyen", "due": "Dû (GNF)", "paid": "Payé (GNF)", "balance": "Solde (GNF)",
@@ -49,8 +39,8 @@ class TenantDetail(pn.viewable.Viewer):
     def timeline_frame(self) -> pd.DataFrame:
         timeline = reads.tenant_timeline(**self._args())
         shown = french_dates(timeline, ("at",), with_time=True)
-        shown["kind"] = shown["kind"].map(KIND_FR)
-        shown["outcome"] = shown["outcome"].map(lambda o: OUTCOME_FR.get(o, o) if isinstance(o, str) else "")
+        shown["kind"] = shown["kind"].map(ACTION_KIND)
+        shown["outcome"] = shown["outcome"].map(lambda o: OUTCOME.get(o, o) if isinstance(o, str) else "")
         return shown.rename(columns={
             "at": "Date", "kind": "Action", "lease_ref": "Bail", "agent_ref": "Agent", "agent_name": "Nom de l'agent",
             "outcome": "Résultat", "amount": "Montant (GNF)", "detail": "Détail"})
@@ -67,30 +57,27 @@ class TenantDetail(pn.viewable.Viewer):
     def card(self):
         row = reads.tenant_card(**self._args()).iloc[0]
         contact = " · ".join(html.escape(str(v)) for v in (row["phone"], row["email"]) if isinstance(v, str) and v)
-        late = (f"en retard de {ui.fmt_int(row['days_late'])} jours (depuis l'échéance du "
+        late = (f"en retard de {fmt_int(row['days_late'])} jours (depuis l'échéance du "
                 f"{row['oldest_unpaid_due_date']:%d/%m/%Y})" if row["arrears"] > 0 else "à jour")
         header = pn.pane.HTML(
             f"<h3 style='margin:0'>{html.escape(row['full_name'])} <small>({html.escape(row['tenant_ref'])})</small></h3>"
             f"<div>{contact or 'aucun contact enregistré'}</div>"
-            f"<div>{ui.fmt_int(row['active_leases'])} bail(aux) en cours sur {ui.fmt_int(row['leases'])} — {late}</div>",
+            f"<div>{fmt_int(row['active_leases'])} bail(aux) en cours sur {fmt_int(row['leases'])} — {late}</div>",
             sizing_mode="stretch_width")
         cards = pn.FlexBox(
-            ui.kpi_card("Impayés", ui.fmt_gnf(row["arrears"])),
-            ui.kpi_card("0–30 jours", ui.fmt_gnf(row["bucket_0_30"])),
-            ui.kpi_card("31–60 jours", ui.fmt_gnf(row["bucket_31_60"])),
-            ui.kpi_card("61–90 jours", ui.fmt_gnf(row["bucket_61_90"])),
-            ui.kpi_card("Plus de 90 jours", ui.fmt_gnf(row["bucket_90_plus"])),
-            ui.kpi_card("Avance", ui.fmt_gnf(row["credit"])),
+            kpi_card("Impayés", fmt_gnf(row["arrears"])),
+            kpi_card("0–30 jours", fmt_gnf(row["bucket_0_30"])),
+            kpi_card("31–60 jours", fmt_gnf(row["bucket_31_60"])),
+            kpi_card("61–90 jours", fmt_gnf(row["bucket_61_90"])),
+            kpi_card("Plus de 90 jours", fmt_gnf(row["bucket_90_plus"])),
+            kpi_card("Avance", fmt_gnf(row["credit"])),
             flex_wrap="wrap", sizing_mode="stretch_width")
         return pn.Column(header, cards, sizing_mode="stretch_width")
 
-    def view(self, *_):
+    def view(self):
         if not self.tenant_ref:
             return pn.pane.Alert("Choisissez un locataire : par la recherche, dans le tableau des retards ou "
                                  "dans le détail d'un site.", alert_type="info", sizing_mode="stretch_width")
-        return ui.guarded(self._view)
-
-    def _view(self):
         name = self.tenant_ref
         ledger, timeline, leases = self.ledger_frame(), self.timeline_frame(), self.leases_frame()
         return pn.Column(
@@ -111,8 +98,5 @@ class TenantDetail(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
 
-    def __panel__(self):
-        from dashboards.io.database_watch import database_watch
-
-        return pn.panel(pn.bind(self.view, self.param.tenant_ref, self.param.as_of, self.param.owner_ref,
-                                database_watch().param.available), loading_indicator=True)
+    def __panel__(self):   # one pane: no sidebar
+        return self.bound(self.view, "tenant_ref", "as_of", "owner_ref")

@@ -1,7 +1,7 @@
 """The one Panel/Bokeh server: every app on its own path plus the plain HTTP routes.
 
-This module only maps paths to app factories and adds the HTTP routes; apps live in their own
-modules and get their data from akig_data.
+This module only maps paths to apps, wraps each app in the AKIG page (dashboards.template) and adds the
+HTTP routes; apps live in their own modules and get their data from akig_data.
 """
 
 from __future__ import annotations
@@ -11,25 +11,26 @@ import logging
 import panel as pn
 
 from akig_data import config
-from dashboards import catalog
+from dashboards import catalog, template
 from dashboards.apps import alerts, audit, desk, home, leaderboard, live_map, owner
 from dashboards.server import auth, api as http_handlers, metrics as server_metrics
 
-# Each catalog path and the function that builds its app for one session.
+# Each catalog path and its app (a dashboards.view.View), built once per session.
 APPS = {
-    "/": home.create,
-    "/proprietaire": owner.create,
-    "/recouvrement": desk.create,
-    "/classement": leaderboard.create,
-    "/carte": live_map.create,
-    "/alertes": alerts.create,
-    "/admin/journal": audit.create,
+    "/": home.HomePage,
+    "/proprietaire": owner.OwnerDashboard,
+    "/recouvrement": desk.Desk,
+    "/classement": leaderboard.Leaderboards,
+    "/carte": live_map.LiveMap,
+    "/alertes": alerts.AlertsPage,
+    "/admin/journal": audit.AuditPage,
 }
 
 
 def app_routes() -> dict[str, object]:
     """Path -> factory (a function: Panel calls it once per session, so no state is shared). Each
-    factory first checks that the session's role may open that app (akig_data.access.roles)."""
+    factory first checks that the session's role may open that app (akig_data.access.roles), then
+    builds the app, its filters kept in the URL, in the AKIG page."""
     return {entry.path: guarded_factory(entry) for entry in catalog.entries()}
 
 
@@ -37,20 +38,21 @@ def guarded_factory(entry: catalog.AppEntry):
     def create():
         from akig_data.access import roles
         from akig_data.errors import AccessDenied
-        from dashboards import components as ui
 
         from akig_data.access.scope import current
 
         try:
             who = current()
         except AccessDenied as exc:
-            return ui.refusal_page(entry.title, str(exc))
+            return template.refusal_page(entry.title, str(exc))
         if who is None:  # no resolver installed: never serve an app without knowing who asks
-            return ui.refusal_page(entry.title, "Accès refusé : aucune session ouverte.")
+            return template.refusal_page(entry.title, "Accès refusé : aucune session ouverte.")
         if not roles.can_open(who.role, entry.path):
-            return ui.refusal_page(entry.title, f"Accès refusé : votre rôle ({roles.ROLE_LABELS[who.role]}) "
-                                                "ne permet pas d'ouvrir cette application.")
-        return APPS[entry.path]()
+            return template.refusal_page(entry.title, f"Accès refusé : votre rôle ({roles.ROLE_LABELS[who.role]}) "
+                                                      "ne permet pas d'ouvrir cette application.")
+        view = APPS[entry.path](sync_url=True)
+        main, sidebar = view.areas()
+        return template.page(view.title, main=main, sidebar=sidebar)
     return create
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import panel as pn
 
 from akig_data.reports.gather import BUCKET_COLOURS
-from dashboards.components import fmt_gnf, fmt_rate
+from dashboards.format import fmt_gnf, fmt_rate
 
 if "bokeh" not in hv.Store.renderers:
     hv.extension("bokeh", logo=False)

@@ -13,7 +13,7 @@ import holoviews as hv
 import numpy as np
 import pandas as pd
 
-from dashboards import components as ui
+from dashboards.format import fmt_gnf
 
 PLATE = ccrs.PlateCarree()
 # Days late -> colour: 0–30 yellow, 31–60 orange, 61–90 red, 90+ dark red.
@@ -44,7 +44,7 @@ def late_sites(frame: pd.DataFrame):
     """Markers coloured by days late and sized by arrears, with a French hover."""
     data = frame.assign(
         retard=[bucket(int(d)) for d in frame["days_late"]],
-        arrears_txt=[ui.fmt_gnf(v) for v in frame["arrears"]],
+        arrears_txt=[fmt_gnf(v) for v in frame["arrears"]],
         contact_txt=[("—" if pd.isna(t) else pd.Timestamp(t).strftime("%d/%m/%Y %H:%M")) for t in frame["last_contact_at"]],
         size=_sizes(frame["arrears"]),
     )[["lon", "lat", "site_ref", "site_name", "commune", "tenants_late", "arrears_txt", "days_late", "contact_txt",

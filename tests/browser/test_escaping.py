@@ -89,7 +89,7 @@ def test_the_site_detail_shows_the_site_name_as_text(hostile_server, redis_url):
     _, _, site, url = hostile_server
     runtime.configure(settings_for(url, redis_url))
     try:
-        view = SiteDetail(site_ref=site, as_of=SMALL_UNTIL, owner_ref="")._view()
+        view = SiteDetail(site_ref=site, as_of=SMALL_UNTIL, owner_ref="").view()
     finally:
         runtime.reset()
     title = view.objects[0].object

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from akig_data import reads
-from dashboards import components as ui
+from dashboards import format as fmt
 from tests.conftest import SMALL_UNTIL, settings_for
 from tests.dashboards.server.test_server import SCREENSHOTS, open_app
 
@@ -33,9 +33,9 @@ def numbers(small_db, redis_url):
 def test_kpi_row_shows_the_data_layer_numbers(dashboard, numbers):
     page, problems = dashboard
     values = page.locator(".akig-kpi-value").all_inner_texts()
-    expected = [ui.fmt_gnf(numbers["arrears"]), ui.fmt_int(numbers["late_tenants"]),
-                ui.fmt_rate(numbers["collection_rate"]), ui.fmt_rate(numbers["punctuality_rate"]),
-                ui.fmt_gnf(numbers["collected"]), ui.fmt_gnf(numbers["due"])]
+    expected = [fmt.fmt_gnf(numbers["arrears"]), fmt.fmt_int(numbers["late_tenants"]),
+                fmt.fmt_rate(numbers["collection_rate"]), fmt.fmt_rate(numbers["punctuality_rate"]),
+                fmt.fmt_gnf(numbers["collected"]), fmt.fmt_gnf(numbers["due"])]
     normalise = lambda text: re.sub(r"\s", " ", text)  # noqa: E731 (thin and no-break spaces)
     assert [normalise(v) for v in values[:6]] == [normalise(v) for v in expected]
     page.wait_for_selector("canvas", timeout=20_000)   # the first chart is drawn

@@ -32,16 +32,17 @@ CASES = [
 
 
 def test_every_url_synced_parameter_is_tested_here():
-    """A new URL parameter (or a new way to read the URL) in an app must be added to CASES."""
-    from dashboards.apps import live_map, owner as owner_dashboard
+    """A new URL parameter (or a new way to read the URL) in an app must be added to CASES. Only the base
+    view reads the URL, for the parameters each app names in its `url_keys`."""
+    from dashboards import view
+    from dashboards.server.app import APPS
 
-    package = Path(owner_dashboard.__file__).parents[1]
+    package = Path(view.__file__).parent
     readers = {str(path.relative_to(package)) for path in package.rglob("*.py")
                if re.search(r"pn\.state\.location|query_params|session_args", path.read_text())}
-    assert readers == {"apps/owner.py", "apps/live_map.py"}
-    assert {(path, name) for path, name, *_ in CASES} == (
-        {("/proprietaire", name) for name in owner_dashboard.URL_KEYS.values()}
-        | {("/carte", name) for name in live_map.URL_KEYS.values()})
+    assert readers == {"view.py"}
+    assert {(path, name) for path, name, *_ in CASES} == {
+        (path, name) for path, app in APPS.items() for name in app.url_keys.values()}
 
 
 @pytest.mark.parametrize("path, name, user, tab, message", CASES, ids=[f"{c[0]}?{c[1]}" for c in CASES])

@@ -33,7 +33,7 @@ def test_the_panel_filters_acknowledges_and_evaluates(evaluated):
         assert set(page._load()["severity"]) == {"critical"}
         page.severity, page.rule = "", "tenant_late_no_contact"
         assert set(page._load()["rule"]) == {"tenant_late_no_contact"}
-        assert isinstance(page._listing(), pn.widgets.Tabulator)
+        assert isinstance(page.listing(), pn.widgets.Tabulator)
         shown = alerts_page.display(page.frame)
         assert shown["Lien"].iloc[0].startswith('<a href="/proprietaire?locataire=TEN-')
         assert "Cliquez sur une alerte" in page.detail().object
@@ -46,10 +46,10 @@ def test_the_panel_filters_acknowledges_and_evaluates(evaluated):
         assert "prise en compte" in page.message and page.version == 1
         acked = reads.alerts().set_index("id").loc[page.selected]
         assert acked["ack_comment"] == "Visite prévue lundi"
-        assert len(page._detail()[1].value) == 2          # opened, acknowledged
+        assert len(page.detail()[1].value) == 2          # opened, acknowledged
         page.evaluate_now()
         assert page.message.startswith("Règles évaluées")
-        assert "Alertes critiques" in str(page._summary()[0].object)
+        assert "Alertes critiques" in str(page.summary()[0].object)
     with acting_as(Principal("o", "ops", None, None)):
         ops = alerts_page.AlertsPage()
         ops.selected = page.selected

@@ -11,9 +11,10 @@ import pytest
 from akig_data import reads, runtime
 from akig_data.periods import current_and_previous
 from akig_data.config import Settings
-from dashboards import components as ui
+from dashboards import format as fmt
 from dashboards.apps.owner import OwnerDashboard, change
 from dashboards.parts.tenant_card import TenantDetail
+from dashboards.view import guarded
 from tests.conftest import SMALL_UNTIL
 from tests.dashboards.apps.test_home import texts
 
@@ -32,10 +33,10 @@ def test_kpis_are_the_data_layer_numbers(dash, period):
     before = reads.period_kpis(date_from=previous.date_from, date_to=previous.date_to).iloc[0]
     assert data["current"].equals(expected) and data["previous"].equals(before)
     shown = texts(dash.kpi_row())
-    assert ui.fmt_gnf(expected["arrears"]) in shown
-    assert ui.fmt_rate(expected["collection_rate"]) in shown
-    assert ui.fmt_gnf(expected["collected"]) in shown and ui.fmt_gnf(expected["due"]) in shown
-    assert ui.fmt_int(expected["late_tenants"]) in shown
+    assert fmt.fmt_gnf(expected["arrears"]) in shown
+    assert fmt.fmt_rate(expected["collection_rate"]) in shown
+    assert fmt.fmt_gnf(expected["collected"]) in shown and fmt.fmt_gnf(expected["due"]) in shown
+    assert fmt.fmt_int(expected["late_tenants"]) in shown
 
 
 def test_owner_filter_restricts_every_pane(dash):
@@ -60,7 +61,7 @@ def test_site_filter_changes_kpis_trend_and_detail(dash):
         "site_ref").loc[site, "arrears"] < everything
     trend = dash.trend_frame()
     assert (trend["site_ref"] == site).all() and len(trend) == 12
-    shown = texts(dash.site._view())
+    shown = texts(dash.site.view())
     assert reads.sites().set_index("site_ref").loc[site, "site_name"] in shown
 
 
@@ -81,7 +82,7 @@ def test_search_finds_a_misspelt_name_and_opens_the_tenant(dash):
     assert len(found) > 0 and all("Diallo" in n or "Dialo" in n for n in found["Nom"])
     dash.open_tenant(found.iloc[0]["Locataire"])
     assert dash.tenant.tenant_ref == found.iloc[0]["Locataire"]
-    assert found.iloc[0]["Nom"] in texts(dash.tenant._view())
+    assert found.iloc[0]["Nom"] in texts(dash.tenant.view())
 
 
 def test_clicking_rows_opens_the_site_and_the_tenant(dash):
@@ -97,7 +98,7 @@ def test_clicking_rows_opens_the_site_and_the_tenant(dash):
 
 def test_panes_render_without_errors(dash):
     page = dash.__panel__()
-    assert isinstance(page, pn.template.FastListTemplate)
+    assert isinstance(page, pn.layout.ListPanel) and not isinstance(page, pn.template.BaseTemplate)
     for pane in (dash.trend_charts(), dash.arrears_charts(), dash.sites_table(), dash.late_table(),
                  dash.good_payers_table(), dash.search_results()):
         assert "Erreur" not in texts(pane)
@@ -142,9 +143,8 @@ def test_database_down_shows_a_banner_in_every_pane(small_data):
     dash = OwnerDashboard(as_of=SMALL_UNTIL)
     runtime.configure(Settings(database_url="postgresql://postgres@127.0.0.1:1/akig", redis_url="off"))
     try:
-        page = dash.__panel__()
-        assert "La base de données est injoignable" in texts(page.sidebar[0])
-        assert "La base de données est injoignable" in texts(ui.guarded(dash.kpi_row))
+        assert "La base de données est injoignable" in texts(dash.areas().sidebar[0])
+        assert "La base de données est injoignable" in texts(guarded(dash.kpi_row))
     finally:
         from dashboards.io.database_watch import database_watch
 

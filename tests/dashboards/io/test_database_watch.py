@@ -12,6 +12,7 @@ from akig_data import runtime
 from akig_data.config import Settings
 from dashboards.io.database_watch import DatabaseWatch, database_watch
 from dashboards.apps.home import HomePage
+from dashboards.view import guarded
 from tests.dashboards.apps.test_home import texts
 
 DOWN = Settings(database_url="postgresql://postgres@127.0.0.1:1/akig", redis_url="off")
@@ -44,7 +45,7 @@ def test_page_shows_a_banner_then_recovers_when_the_database_is_back(small_data,
     good = small_data.settings
     runtime.configure(DOWN)
     page = HomePage()
-    assert "La base de données est injoignable" in texts(page.summary())
+    assert "La base de données est injoignable" in texts(guarded(page.summary))
     assert watch.available is False
     renders = []
     watch.param.watch(lambda event: renders.append(event.new), "available")

@@ -166,8 +166,7 @@ def test_the_map_page_filters_replans_and_replays(seeded):
         ops_view.agent_ref = agent
         ops_view.reoptimize()
         assert "Impossible de réoptimiser" in ops_view.message and "Accès refusé" in ops_view.message
-        page = ops_view.__panel__()
-        assert len(page.main[0]) == 1              # no replay tab for ops
+        assert len(ops_view.areas().main[0]) == 1   # no replay tab for ops
 
 
 def test_memory_of_5_maps_over_150_updates_stays_flat(seeded):

@@ -15,7 +15,9 @@ import pytest
 
 from akig_data.errors import InvalidParameter
 from akig_data.access.scope import Principal, acting_as
-from dashboards import components as ui
+from dashboards.escape import escape_html, escape_markdown
+from dashboards.template import refusal_page
+from dashboards.view import error_panel, guarded
 from tests.conftest import SMALL_UNTIL
 
 PAYLOAD = '<img src=x onerror="window.__xss=1">'
@@ -55,19 +57,19 @@ def assert_literal(pane, text: str = PAYLOAD) -> None:
 @pytest.mark.parametrize("value", [PAYLOAD, MARKDOWN, "C:\\dossier\\<b>&amp; 50 % _a_b_"])
 @pytest.mark.parametrize("kind", [pn.pane.Markdown, pn.pane.Alert])
 def test_escape_markdown_shows_any_value_exactly_as_typed(kind, value):
-    tags, read = shown(kind(ui.escape_markdown(value)))
+    tags, read = shown(kind(escape_markdown(value)))
     assert tags == ["p"]                                    # one paragraph: no link, image, heading, list
     assert read.strip() == " ".join(value.split("\n"))      # on one line, every character as typed
 
 
 def test_escape_html_shows_the_value_as_text():
-    tags, read = shown(pn.pane.HTML(f"<b>Nom :</b> {ui.escape_html(PAYLOAD)}"))
+    tags, read = shown(pn.pane.HTML(f"<b>Nom :</b> {escape_html(PAYLOAD)}"))
     assert tags == ["b"] and read == f"Nom : {PAYLOAD}"
 
 
 def test_error_banner_and_refusal_page_show_the_message_as_text():
-    assert_literal(ui.error_panel(InvalidParameter(f"Propriétaire inconnu : {PAYLOAD}.")))
-    refusal = ui.refusal_page("Accueil", f"Refusé : {PAYLOAD}")
+    assert_literal(error_panel(InvalidParameter(f"Propriétaire inconnu : {PAYLOAD}.")))
+    refusal = refusal_page("Accueil", f"Refusé : {PAYLOAD}")
     assert_literal(refusal.main[0])
 
 
@@ -95,7 +97,7 @@ def test_the_audit_chain_result_is_text():
     from dashboards.apps.audit import AuditPage
 
     audit = AuditPage()
-    row = audit.__panel__().main[1]
+    row = audit.areas().main[1]
     audit.checked = f"❌ Chaîne rompue après 2 entrées : {PAYLOAD}"
     assert_literal(row[1])
 
@@ -121,7 +123,7 @@ def test_unknown_refs_and_searches_are_named_as_text(small_data):
 
     site = SiteDetail(site_ref=PAYLOAD, as_of=SMALL_UNTIL).view()
     assert_literal(site, f"Site inconnu : « {PAYLOAD} »")
-    assert_literal(TenantDetail(tenant_ref=PAYLOAD, as_of=SMALL_UNTIL).view())   # the data layer's refusal
+    assert_literal(guarded(TenantDetail(tenant_ref=PAYLOAD, as_of=SMALL_UNTIL).view))   # the data layer's refusal
     card = ReportDownload(day=SMALL_UNTIL, owner_ref=PAYLOAD)
     assert card.message.visible
     assert_literal(card.message, f"Propriétaire inconnu : {PAYLOAD}")
@@ -134,8 +136,8 @@ def test_desk_notice_is_text(small_data):
 
     with acting_as(MANAGER):
         desk = Desk(day=SMALL_UNTIL)
-        page = desk.__panel__()
-    notice = next(p for p in page.sidebar if isinstance(p, pn.pane.Markdown))
+        sidebar = desk.areas().sidebar
+    notice = next(p for p in sidebar if isinstance(p, pn.pane.Markdown))
     desk.notice = f"❌ {PAYLOAD}"
     assert_literal(notice)
 
