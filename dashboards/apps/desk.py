@@ -25,7 +25,7 @@ from dashboards.format import fmt_gnf, fmt_int
 from dashboards.labels_fr import ACTION_KIND, MISSION_REASON, MISSION_STATUS, OUTCOME
 from dashboards.parts.forms import ActionForms
 from dashboards.parts.report_download import report_card
-from dashboards.view import View
+from dashboards.view import View, guarded
 from dashboards.widgets.cards import kpi_card
 from dashboards.widgets.tables import table
 from dashboards.parts.tenant_card import TenantDetail
@@ -168,9 +168,13 @@ class Desk(View):
         day = pn.widgets.DatePicker.from_param(self.param.day)
         sidebar: list = [day]
         if not self.is_agent:
-            agents = reads.agent_performance(date_from=self.day, date_to=self.day)
-            options = {"Tous les agents": ""} | {f"{n} ({r})": r for r, n in zip(agents["agent_ref"], agents["agent_name"])}
+            options = {"Tous les agents": ""}
+            agents = guarded(lambda: reads.agent_performance(date_from=self.day, date_to=self.day))
+            if isinstance(agents, pd.DataFrame):
+                options |= {f"{n} ({r})": r for r, n in zip(agents["agent_ref"], agents["agent_name"])}
             sidebar.append(pn.widgets.Select.from_param(self.param.agent_ref, options=options))
+            if not isinstance(agents, pd.DataFrame):  # PostgreSQL unreachable: say so, the page still opens
+                sidebar.append(agents)
             if self.role in ("admin", "manager"):
                 button = pn.widgets.Button(label="Générer les missions", color="primary")
                 button.on_click(self.generate)

@@ -77,6 +77,23 @@ def test_an_agent_desk_shows_his_own_missions(planned):
     assert desk.notice.startswith("❌ Accès refusé")
 
 
+def test_the_desk_opens_with_a_french_banner_when_postgresql_is_unreachable(planned, monkeypatch):
+    """The agents' list of the sidebar is read when the page opens: an outage there is said in French
+    and the page still opens (with every agent), instead of a traceback."""
+    from akig_data.errors import DatabaseUnavailable
+    from dashboards.apps import desk as desk_module
+
+    def unreachable(**_):
+        raise DatabaseUnavailable("PostgreSQL est injoignable")
+
+    monkeypatch.setattr(desk_module.reads, "agent_performance", unreachable)
+    sidebar = Desk(day=TODAY).sidebar()
+    select = next(w for w in sidebar if isinstance(w, pn.widgets.Select))
+    assert select.options == {"Tous les agents": ""}
+    banners = [w for w in sidebar if isinstance(w, pn.pane.Alert)]
+    assert banners and banners[0].alert_type == "danger" and "injoignable" in banners[0].object
+
+
 def test_leaderboards_show_the_reads(planned):
     lease = reads.missions(day=TODAY, agent_ref="AGT-001")["lease_ref"].iloc[0]
     from akig_data.writes import collection
