@@ -127,7 +127,21 @@ class Databases:
 
 @pytest.fixture(scope="session")
 def databases(server_url):
+    """The session's databases, and first of all the template (see template_db): made before any test
+    can migrate a database of its own. The migrations create and grant cluster-wide roles (akig_app, ...):
+    on a server where they do not exist yet, two test processes (the workers of `make test`, another
+    checkout's tests) migrating at once would race on them, so the first migration of each process takes
+    turns with the others' under an advisory lock in the maintenance database, which they all connect to."""
     dbs = Databases(server_url)
+    dbs.template = dbs.create("tpl")
+    engine = sa.create_engine(dbs.url(dbs.template), poolclass=sa.pool.NullPool)
+    with dbs.admin.connect() as admin:
+        admin.exec_driver_sql("SELECT pg_advisory_lock(4803101)")
+        try:
+            migrations.upgrade(engine)
+        finally:
+            admin.exec_driver_sql("SELECT pg_advisory_unlock(4803101)")
+    engine.dispose()
     yield dbs
     runtime.reset()
     dbs.drop_all()
@@ -136,11 +150,7 @@ def databases(server_url):
 @pytest.fixture(scope="session")
 def template_db(databases) -> str:
     """A database with every migration applied, cloned by the tests that need a clean one."""
-    name = databases.create("tpl")
-    engine = sa.create_engine(databases.url(name), poolclass=sa.pool.NullPool)
-    migrations.upgrade(engine)
-    engine.dispose()
-    return name
+    return databases.template
 
 
 def settings_for(url: str, redis_url: str | None) -> Settings:

@@ -67,6 +67,20 @@ def start_server(database_url: str, redis_url: str, home: Path, *extra: str,
     """Run `akig serve` (the same command users run) on a free port, connected as akig_app; return the
     process and base URL."""
     ensure_test_users(database_url, redis_url)
+    for attempt in range(3):
+        try:
+            return _start_server(database_url, redis_url, home, extra, env_extra, as_app)
+        except PortTaken:   # another test process took the free port before the server bound it
+            if attempt == 2:
+                raise
+
+
+class PortTaken(RuntimeError):
+    pass
+
+
+def _start_server(database_url: str, redis_url: str, home: Path, extra: tuple, env_extra: dict | None,
+                  as_app: bool) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = dict(os.environ, AKIG_DATABASE_URL=app_url(database_url) if as_app else database_url, AKIG_REDIS_URL=redis_url,
                AKIG_CACHE_PREFIX=settings_for(database_url, redis_url).cache_prefix, AKIG_HOME=str(home),
@@ -88,7 +102,8 @@ def start_server(database_url: str, redis_url: str, home: Path, *extra: str,
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"akig serve exited:\n{log.read_text()}")
+            output = log.read_text()
+            raise (PortTaken if "Address already in use" in output else RuntimeError)(f"akig serve exited:\n{output}")
         try:
             urllib.request.urlopen(base + "/api/health", timeout=2)
             return proc, base
