@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -130,8 +132,9 @@ def test_a_test_run_stopped_by_a_signal_stops_its_embedded_redis(tmp_path, stop)
     holds the session's Redis and waits; PostgreSQL is not involved."""
     (tmp_path / "test_blocking.py").write_text(BLOCKING_TEST)
     ready = tmp_path / "ready"
-    temp = tmp_path / "tmp"
-    temp.mkdir()
+    # Not under tmp_path: the Redis socket's path must stay under Linux's 107 bytes, and a pytest-xdist
+    # worker's tmp_path (/tmp/pytest-of-root/pytest-81/popen-gw0/test_a_test_run_stopped_by_a_s0) left 4 too few.
+    temp = Path(tempfile.mkdtemp(prefix="akig-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("AKIG_")}
     env.update(AKIG_TEST_EMBEDDED="1", AKIG_TEST_READY_FILE=str(ready), TMPDIR=str(temp))
     repo = Path(__file__).resolve().parents[2]
@@ -160,3 +163,4 @@ def test_a_test_run_stopped_by_a_signal_stops_its_embedded_redis(tmp_path, stop)
         for pid in processes_mentioning(str(temp)):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(temp, ignore_errors=True)
