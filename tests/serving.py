@@ -105,7 +105,9 @@ def _start_server(database_url: str, redis_url: str, home: Path, extra: tuple, e
             output = log.read_text()
             raise (PortTaken if "Address already in use" in output else RuntimeError)(f"akig serve exited:\n{output}")
         try:
-            urllib.request.urlopen(base + "/api/health", timeout=2)
+            # A generous timeout: a poll given up on would still be answered, and counted, later (a test that
+            # reads the server's request counters once it is up would see one request too many).
+            urllib.request.urlopen(base + "/api/health", timeout=20)
             return proc, base
         except OSError:
             time.sleep(0.3)
