@@ -19,12 +19,16 @@ install: $(BIN)/akig
 demo: install
 	$(BIN)/akig demo up --port $(PORT)
 
-## make test: Debian packages for the browser tests, then the whole suite with coverage
+## make test: Debian packages for the browser tests, then the whole suite with coverage, on two pytest-xdist
+## workers (each test file on one of them, so the servers a module shares start once); PYTEST_WORKERS=0 for
+## one process
+PYTEST_WORKERS ?= 2
+
 system-deps:
 	@scripts/install-system-deps.sh
 
 test: install system-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 bench: install
 	$(BIN)/python bench/queries.py
