@@ -132,8 +132,8 @@ def test_a_test_run_stopped_by_a_signal_stops_its_embedded_redis(tmp_path, stop)
     holds the session's Redis and waits; PostgreSQL is not involved."""
     (tmp_path / "test_blocking.py").write_text(BLOCKING_TEST)
     ready = tmp_path / "ready"
-    # Not under tmp_path: the Redis socket's path must stay under Linux's 107 bytes, and a pytest-xdist
-    # worker's tmp_path (/tmp/pytest-of-root/pytest-81/popen-gw0/test_a_test_run_stopped_by_a_s0) left 4 too few.
+    # Not under tmp_path: the Redis socket's path must stay within Linux's 107 bytes, and a pytest-xdist
+    # worker's tmp_path (/tmp/pytest-of-root/pytest-81/popen-gw0/test_a_test_run_stopped_by_a_s0) made it 111.
     temp = Path(tempfile.mkdtemp(prefix="akig-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("AKIG_")}
     env.update(AKIG_TEST_EMBEDDED="1", AKIG_TEST_READY_FILE=str(ready), TMPDIR=str(temp))

@@ -175,9 +175,9 @@ def test_memory_of_5_maps_over_100_updates_stays_flat(seeded):
     be ~10 KB an update, 1 MB here. What survives without a leak does not grow with the count: measured
     0.26–0.41 MB after 30, 60, 100 and 150 traced updates, so the bound is that of the 150-update version
     of this test (5 KB an update then). The server-level test (test_live_map.py) posts 200 updates over
-    HTTP and bounds the server's RSS; tracemalloc makes each traced update here several times slower. Warnings are ignored as a server shows each once:
-    pytest records every one (pandas 3.1 deprecates an argument Panel's table passes), which would count
-    as growth."""
+    HTTP and bounds the server's RSS; tracemalloc makes each traced update here several times slower.
+    Warnings are ignored as a server shows each once: pytest records every one (pandas 3.1 deprecates an
+    argument Panel's table passes), which would count as growth."""
     from dashboards.apps.live_map import LiveMap
 
     with acting_as(Principal("m", "manager", None, None)):
