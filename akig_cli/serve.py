@@ -30,7 +30,9 @@ def _multiprocess_metrics() -> None:
 def run(port: int, address: str, num_procs: int, runtime) -> None:
     from dashboards.server.auth import AuthSettings
     from dashboards.server.app import serve as run_server
+    from dashboards.server.logs import access_log_path
 
+    from akig_data import config
     from akig_data.config import SettingsError
 
     try:   # every setting is checked now (a bad one is said here, not by a crashed process), and the secrets
@@ -39,6 +41,11 @@ def run(port: int, address: str, num_procs: int, runtime) -> None:
         fail(str(exc))
     _serve_as_app_role(runtime, production=auth_settings.production)
     typer.echo(f"AKIG is served at http://{address}:{port}/ (log in at /login)")
+    settings = config.load()
+    access_log = access_log_path(settings)
+    if access_log is not None:
+        summary = f" and a summary every {settings.log_summary_s} s" if settings.log_summary_s else ""
+        typer.echo(f"Access log: {access_log} (the console shows warnings, errors{summary})")
     run_server(port=port, address=address, num_procs=num_procs)
 
 

@@ -6,14 +6,12 @@ HTTP routes; apps live in their own modules and get their data from akig_data.
 
 from __future__ import annotations
 
-import logging
-
 import panel as pn
 
 from akig_data import config
 from dashboards import catalog, template
 from dashboards.apps import alerts, audit, desk, home, leaderboard, live_map, owner
-from dashboards.server import auth, api as http_handlers, metrics as server_metrics
+from dashboards.server import auth, api as http_handlers, logs as server_logs, metrics as server_metrics
 
 # Each catalog path and its app (a dashboards.view.View), built once per session.
 APPS = {
@@ -79,7 +77,7 @@ def serve(port: int = 5006, address: str = "127.0.0.1", num_procs: int = 1, show
     from akig_data import runtime
     from akig_data.access import scope
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server_logs.configure(config.load())   # the console: warnings, errors, a summary; access lines: a file
     auth_settings = auth.AuthSettings.from_env()  # refuses production without a cookie secret
     auth.configure(auth_settings)
     scope.set_principal_resolver(auth.session_principal)  # every read of a session is restricted to its user

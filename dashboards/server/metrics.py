@@ -16,6 +16,7 @@ import os
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from tornado.log import access_log
 
+from akig_data import config
 from akig_data.observe import metrics
 from dashboards import catalog
 
@@ -61,13 +62,17 @@ def count_sessions(server) -> None:
 
 
 def install(server) -> None:
-    """In each server process, once it is ready: count sessions (created: at once; open: every 5 s) and
-    let the multiprocess files of this process be dropped when it exits."""
+    """In each server process, once it is ready: count sessions (created: at once; open: every 5 s), log the
+    console's periodic summary (dashboards.server.logs) and let the multiprocess files of this process be
+    dropped when it exits."""
     import panel as pn
     from tornado.ioloop import PeriodicCallback
 
     pn.state.on_session_created(lambda _context: metrics.SESSIONS_CREATED.inc())
     PeriodicCallback(lambda: count_sessions(server), 5000).start()
+    from dashboards.server import logs
+
+    logs.start_summary(config.load().log_summary_s)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         atexit.register(multiprocess.mark_process_dead, os.getpid())
 
