@@ -28,13 +28,19 @@ def _multiprocess_metrics() -> None:
 
 
 def run(port: int, address: str, num_procs: int, runtime) -> None:
+    from dashboards.server import logs
     from dashboards.server.auth import AuthSettings
     from dashboards.server.app import serve as run_server
-    from dashboards.server.logs import access_log_path
 
     from akig_data import config
     from akig_data.config import SettingsError
 
+    try:   # before the first warning (the server's own call, in serve(), replaces these handlers)
+        logs.configure(config.load())
+    except SettingsError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"the access log cannot be written ({exc}); set AKIG_ACCESS_LOG to another file, or - for the console")
     try:   # every setting is checked now (a bad one is said here, not by a crashed process), and the secrets
         auth_settings = AuthSettings.from_env()
     except SettingsError as exc:
@@ -42,7 +48,7 @@ def run(port: int, address: str, num_procs: int, runtime) -> None:
     _serve_as_app_role(runtime, production=auth_settings.production)
     typer.echo(f"AKIG is served at http://{address}:{port}/ (log in at /login)")
     settings = config.load()
-    access_log = access_log_path(settings)
+    access_log = logs.access_log_path(settings)
     if access_log is not None:
         summary = f" and a summary every {settings.log_summary_s} s" if settings.log_summary_s else ""
         typer.echo(f"Access log: {access_log} (the console shows warnings, errors{summary})")

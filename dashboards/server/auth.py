@@ -79,11 +79,14 @@ class AuthSettings:
 
     @staticmethod
     def _random(name: str, cost: str) -> str:
-        log.warning("%s is not set: a random one is used, %s", name, cost)
+        if name not in _WARNED:   # once: `akig serve` reads the settings before serving, and again in serve()
+            _WARNED.add(name)
+            log.warning("%s is not set: a random one is used, %s", name, cost)
         return secrets.token_urlsafe(48)
 
 
 _settings: AuthSettings | None = None
+_WARNED: set[str] = set()
 
 
 def configure(settings: AuthSettings) -> None:

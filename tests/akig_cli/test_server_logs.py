@@ -57,6 +57,7 @@ def test_access_lines_go_to_the_file_and_the_console_keeps_warnings_and_a_summar
         assert line not in text
     assert "tornado.access" not in text
     assert "Starting Bokeh server" in access and "Starting Bokeh server" not in text   # Bokeh's INFO chatter
+    assert text.count("AKIG_SESSION_SECRET is not set") == 1
     assert "WARNING akig.auth: AKIG_SESSION_SECRET is not set" in text
     assert "AKIG_SESSION_SECRET is not set" not in access
     counts = _by_class(text)
