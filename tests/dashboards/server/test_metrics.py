@@ -108,6 +108,6 @@ def test_several_processes_add_up_on_metrics(small_db, redis_url, tmp_path):
         assert seen == {before + 20}
         text = scrape(base)
         assert value(text, "akig_database_up") == 1 and value(text, "akig_cache_up") == 1
-        assert "Starting 2 processes" in (tmp_path / "serve.log").read_text()
+        assert "Starting 2 processes" in (tmp_path / "logs" / "access.log").read_text()   # Tornado's INFO line
     finally:
         stop_server(proc)

@@ -245,7 +245,7 @@ def test_five_failures_lock_the_username_with_one_message_for_all(own_server, tm
     assert status == 429 and message == "Trop de tentatives. Réessayez dans 15 minutes."
     # the address is locked too (5 failures from 127.0.0.1): another account cannot try either
     assert _login_status(base, "t-analyst", PASSWORD)[0] == 429
-    log = (tmp_path / "serve.log").read_text()
+    log = (tmp_path / "serve.log").read_text() + (tmp_path / "logs" / "access.log").read_text()
     assert "POST /login" in log and "wrong-password" not in log and PASSWORD not in log  # never logged
 
 
