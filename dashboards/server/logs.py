@@ -6,7 +6,7 @@ simulated phones posting GPS fixes several times a second those lines flooded th
 * the console (stderr) shows warnings and errors, AKIG's own informational lines (loggers `akig*` and
   `dashboards*`) and, every AKIG_LOG_SUMMARY_S seconds (60), one summary line of the requests answered
   meanwhile: by status class, GPS fixes stored, pages opened and the 95th percentile of the latency, taken
-  from the Prometheus counters the server keeps for /metrics;
+  from the Prometheus counters the server keeps for /metrics (one line per server process);
 * the file AKIG_ACCESS_LOG (default AKIG_HOME/logs/access.log, rotated at 10 MB with 5 old files kept) gets
   every access line, with the libraries' informational chatter (Bokeh's start-up details, websocket
   opened / closed) that no longer goes to the console. A 5xx access line is an error: it goes to both.
@@ -80,21 +80,13 @@ def configure(settings) -> Path | None:
 
 
 # -- the summary ------------------------------------------------------------------------------------------------
-def _registry():
-    """This process's metrics, or every process's with --num-procs N (multiprocess mode)."""
-    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
-
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return registry
-    return REGISTRY
-
-
 def snapshot(registry=None) -> dict:
     """The running totals the summary subtracts: requests by status class, latency buckets (all routes),
-    GPS fixes stored, pages (Bokeh sessions) opened."""
-    registry = registry or _registry()
+    GPS fixes stored, pages (Bokeh sessions) opened. The default registry holds this process's own values,
+    also in multiprocess mode (where /metrics adds up every process's)."""
+    from prometheus_client import REGISTRY
+
+    registry = registry or REGISTRY
     classes: dict[str, float] = {}
     buckets: dict[float, float] = {}
     fixes = pages = 0.0
@@ -133,7 +125,7 @@ def quantile(q: float, buckets: dict[float, float]) -> float | None:
     return lower
 
 
-def summary_line(before: dict, now: dict, seconds: float) -> str | None:
+def summary_line(before: dict, now: dict, seconds: float, who: str = "") -> str | None:
     """One line for what happened between two snapshots; None when no request was answered."""
     classes = {c: now["classes"].get(c, 0.0) - before["classes"].get(c, 0.0) for c in now["classes"]}
     classes = {c: n for c, n in sorted(classes.items()) if n > 0}
@@ -144,26 +136,27 @@ def summary_line(before: dict, now: dict, seconds: float) -> str | None:
     p95 = quantile(0.95, buckets)
     by_class = ", ".join(f"{c} {int(n)}" for c, n in classes.items())
     latency = f"p95 {p95 * 1000:.0f} ms" if p95 is not None else "p95 –"
-    return (f"last {seconds:.0f} s: {int(requests)} requests ({by_class}), "
+    return (f"{who}last {seconds:.0f} s: {int(requests)} requests ({by_class}), "
             f"{int(now['fixes'] - before['fixes'])} GPS fixes stored, "
             f"{int(now['pages'] - before['pages'])} pages opened, {latency}")
 
 
 def start_summary(interval_s: int) -> None:
-    """Every interval_s seconds, log the summary line (in the first server process only: with --num-procs N
-    it sums every process's counters). 0: no summary."""
+    """Every interval_s seconds, log the summary line of this process's requests. 0: no summary. Where
+    several processes serve (`--num-procs N`, or the image's one server per port, which share their metrics
+    through PROMETHEUS_MULTIPROC_DIR), each writes its own line, starting with its PID."""
     import time
 
     from tornado.ioloop import PeriodicCallback
-    from tornado.process import task_id
 
-    if interval_s <= 0 or task_id() not in (None, 0):
+    if interval_s <= 0:
         return
+    who = f"pid {os.getpid()}, " if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else ""
     state = {"snapshot": snapshot(), "at": time.monotonic()}
 
     def report() -> None:
         now, at = snapshot(), time.monotonic()
-        line = summary_line(state["snapshot"], now, at - state["at"])
+        line = summary_line(state["snapshot"], now, at - state["at"], who)
         state.update(snapshot=now, at=at)
         if line:
             summary_log.info(line)

@@ -76,7 +76,9 @@ pids=()
 serve_on() {   # serve_on PORT [akig serve flags]
     local port=$1
     shift
-    akig serve --address 0.0.0.0 --port "$port" "$@" &
+    # each server its own access log (several writers would each rotate the same file), unless one is set
+    AKIG_ACCESS_LOG="${AKIG_ACCESS_LOG:-${AKIG_HOME:-.akig}/logs/access-$port.log}" \
+        akig serve --address 0.0.0.0 --port "$port" "$@" &
     pids+=("$!")
 }
 stop_all() {

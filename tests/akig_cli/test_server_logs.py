@@ -11,7 +11,7 @@ import urllib.request
 from dashboards.server import logs
 from tests.serving import start_server, stop_server
 
-SUMMARY = re.compile(r"akig\.summary: last \d+ s: (\d+) requests \(([^)]*)\), (\d+) GPS fixes stored, "
+SUMMARY = re.compile(r"akig\.summary: (?:pid \d+, )?last \d+ s: (\d+) requests \(([^)]*)\), (\d+) GPS fixes stored, "
                      r"(\d+) pages opened, p95 (\d+|–) ms")
 
 
@@ -75,4 +75,5 @@ def test_the_summary_line_and_its_percentile():
     line = logs.summary_line(before, now, 60.2)
     assert line == "last 60 s: 100 requests (2xx 90, 4xx 10), 300 GPS fixes stored, 2 pages opened, p95 55 ms"
     assert SUMMARY.search("akig.summary: " + line)
+    assert logs.summary_line(before, now, 60, "pid 12, ").startswith("pid 12, last 60 s: 100 requests")
     assert logs.summary_line(now, now, 60) is None                # nothing answered: no line

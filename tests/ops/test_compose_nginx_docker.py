@@ -564,7 +564,7 @@ def _run_entrypoint(tmp_path: Path, *args: str, **env_extra: str) -> tuple[subpr
     bin_dir.mkdir(exist_ok=True)
     calls = tmp_path / "calls"
     fake = bin_dir / "akig"
-    fake.write_text(f'#!/usr/bin/env bash\necho "$$ $* metrics=$PROMETHEUS_MULTIPROC_DIR" >> {calls}\n'
+    fake.write_text(f'#!/usr/bin/env bash\necho "$$ $* metrics=$PROMETHEUS_MULTIPROC_DIR access=${{AKIG_ACCESS_LOG:-}}" >> {calls}\n'
                     '[ "$1" = serve ] && exec sleep 300\nexit 0\n')
     fake.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AKIG_", "PROMETHEUS_"))}
@@ -606,6 +606,8 @@ def test_entrypoint_runs_one_server_per_port_and_stops_them_all_when_one_exits(t
         assert sorted(servers) == [5006, 5007, 5016]   # pages on 5006+, GPS ingestion on 5016+
         for _, line in servers.values():
             assert "serve --address 0.0.0.0" in line and "--extra-flag" in line and f"metrics={metrics}" in line
+        for port, (_, line) in servers.items():   # each its own access log (one writer rotates each file)
+            assert line.endswith(f"access=.akig/logs/access-{port}.log"), line
         assert list(metrics.iterdir()) == []           # stale metrics would be counted again
         os.kill(servers[5007][0], signal.SIGKILL)      # one server dies
         assert proc.wait(20) == 128 + signal.SIGKILL   # the container exits with its status...
