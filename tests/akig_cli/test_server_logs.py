@@ -77,3 +77,32 @@ def test_the_summary_line_and_its_percentile():
     assert SUMMARY.search("akig.summary: " + line)
     assert logs.summary_line(before, now, 60, "pid 12, ").startswith("pid 12, last 60 s: 100 requests")
     assert logs.summary_line(now, now, 60) is None                # nothing answered: no line
+
+
+def test_where_each_line_goes_and_the_console_only_setting(tmp_path, capsys):
+    import logging
+    from types import SimpleNamespace
+
+    root, level = logging.getLogger(), logging.getLogger().level
+    try:
+        path = logs.configure(SimpleNamespace(access_log=None, home=tmp_path))
+        assert path == tmp_path / "logs" / "access.log"
+        logging.getLogger("tornado.access").info("201 POST /api/positions")
+        logging.getLogger("tornado.access").error("500 GET /boom")
+        logging.getLogger("bokeh.server.views.ws").info("WebSocket connection opened")
+        logging.getLogger("akig_data.somewhere").warning("a warning")
+        logging.getLogger("dashboards.server.tasks").info("scheduled tasks run")
+        err, written = capsys.readouterr().err, path.read_text()
+        assert "201 POST" in written and "201 POST" not in err
+        assert "500 GET /boom" in written and "500 GET /boom" in err
+        assert "WebSocket connection opened" in written and "WebSocket" not in err
+        assert "a warning" in err and "scheduled tasks run" in err and "a warning" not in written
+        assert logs.configure(SimpleNamespace(access_log="-", home=tmp_path)) is None   # everything on the console
+        logging.getLogger("tornado.access").info("200 GET /api/health")
+        assert "200 GET /api/health" in capsys.readouterr().err
+        assert sum(getattr(h, "akig", False) for h in root.handlers) == 1   # the earlier handlers replaced
+    finally:
+        for handler in [h for h in root.handlers if getattr(h, "akig", False)]:
+            root.removeHandler(handler)
+            handler.close()
+        root.setLevel(level)
