@@ -1,11 +1,11 @@
-"""Putting one agent's visits of the day in route order (OR-Tools' routing library).
+"""Putting one agent's visits of the day in route order (exact for a few stops, OR-Tools' routing library
+above).
 
 We have no road network offline, so a leg is the great-circle distance times a detour factor (1.3:
 Conakry's streets are far from straight lines), driven at an average moto speed. The working day is a
 time dimension (08:00–17:00 by default, 15 minutes per visit): visits that do not fit are dropped,
 the least valuable first (each visit is optional, with a penalty far above any detour that grows with
-its priority). Two baselines
-are kept for bench/routing.py: nearest neighbour and the order given.
+its priority). Two baselines are kept for bench/routing.py: nearest neighbour and the order given.
 
 Two ways to the same model. A small problem is solved exactly (`solve_exact`: Held–Karp dynamic
 programming over the set of stops visited and the last one, on the same matrix and objective — the metres
