@@ -46,6 +46,17 @@ def test_the_exact_path_matches_brute_force_when_every_stop_fits(seed):
     assert route.distance_m == pytest.approx(sum(route.legs_m))
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_eight_stops_without_a_day_cut_match_every_order(seed):
+    """With no day cut every stop is kept, so brute force is every order of all the stops (8! of them)."""
+    start, stops = _instance(50 + seed, 8)
+    matrix = solver._matrix(start, stops)
+    best = min(sum(matrix[a][b + 1] for a, b in zip((0,) + tuple(i + 1 for i in order), order))
+               for order in itertools.permutations(range(8)))
+    route = solver.solve(start, stops, day_minutes=7 * 24 * 60)
+    assert route.dropped == [] and route.distance_m == best
+
+
 @pytest.mark.parametrize("seed, day", [(s, d) for s in range(6) for d in (20, 45, 70, 100)])
 def test_the_exact_path_matches_brute_force_when_the_day_is_short(seed, day):
     start, stops = _instance(100 + seed, 6)
