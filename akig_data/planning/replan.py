@@ -1,7 +1,8 @@
 """Route orders on demand: `POST /api/routes/optimize` (any stops), and re-planning the rest of an
 agent's day from where he is now (the map's "optimise again from here").
 
-Both use the same OR-Tools solver as the daily missions (akig_data.planning.solver). Re-planning never drops
+Both use the same solver as the daily missions (akig_data.planning.solver: exact up to 12 stops, OR-Tools'
+search above, with the 0.5 s time limit given here). Re-planning never drops
 a stop (the manager decides what to cancel): it only changes the order of the visits still planned,
 saves the new order and ETAs, and says how much distance the new order saves over the old one from
 the same position.
@@ -52,7 +53,8 @@ def _start_time(value: Any, now: dt.datetime) -> dt.datetime:
 
 def optimize_request(body: dict, now: dt.datetime | None = None) -> dict:
     """{"start": {lat, lon}, "stops": [{"id", lat, lon}], "start_time": ISO (default now)} -> the best
-    order (OR-Tools), each leg's estimated road distance and each stop's ETA. Nothing is stored."""
+    order (exact for a few stops, OR-Tools above), each leg's estimated road distance and each stop's ETA.
+    Nothing is stored."""
     unknown = sorted(set(body) - {"start", "stops", "start_time"})
     if unknown:
         raise positions.FieldError(unknown[0], "champ inconnu (champs : start, stops, start_time).")
@@ -114,7 +116,7 @@ def reoptimize(agent_ref: str, day: dt.date | None = None, *, start: tuple[float
         stops = [Stop(r.id, r.lat, r.lon) for r in planned]
         before = in_order(start, stops)
         after = solve(start, stops, time_limit_s=0.5, day_minutes=NO_DROP_MINUTES)
-        if after.distance_m > before.distance_m:  # the solver is a heuristic: never make a route worse
+        if after.distance_m > before.distance_m:  # above 12 stops a heuristic: never make a route worse
             after = before
         first = len(rows) - len(planned) + 1
         for offset, (mission_id, leg, minutes) in enumerate(zip(after.order, after.legs_m, after.arrivals_min)):
