@@ -6,7 +6,7 @@ arrears_by_site.
 Arguments come from the data set: as_of is the last payment's date, periods are its month (site_kpis also
 over the year to date), the site, tenant and agent are the busiest ones of that owner (the tenant with the
 most payments, the agent with the most missions, or promises when there are no missions), the day of the
-agents' reads is the last day with missions. A read that cannot run gets a row saying why.
+agents' reads is the last day with missions (the routes': the last day with GPS fixes). A read that cannot run gets a row saying why.
 
 Usage (the database must hold a data set; `--seed large` loads one first if it is empty):
 
@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--seed", choices=["small", "demo", "large"], help="load this data set first if the database is empty")
     parser.add_argument("--as-of", default=None, help="date of the reads (default: the last payment's date)")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN (ANALYZE, BUFFERS) of each read")
+    parser.add_argument("--reads", default=None, help="only these reads (comma-separated names; default: every one)")
     args = parser.parse_args()
 
     base = Settings.from_env()
@@ -95,11 +96,14 @@ def main() -> None:
           f"{args.runs} runs each; row-level security {'on' if rt.settings.row_security else 'off'}.")
     print(f"Commit {commit}; {os.cpu_count()} cores, load average before the runs "
           f"{' / '.join(f'{x:.2f}' for x in os.getloadavg())}; one owner = {top_owner}, site {refs['site_ref']}, "
-          f"tenant {refs['tenant_ref']}, agent {refs['agent_ref']}, agents' day {refs['day']}.\n")
+          f"tenant {refs['tenant_ref']}, agent {refs['agent_ref']}, agents' day {refs['day']} (routes: {refs['routes_day']}).\n")
 
     print("| read | arguments | rows | cold p50 | cold p95 | warm p50 | warm p95 | rows/s cold |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
+    only = set(args.reads.split(",")) if args.reads else None
     for name, kwargs, why_not in cases(as_of, top_owner, refs):
+        if only is not None and name not in only:
+            continue
         label = ", ".join(f"{k}={v}" for k, v in kwargs.items() if k != "as_of") or "all owners"
         if why_not:
             print(f"| {name} | {label} | – | – | – | – | – | {why_not} |")
@@ -116,7 +120,7 @@ def main() -> None:
             cold, rows = timed(cold_read, args.runs)
             warm, _ = timed(lambda: reads.run(name, **kwargs), args.runs)
         except Exception as exc:  # noqa: BLE001 - a benchmark reports a failing read and goes on
-            print(f"| {name} | {label} | – | – | – | – | – | failed: {type(exc).__name__}: {str(exc)[:80]} |")
+            print(f"| {name} | {label} | – | – | – | – | – | failed: {type(exc).__name__}: {failure(exc)} |")
             continue
         p50 = statistics.median(cold)
         print(f"| {name} | {label} | {rows:,} | {p50 * 1000:.0f} ms | {percentile(cold, 0.95) * 1000:.0f} ms | "
@@ -125,6 +129,8 @@ def main() -> None:
         if args.explain:
             explain(rt.engine, name, spec.bind(kwargs))
 
+    if only is not None and "arrears_by_site" not in only:
+        return
     naive_times = []
     for _ in range(args.naive_runs):
         start = time.perf_counter()
@@ -133,6 +139,12 @@ def main() -> None:
         naive_times.append(time.perf_counter() - start)
     print(f"| arrears_by_site, naive pandas baseline | all owners | {counts['sites']:,} | "
           f"{statistics.median(naive_times) * 1000:.0f} ms | {max(naive_times) * 1000:.0f} ms | – | – | – |")
+
+
+def failure(exc: Exception) -> str:
+    """The first line of an error, short enough for a table cell."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return (text[0] if text else "")[:100].replace("|", "/")
 
 
 def measured_commit() -> str:
@@ -167,9 +179,12 @@ def pick_refs(engine, owner_ref: str, as_of: dt.date) -> dict:
         if agent_ref is None:
             agent_ref = one("SELECT a.agent_ref FROM promises p JOIN agents a ON a.id = p.agent_id "
                             "GROUP BY a.agent_ref ORDER BY count(*) DESC, a.agent_ref LIMIT 1")
+        routes_day = one("SELECT max((t AT TIME ZONE 'Africa/Conakry')::date) FROM agent_positions "
+                         "WHERE (t AT TIME ZONE 'Africa/Conakry')::date <= :d", d=as_of)
         full_name = one("SELECT full_name FROM tenants WHERE tenant_ref = :t", t=tenant_ref) or ""
     words = [w for w in full_name.split() if len(w) >= 3]
     return {"site_ref": site_ref, "tenant_ref": tenant_ref, "agent_ref": agent_ref, "day": day or as_of,
+            "routes_day": routes_day or day or as_of,
             "q": words[-1] if words else full_name}
 
 
@@ -198,6 +213,8 @@ def cases(as_of: dt.date, owner_ref: str, refs: dict) -> list[tuple[str, dict, s
         if any(kwargs.get(k) is None for k in ("site_ref", "tenant_ref", "agent_ref") if k in kwargs):
             why_not = "the data set has no " + ", ".join(k for k in ("site_ref", "tenant_ref", "agent_ref")
                                                          if k in kwargs and kwargs[k] is None)
+        if spec.name == "agent_routes":  # the last day with GPS fixes
+            kwargs["day"] = refs["routes_day"]
         out.append((spec.name, kwargs, why_not))
         if spec.name == "site_kpis":  # over the year to date as well: the widest window the apps ask for
             out.append((spec.name, {**kwargs, "date_from": as_of.replace(month=1, day=1)}, why_not))
@@ -210,7 +227,8 @@ def cases(as_of: dt.date, owner_ref: str, refs: dict) -> list[tuple[str, dict, s
 
 def main_after_seed(args) -> None:
     sys.argv = [sys.argv[0], "--runs", str(args.runs), "--naive-runs", str(args.naive_runs)] + (
-        ["--as-of", args.as_of] if args.as_of else []) + (["--explain"] if args.explain else [])
+        ["--as-of", args.as_of] if args.as_of else []) + (["--explain"] if args.explain else []) + (
+        ["--reads", args.reads] if args.reads else [])
     main()
 
 
