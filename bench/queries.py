@@ -1,5 +1,12 @@
-"""Benchmark of the data layer's reads: cold (the SQL runs) vs warm (a Redis hit), p50/p95, rows/s,
-and a naive baseline (raw tables pulled into pandas) for arrears_by_site.
+"""Benchmark of every registered read (`akig_data.reads.all_reads()`): cold (the read's tables' cache
+generation bumped, so the SQL runs) vs warm (a Redis hit), p50/p95, rows/s, for every owner and for one
+owner (the one with the most sites), and a naive baseline (raw tables pulled into pandas) for
+arrears_by_site.
+
+Arguments come from the data set: as_of is the last payment's date, periods are its month (site_kpis also
+over the year to date), the site, tenant and agent are the busiest ones of that owner (the tenant with the
+most payments, the agent with the most missions, or promises when there are no missions), the day of the
+agents' reads is the last day with missions (the routes': the last day with GPS fixes). A read that cannot run gets a row saying why.
 
 Usage (the database must hold a data set; `--seed large` loads one first if it is empty):
 
@@ -15,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -56,6 +65,7 @@ def main() -> None:
     parser.add_argument("--seed", choices=["small", "demo", "large"], help="load this data set first if the database is empty")
     parser.add_argument("--as-of", default=None, help="date of the reads (default: the last payment's date)")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN (ANALYZE, BUFFERS) of each read")
+    parser.add_argument("--reads", default=None, help="only these reads (comma-separated names; default: every one)")
     args = parser.parse_args()
 
     base = Settings.from_env()
@@ -79,46 +89,48 @@ def main() -> None:
     if counts["owners"] == 0:
         sys.exit("the database is empty: run with --seed large (or `akig demo seed --scale large`)")
     as_of = dt.date.fromisoformat(args.as_of) if args.as_of else last
-    month_start = as_of.replace(day=1)
+    refs = pick_refs(rt.engine, top_owner, as_of)
+    commit = measured_commit()
     print(f"Data: {counts['owners']:,} owners, {counts['sites']:,} sites, {counts['tenants']:,} tenants, "
           f"{counts['leases']:,} leases, {dues:,} dues, {counts['payments']:,} payments; as of {as_of}; "
-          f"{args.runs} runs each; row-level security {'on' if rt.settings.row_security else 'off'}.\n")
+          f"{args.runs} runs each; row-level security {'on' if rt.settings.row_security else 'off'}.")
+    print(f"Commit {commit}; {os.cpu_count()} cores, load average before the runs "
+          f"{' / '.join(f'{x:.2f}' for x in os.getloadavg())}; one owner = {top_owner}, site {refs['site_ref']}, "
+          f"tenant {refs['tenant_ref']}, agent {refs['agent_ref']}, agents' day {refs['day']} (routes: {refs['routes_day']}).\n")
 
-    cases = [
-        ("arrears_by_site", {"as_of": as_of}),
-        ("arrears_by_site", {"as_of": as_of, "owner_ref": top_owner}),
-        ("site_kpis", {"date_from": month_start, "date_to": as_of}),
-        ("site_kpis", {"date_from": month_start, "date_to": as_of, "owner_ref": top_owner}),
-        ("site_kpis", {"date_from": as_of.replace(month=1, day=1), "date_to": as_of}),
-        ("portfolio_summary", {"as_of": as_of}),
-        ("portfolio_summary", {"as_of": as_of, "owner_ref": top_owner}),
-        ("arrears_by_lease", {"as_of": as_of}),
-        ("arrears_by_lease", {"as_of": as_of, "owner_ref": top_owner}),
-        ("promises", {"as_of": as_of}),
-        ("good_payers", {"as_of": as_of}),
-        ("good_payers", {"as_of": as_of, "owner_ref": top_owner}),
-    ]
     print("| read | arguments | rows | cold p50 | cold p95 | warm p50 | warm p95 | rows/s cold |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for name, kwargs in cases:
-        spec = reads.get(name)
-        bound = spec.bind(kwargs)
-        def cold_read():
-            # the SQL as the server runs it: under the owner's row-level security scope (or every owner's)
-            with scope.scoped(bound.get("owner_ref") or scope.ALL):
-                return table_to_frame(spec.func(**bound))
-
-        cold, rows = timed(cold_read, args.runs)
-        reads.run(name, **kwargs)  # fill the cache
-        warm, _ = timed(lambda: reads.run(name, **kwargs), args.runs)
+    only = set(args.reads.split(",")) if args.reads else None
+    for name, kwargs, why_not in cases(as_of, top_owner, refs):
+        if only is not None and name not in only:
+            continue
         label = ", ".join(f"{k}={v}" for k, v in kwargs.items() if k != "as_of") or "all owners"
+        if why_not:
+            print(f"| {name} | {label} | – | – | – | – | – | {why_not} |")
+            continue
+        spec = reads.get(name)
+
+        def cold_read():
+            # a cache miss as a caller meets it: the read's tables' generation is bumped, the SQL runs
+            # (under the owner's row-level security scope, or every owner's) and its answer is cached
+            rt.memo.bump(spec.depends_on)
+            return reads.run(name, **kwargs)
+
+        try:
+            cold, rows = timed(cold_read, args.runs)
+            warm, _ = timed(lambda: reads.run(name, **kwargs), args.runs)
+        except Exception as exc:  # noqa: BLE001 - a benchmark reports a failing read and goes on
+            print(f"| {name} | {label} | – | – | – | – | – | failed: {type(exc).__name__}: {failure(exc)} |")
+            continue
         p50 = statistics.median(cold)
         print(f"| {name} | {label} | {rows:,} | {p50 * 1000:.0f} ms | {percentile(cold, 0.95) * 1000:.0f} ms | "
               f"{statistics.median(warm) * 1000:.1f} ms | {percentile(warm, 0.95) * 1000:.1f} ms | "
-              f"{rows / p50:,.0f} |")
+              f"{rows / p50:,.0f} |", flush=True)
         if args.explain:
-            explain(rt.engine, name, bound)
+            explain(rt.engine, name, spec.bind(kwargs))
 
+    if only is not None and "arrears_by_site" not in only:
+        return
     naive_times = []
     for _ in range(args.naive_runs):
         start = time.perf_counter()
@@ -129,9 +141,94 @@ def main() -> None:
           f"{statistics.median(naive_times) * 1000:.0f} ms | {max(naive_times) * 1000:.0f} ms | – | – | – |")
 
 
+def failure(exc: Exception) -> str:
+    """The first line of an error, short enough for a table cell."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return (text[0] if text else "")[:100].replace("|", "/")
+
+
+def measured_commit() -> str:
+    """The commit being measured (with `+changes` when the work tree differs from it)."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=10", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return head + (" +changes" if dirty else "")
+
+
+def pick_refs(engine, owner_ref: str, as_of: dt.date) -> dict:
+    """A site, a tenant, an agent and a day of the data set for the reads that need one."""
+    with engine.connect() as conn:
+        one = lambda sql, **kw: conn.execute(sa.text(sql), kw).scalar()  # noqa: E731
+        site_ref = one(
+            "SELECT s.site_ref FROM leases l JOIN sites s ON s.id = l.site_id JOIN owners o ON o.id = s.owner_id "
+            "WHERE o.owner_ref = :o GROUP BY s.site_ref ORDER BY count(*) DESC, s.site_ref LIMIT 1", o=owner_ref)
+        tenant_ref = one(
+            "SELECT t.tenant_ref FROM payments p JOIN leases l ON l.id = p.lease_id JOIN tenants t ON t.id = l.tenant_id "
+            "JOIN sites s ON s.id = l.site_id JOIN owners o ON o.id = s.owner_id "
+            "WHERE o.owner_ref = :o AND p.paid_on <= :d GROUP BY t.tenant_ref ORDER BY count(*) DESC, t.tenant_ref "
+            "LIMIT 1", o=owner_ref, d=as_of)
+        day = one("SELECT max(day) FROM missions WHERE day <= :d", d=as_of)
+        agent_ref = one(
+            "SELECT a.agent_ref FROM missions m JOIN agents a ON a.id = m.agent_id WHERE m.day = :d "
+            "GROUP BY a.agent_ref ORDER BY count(*) DESC, a.agent_ref LIMIT 1", d=day) if day else None
+        if agent_ref is None:
+            agent_ref = one("SELECT a.agent_ref FROM promises p JOIN agents a ON a.id = p.agent_id "
+                            "GROUP BY a.agent_ref ORDER BY count(*) DESC, a.agent_ref LIMIT 1")
+        routes_day = one("SELECT max((t AT TIME ZONE 'Africa/Conakry')::date) FROM agent_positions "
+                         "WHERE (t AT TIME ZONE 'Africa/Conakry')::date <= :d", d=as_of)
+        full_name = one("SELECT full_name FROM tenants WHERE tenant_ref = :t", t=tenant_ref) or ""
+    words = [w for w in full_name.split() if len(w) >= 3]
+    return {"site_ref": site_ref, "tenant_ref": tenant_ref, "agent_ref": agent_ref, "day": day or as_of,
+            "routes_day": routes_day or day or as_of,
+            "q": words[-1] if words else full_name}
+
+
+def cases(as_of: dt.date, owner_ref: str, refs: dict) -> list[tuple[str, dict, str | None]]:
+    """(read, arguments, why it cannot run or None) for every registered read: for every owner, then for
+    one owner when the read takes owner_ref."""
+    month_start = as_of.replace(day=1)
+    values = {
+        "as_of": as_of, "date_from": month_start, "date_to": as_of, "day": refs["day"], "month": month_start,
+        "site_ref": refs["site_ref"], "tenant_ref": refs["tenant_ref"], "agent_ref": refs["agent_ref"],
+        "q": refs["q"],
+    }
+    out: list[tuple[str, dict, str | None]] = []
+    for spec in reads.all_reads():
+        names = [p.name for p in spec.params]
+        kwargs = {}
+        missing = []
+        for p in spec.params:
+            if p.name == "owner_ref":
+                continue
+            if p.name in values and (p.required or p.name not in ("agent_ref",) or spec.name == "agent_daily"):
+                kwargs[p.name] = values[p.name]
+            elif p.required:
+                missing.append(p.name)
+        why_not = f"no value for {', '.join(missing)} in the data set" if missing else None
+        if any(kwargs.get(k) is None for k in ("site_ref", "tenant_ref", "agent_ref") if k in kwargs):
+            why_not = "the data set has no " + ", ".join(k for k in ("site_ref", "tenant_ref", "agent_ref")
+                                                         if k in kwargs and kwargs[k] is None)
+        if spec.name == "agent_routes":  # the last day with GPS fixes
+            kwargs["day"] = refs["routes_day"]
+        out.append((spec.name, kwargs, why_not))
+        if spec.name == "site_kpis":  # over the year to date as well: the widest window the apps ask for
+            out.append((spec.name, {**kwargs, "date_from": as_of.replace(month=1, day=1)}, why_not))
+        if "agent_ref" in names and spec.name != "agent_daily":  # one agent's view as well
+            out.append((spec.name, {**kwargs, "agent_ref": refs["agent_ref"]}, why_not))
+        if "owner_ref" in names:
+            out.append((spec.name, {**kwargs, "owner_ref": owner_ref}, why_not))
+    return out
+
+
 def main_after_seed(args) -> None:
     sys.argv = [sys.argv[0], "--runs", str(args.runs), "--naive-runs", str(args.naive_runs)] + (
-        ["--as-of", args.as_of] if args.as_of else []) + (["--explain"] if args.explain else [])
+        ["--as-of", args.as_of] if args.as_of else []) + (["--explain"] if args.explain else []) + (
+        ["--reads", args.reads] if args.reads else [])
     main()
 
 
