@@ -7,10 +7,14 @@ document (what the websocket's first answer carries), under cProfile.
     AKIG_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/akig_demo AKIG_REDIS_URL=redis://127.0.0.1:6379/0 \
         .venv/bin/python bench/profile_page.py /proprietaire [--role analyst] [--owner-ref OWN-0001] [--runs 3] [--top 25]
 
-The first build is not counted (imports, first reads); the next `--runs` are timed by phase and profiled
-together. Times are this process's CPU time (time.process_time), so that the machine's load does not count. Prints
-the phases' CPU time per page, the self time per library and the functions with the
-largest cumulative time; not a test.
+Without a server session Panel renders the deferred panes (charts, tables) at once, inside server_doc,
+where the server renders them in its thread pool once the browser connects: the CPU is the same, phase 2
+holds it. The first build is not counted (imports, first reads); the next `--runs` are timed by phase and
+profiled together. Times are this process's CPU time (time.process_time), so that the machine's load does
+not count; cProfile's own overhead does (a page costs about 4 to 5 times its unprofiled CPU). Prints the
+phases' CPU time per page, the self time per library, the cumulative time of a few parts (HoloViews
+panes, Tabulator, reads, Bokeh's model bookkeeping, serialisation) and the functions with the largest
+cumulative and self times; not a test.
 """
 
 from __future__ import annotations
@@ -45,9 +49,10 @@ PARTS = [
     ("HoloViews/GeoViews panes to Bokeh (panel HoloViews._get_model)", "panel/pane/holoviews.py", "_get_model"),
     ("  of which HoloViews plots built (holoviews Renderer.get_plot)", "holoviews/plotting/renderer.py", "get_plot"),
     ("Tabulator tables (panel Tabulator._get_model)", "panel/widgets/tables.py", "_get_model"),
-    ("Markdown/HTML panes (panel markup _get_model)", "panel/pane/markup.py", "_get_model"),
     ("the data layer's reads, Redis hit or SQL (akig_data Memo.get_or_compute)", "akig_data/memo.py", "get_or_compute"),
-    ("the template's own models (panel BasicTemplate._init_doc)", "panel/template/base.py", "_init_doc"),
+    ("HoloViews paths split into one dataset per path (holoviews Path.split)", "holoviews/element/path.py", "split"),
+    ("Bokeh collecting the document's models on each add_root (bokeh DocumentModelManager.recompute)",
+     "bokeh/document/models.py", "recompute"),
     ("document serialised (bokeh Document.to_json)", "bokeh/document/document.py", "to_json"),
 ]
 
@@ -69,7 +74,7 @@ def build(path: str, phases: dict[str, float]) -> Document:
         t4 = time.process_time()
     for name, seconds in (("1 view and panes built (Python objects, reads)", t1 - t0),
                           ("2 Bokeh models of the page, charts and tables included (server_doc)", t2 - t1),
-                          ("3 deferred panes rendered (onload)", t3 - t2),
+                          ("3 onload callbacks (deferred panes: none here, see above)", t3 - t2),
                           ("4 document serialised (to_json)", t4 - t3)):
         phases[name] += seconds
     return doc
