@@ -1,0 +1,196 @@
+"""Benchmark of every app's page in headless Chromium: for each app and each concurrency, the time from
+the HTTP GET to the KPI row (or the page's first meaningful element) and to the first chart drawn, p50 and
+p95; the server's CPU time per page opened and its resident memory after.
+
+    AKIG_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/akig_demo AKIG_REDIS_URL=redis://127.0.0.1:6379/0 \
+        .venv/bin/python bench/pages.py [--concurrency 1,8,20] [--loads 5] [--apps proprietaire,carte,...]
+
+The database holds a demo-scale data set (`akig demo seed --scale demo`). It starts its own `akig serve` on
+a free port (one process) and stops it at the end; it creates the accounts bench-analyst, bench-owner
+(OWN-0001), bench-ops and bench-manager (bench.dashboard.bench_cookie) in the database it points at.
+
+* Each app is opened once first, not counted (its module's imports, the templates, the first reads).
+* At concurrency C, max(loads, C) page loads run with C of them in flight at any time, each in its own
+  browser context (its own cookies and page) of one Chromium. Times run from page.goto.
+* Server CPU per page: the utime+stime (/proc/PID/stat) of the `akig serve` process and its children over
+  `loads` sequential opens of the page, minus what the idle server spends (its pollers, the live feed)
+  over the same wall time with no page open, divided by `loads`.
+* Server RSS: the process tree's resident memory once an app's loads are done (sessions not yet expired).
+
+Prints one Markdown table, with the commit measured, the cores and the load average; not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from akig_data import runtime  # noqa: E402
+from akig_data.config import Settings  # noqa: E402
+from bench.dashboard import ARGS, bench_cookie, percentile, start_server  # noqa: E402
+from bench.load import cpu_seconds, process_tree, stop_server  # noqa: E402
+
+KPI = ".akig-kpi-value"
+
+
+@dataclass(frozen=True)
+class Case:
+    key: str
+    path: str
+    role: str
+    label: str
+    first: str          # CSS selector of the first meaningful element
+    first_label: str
+    chart: bool         # does the page draw a chart (a canvas) without any click?
+    owner_ref: str | None = None
+
+
+CASES = [
+    Case("proprietaire", "/proprietaire", "analyst", "analyste (tous)", KPI, "KPI row", True),
+    Case("proprietaire-owner", "/proprietaire", "owner", "propriétaire OWN-0001", KPI, "KPI row", True,
+         owner_ref="OWN-0001"),
+    Case("carte", "/carte", "ops", "exploitation", ".akig-agents-table .tabulator-row, .akig-agents-table .tabulator",
+         "agents table", True),
+    Case("recouvrement", "/recouvrement", "manager", "responsable", KPI, "KPI row", False),
+    Case("classement", "/classement", "manager", "responsable", f"{KPI}, .alert", "podium", False),
+    Case("alertes", "/alertes", "manager", "responsable", KPI, "KPI row", False),
+]
+CHART_WAIT_MS = 30_000   # an app flagged with a chart that draws none by then is reported with "—"
+
+
+async def load(browser, url: str, cookie: str, case: Case) -> tuple[float, float | None]:
+    """Seconds from goto to the first meaningful element, and to the first chart's canvas (None: no chart)."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    await context.add_cookies([{"name": "user", "value": cookie, "url": url}])
+    page = await context.new_page()
+    await page.route("**/*", lambda route: route.continue_()
+                     if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1")) else route.abort())
+    start = time.perf_counter()
+    try:
+        await page.goto(url, timeout=300_000, wait_until="commit")
+        await page.wait_for_selector(case.first, timeout=300_000, state="attached")
+        first = time.perf_counter() - start
+        chart = None
+        if case.chart:
+            try:
+                await page.wait_for_selector("canvas", timeout=CHART_WAIT_MS, state="attached")
+                chart = time.perf_counter() - start
+            except Exception:  # playwright's TimeoutError: no chart on this page as it opens
+                chart = None
+    finally:
+        await context.close()
+    return first, chart
+
+
+async def concurrent(browser, url, cookie, case, total: int, width: int) -> list[tuple[float, float | None]]:
+    gate = asyncio.Semaphore(width)
+
+    async def one():
+        async with gate:
+            return await load(browser, url, cookie, case)
+
+    return await asyncio.gather(*[one() for _ in range(total)])
+
+
+def rss_mb(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def fmt(values) -> tuple[str, str]:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "—", "—"
+    return f"{statistics.median(values):.2f} s", f"{percentile(values, 0.95):.2f} s"
+
+
+async def run(proc, base: str, cases: list[Case], widths: list[int], loads: int) -> list[tuple]:
+    from playwright.async_api import async_playwright
+
+    rows = []
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
+        for case in cases:
+            url = base + case.path
+            cookie = bench_cookie(base, case.role, case.owner_ref)
+            await load(browser, url, cookie, case)  # the app's first open in this process: not counted
+            cpu_per_page = None
+            for width in widths:
+                if width == 1:
+                    pids = process_tree(proc.pid)
+                    cpu0, wall0 = cpu_seconds(pids), time.monotonic()
+                    results = [await load(browser, url, cookie, case) for _ in range(loads)]
+                    busy = cpu_seconds(process_tree(proc.pid)) - cpu0
+                    wall = time.monotonic() - wall0
+                    await asyncio.sleep(2)  # let the closed sessions' last messages settle
+                    idle0 = cpu_seconds(process_tree(proc.pid))
+                    await asyncio.sleep(wall)
+                    idle = cpu_seconds(process_tree(proc.pid)) - idle0
+                    cpu_per_page = (busy - idle) / loads
+                else:
+                    results = await concurrent(browser, url, cookie, case, max(loads, width), width)
+                rows.append((case, width, results, cpu_per_page if width == 1 else None,
+                             rss_mb(process_tree(proc.pid))))
+                print(f"  {case.key} ×{width}: done", file=sys.stderr, flush=True)
+        await browser.close()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--concurrency", default="1,8,20", help="comma-separated numbers of browsers at once")
+    parser.add_argument("--loads", type=int, default=5, help="page loads per app and concurrency (at least C)")
+    parser.add_argument("--apps", default=",".join(c.key for c in CASES),
+                        help="comma-separated among " + ", ".join(c.key for c in CASES))
+    args = parser.parse_args()
+    widths = [int(w) for w in args.concurrency.split(",")]
+    keys = args.apps.split(",")
+    unknown = [k for k in keys if k not in {c.key for c in CASES}]
+    if unknown:
+        raise SystemExit(f"unknown apps: {', '.join(unknown)}")
+    cases = [c for c in CASES if c.key in keys]
+    prefix = f"benchpages:{uuid.uuid4().hex[:6]}"
+    settings = Settings.from_env()
+    runtime.configure(Settings(**{**settings.__dict__, "cache_prefix": prefix}))
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    load_before = os.getloadavg()
+    proc, base = start_server(prefix)
+    try:
+        rows = asyncio.run(run(proc, base, cases, widths, args.loads))
+    finally:
+        stop_server(proc)
+    load_after = os.getloadavg()
+    print(f"Commit {commit}; {os.cpu_count()} cores; load average (1, 5, 15 min) "
+          f"{' '.join(f'{v:.2f}' for v in load_before)} before, {' '.join(f'{v:.2f}' for v in load_after)} after; "
+          f"{args.loads} loads per row (at least C), headless Chromium, one `akig serve` process.\n")
+    print("| app | as | C | loads | until | p50 | p95 | first chart p50 | p95 | server CPU / page | server RSS after |")
+    print("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+    for case, width, results, cpu, rss in rows:
+        first = fmt([r[0] for r in results])
+        chart = fmt([r[1] for r in results]) if case.chart else ("—", "—")
+        print(f"| {case.path} | {case.label} | {width} | {len(results)} | {case.first_label} | {first[0]} | {first[1]} "
+              f"| {chart[0]} | {chart[1]} | {f'{cpu:.2f} s' if cpu is not None else '—'} | {rss:.0f} MB |")
+
+
+if __name__ == "__main__":
+    main()
