@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 import urllib.request
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -103,6 +104,10 @@ def test_several_processes_add_up_on_metrics(small_db, redis_url, tmp_path):
         before = value(scrape(base), count, route="/api/health", status="200")   # start_server's own polls
         for _ in range(20):
             urllib.request.urlopen(base + "/api/health", timeout=10).read()
+        # A request is counted as Tornado logs it, just after its answer is sent: wait for the last one.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and value(scrape(base), count, route="/api/health", status="200") < before + 20:
+            time.sleep(0.1)
         # Whichever process answers the scrape, it reports all 20 requests, whichever process answered them.
         seen = {value(scrape(base), count, route="/api/health", status="200") for _ in range(6)}
         assert seen == {before + 20}
