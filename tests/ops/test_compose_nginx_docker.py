@@ -45,7 +45,7 @@ DOCKERFILE = REPO / "Dockerfile"
 ENTRYPOINT = REPO / "ops" / "docker" / "entrypoint.sh"
 PROMETHEUS_YML = REPO / "ops" / "prometheus.yml"
 
-# docs: /tmp/helpers/contract.md ("Compose service names")
+# The compose services, as docs/how-to/deploy-with-compose.md names them
 SERVICES = {"app", "nginx", "postgres", "redis", "prometheus", "grafana",
             "postgres-exporter", "redis-exporter", "node-exporter"}
 
