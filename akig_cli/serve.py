@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -89,7 +90,10 @@ def _serve_as_app_role(runtime, production: bool) -> None:
         return
     finally:
         engine.dispose()
-    os.environ["AKIG_DATABASE_URL"] = app_url.render_as_string(hide_password=False)
+    from akig_data import runtime as runtime_module
+
+    runtime_module.configure(dataclasses.replace(runtime.settings,
+                                                 database_url=app_url.render_as_string(hide_password=False)))
     typer.echo(f"Serving as {role} (row-level security enforced; migrations ran as {make_url(runtime.database_url).username})")
 
 

@@ -60,6 +60,7 @@ class Runtime:
 
 
 _runtime: Runtime | None = None
+_kept_settings: Settings | None = None   # what `reset(keep_settings=True)` leaves for the next use
 _lock = threading.Lock()
 
 
@@ -114,16 +115,20 @@ def configure(
 
 
 def get_runtime() -> Runtime:
-    """The configured runtime, configured from the environment on first use."""
+    """The configured runtime, configured on first use: with the settings a `reset(keep_settings=True)`
+    kept, else from the environment."""
     if _runtime is None:
-        return configure()
+        return configure(_kept_settings)
     return _runtime
 
 
-def reset() -> None:
-    """Close and forget the runtime (tests)."""
-    global _runtime
+def reset(keep_settings: bool = False) -> None:
+    """Close and forget the runtime. `keep_settings`: its connections go (none may cross a fork) but
+    its settings stay for the next use, e.g. the server's application-role URL chosen at start."""
+    global _runtime, _kept_settings
     with _lock:
+        kept = _runtime.settings if keep_settings and _runtime is not None else None
         if _runtime is not None:
             _runtime.close()
         _runtime = None
+        _kept_settings = kept

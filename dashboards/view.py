@@ -111,9 +111,12 @@ class View(pn.viewable.Viewer):
                 notify_warning(f"Paramètre d'adresse ignoré : {self.url_keys.get(name, name)}={value}")
 
     # -- the page ----------------------------------------------------------------------------------
-    def main(self) -> list:
-        """The main area's objects."""
-        raise NotImplementedError
+    # Each app defines `main(self) -> list`, the main area's objects (checked when the class is made).
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not callable(getattr(cls, "main", None)):
+            raise TypeError(f"{cls.__name__} must define main(), the objects of the page's main area")
 
     def sidebar(self) -> list:
         """The sidebar's objects (the filters); none by default."""

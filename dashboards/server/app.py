@@ -81,7 +81,7 @@ def serve(port: int = 5006, address: str = "127.0.0.1", num_procs: int = 1, show
     auth_settings = auth.AuthSettings.from_env()  # refuses production without a cookie secret
     auth.configure(auth_settings)
     scope.set_principal_resolver(auth.session_principal)  # every read of a session is restricted to its user
-    runtime.reset()  # no pooled connection may cross a fork
+    runtime.reset(keep_settings=True)  # no pooled connection may cross a fork; the settings (app role) stay
     pn.extension("tabulator", notifications=True)
     pn.config.loading_indicator = True
     # Deferred panes (charts, tables) render in a thread pool: the event loop stays free to answer the

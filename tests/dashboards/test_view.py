@@ -146,3 +146,9 @@ def test_an_app_embeds_inside_a_column(small_data):
     shown = texts(page)
     assert "Ma page" in shown and "Synthèse du portefeuille" in shown and "Podium du jour" in shown
     assert "Impayés" in texts(home.summary())
+
+
+def test_a_view_without_a_main_area_is_refused_when_its_class_is_made():
+    with pytest.raises(TypeError, match="must define main"):
+        class NoMain(View):
+            title = "Sans contenu"
