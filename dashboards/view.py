@@ -111,11 +111,12 @@ class View(pn.viewable.Viewer):
                 notify_warning(f"Paramètre d'adresse ignoré : {self.url_keys.get(name, name)}={value}")
 
     # -- the page ----------------------------------------------------------------------------------
-    # Each app defines `main(self) -> list`, the main area's objects (checked when the class is made).
+    # Each app defines `main(self) -> list`, the main area's objects, unless it draws itself with its own
+    # `__panel__` (a card with one pane); checked when the class is made.
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if not callable(getattr(cls, "main", None)):
+        if not callable(getattr(cls, "main", None)) and cls.__panel__ is View.__panel__:
             raise TypeError(f"{cls.__name__} must define main(), the objects of the page's main area")
 
     def sidebar(self) -> list:
