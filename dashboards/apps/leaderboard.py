@@ -4,7 +4,6 @@ and `agent_daily` reads (so the page and the API agree)."""
 
 from __future__ import annotations
 
-import holoviews as hv
 import pandas as pd
 import panel as pn
 import param
@@ -90,16 +89,8 @@ class Leaderboards(View):
                      f"{fmt_int(row['calls'])} appels, {fmt_int(row['visits'])} visites"),
             kpi_card("Promesses", fmt_int(row["promises"]), f"{fmt_gnf(row['promised'])} promis"),
             sizing_mode="stretch_width")
-        frame = daily.assign(Jour=[d.strftime("%d/%m") for d in daily["day"]],
-                             Encaissé=daily["collected"].astype("float64") / 1e6,
-                             Contacts=daily["right_party_contacts"].astype("int64"))
-        bars = hv.Bars(frame, "Jour", ["Encaissé"]).opts(
-            color=charts.PAID_COLOR, responsive=True, height=260, ylabel="millions GNF", xlabel="", xrotation=45,
-            title=f"{row['agent_name']} : encaissé par jour", tools=["hover"], toolbar="above")
-        contacts = hv.Curve(frame, "Jour", "Contacts").opts(color="#f2994a", line_width=3, responsive=True, height=260,
-                                                           title="Contacts utiles par jour", xrotation=45, tools=["hover"])
-        return pn.Column(cards, pn.Row(pn.pane.HoloViews(bars, sizing_mode="stretch_width"),
-                                       pn.pane.HoloViews(contacts, sizing_mode="stretch_width")),
+        return pn.Column(cards, pn.Row(charts.daily_collected(daily, f"{row['agent_name']} : encaissé par jour"),
+                                       charts.daily_contacts(daily, "Contacts utiles par jour")),
                          sizing_mode="stretch_width")
 
     def main(self):
