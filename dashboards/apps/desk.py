@@ -26,7 +26,7 @@ from dashboards.labels_fr import ACTION_KIND, MISSION_REASON, MISSION_STATUS, OU
 from dashboards.parts.forms import ActionForms
 from dashboards.parts.report_download import report_card
 from dashboards.view import View, guarded
-from dashboards.widgets.cards import kpi_card
+from dashboards.widgets.cards import kpi_card, kpi_row
 from dashboards.widgets.tables import table
 from dashboards.parts.tenant_card import TenantDetail
 
@@ -139,7 +139,7 @@ class Desk(View):
         stats = reads.daily_stats(day=self.day)
         total = stats[stats["is_total"]]
         row = total.iloc[0] if len(total) else None
-        cards = pn.FlexBox(*[
+        cards = kpi_row([
             kpi_card("Appels", fmt_int(row["calls"] if row is not None else 0),
                      f"{fmt_int(row['right_party_contacts'] if row is not None else 0)} contacts utiles"),
             kpi_card("Visites", fmt_int(row["visits"] if row is not None else 0),
@@ -147,7 +147,7 @@ class Desk(View):
             kpi_card("Promesses", fmt_int(row["promises"] if row is not None else 0),
                      fmt_gnf(row["promised"] if row is not None else 0)),
             kpi_card("Encaissé", fmt_gnf(row["collected"] if row is not None else 0), f"le {self.day:%d/%m/%Y}"),
-        ], flex_wrap="wrap", sizing_mode="stretch_width")
+        ])
         by_agent = stats[~stats["is_total"]].rename(columns={
             "agent_ref": "Agent", "agent_name": "Nom", "calls": "Appels", "right_party_contacts": "Contacts utiles",
             "visits": "Visites", "visits_with_proof": "Avec preuve", "promises": "Promesses",

@@ -18,7 +18,7 @@ from dashboards.escape import escape_markdown
 from dashboards.format import fmt_gnf, fmt_int, fmt_rate
 from dashboards.labels_fr import PAYER_BADGE
 from dashboards.view import View, guarded
-from dashboards.widgets.cards import kpi_card
+from dashboards.widgets.cards import kpi_card, kpi_row
 from dashboards.parts.downloads import export_buttons
 from dashboards.parts.report_download import report_card
 from dashboards.parts.site_card import SiteDetail, late_tenants_display
@@ -164,7 +164,7 @@ class OwnerDashboard(View):
                      f"période précédente : {data['previous_period'].label}",
                      change(now["due"], before["due"], good_when_up=None)),
         ]
-        return pn.FlexBox(*cards, flex_wrap="wrap", sizing_mode="stretch_width")
+        return kpi_row(cards)
 
     def trend_charts(self):
         trend = self.trend_frame()

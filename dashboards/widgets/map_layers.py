@@ -15,6 +15,9 @@ import pandas as pd
 
 from dashboards.format import fmt_gnf
 
+if "bokeh" not in hv.Store.renderers:   # the layers are drawn by HoloViews' Bokeh backend
+    hv.extension("bokeh", logo=False)
+
 PLATE = ccrs.PlateCarree()
 # Days late -> colour: 0–30 yellow, 31–60 orange, 61–90 red, 90+ dark red.
 BUCKETS = (("0–30 j", 30, "#f2c94c"), ("31–60 j", 60, "#f2994a"), ("61–90 j", 90, "#eb5757"), ("90 j et +", None, "#7b1010"))
