@@ -6,7 +6,7 @@ p95; the server's CPU time per page opened and its resident memory after.
         .venv/bin/python bench/pages.py [--concurrency 1,8,20] [--loads 5] [--apps proprietaire,carte,...]
 
 The database holds a demo-scale data set (`akig demo seed --scale demo`). It starts its own `akig serve` on
-a free port (one process) and stops it at the end; it creates the accounts bench-analyst, bench-owner
+a free port (one process, or `--procs N`) and stops it at the end; it creates the accounts bench-analyst, bench-owner
 (OWN-0001), bench-ops and bench-manager (bench.dashboard.bench_cookie) in the database it points at.
 
 * Each app is opened once first, not counted (its module's imports, the templates, the first reads).
@@ -181,6 +181,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", default="1,8,20", help="comma-separated numbers of browsers at once")
     parser.add_argument("--loads", type=int, default=5, help="page loads per app and concurrency (at least C)")
+    parser.add_argument("--procs", type=int, default=1, help="akig serve --num-procs (default 1)")
     parser.add_argument("--apps", default=",".join(c.key for c in CASES),
                         help="comma-separated among " + ", ".join(c.key for c in CASES))
     args = parser.parse_args()
@@ -196,7 +197,7 @@ def main() -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
     load_before = os.getloadavg()
-    proc, base = start_server(prefix)
+    proc, base = start_server(prefix, procs=args.procs)
     try:
         rows = asyncio.run(run(proc, base, cases, widths, args.loads))
     finally:
@@ -204,7 +205,7 @@ def main() -> None:
     load_after = os.getloadavg()
     print(f"Commit {commit}; {os.cpu_count()} cores; load average (1, 5, 15 min) "
           f"{' '.join(f'{v:.2f}' for v in load_before)} before, {' '.join(f'{v:.2f}' for v in load_after)} after; "
-          f"{args.loads} loads per row (at least C), headless Chromium, one `akig serve` process.\n")
+          f"{args.loads} loads per row (at least C), headless Chromium, `akig serve --num-procs {args.procs}`.\n")
     print("| app | as | C | loads | until | p50 | p95 | first chart p50 | p95 | server CPU / page | server RSS after |")
     print("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
     for case, width, results, cpu, rss in rows:
