@@ -18,8 +18,8 @@
 --     and new);
 --   * leases moved to another site (a unit or its lease moved) or deleted -> every month of the old and
 --     new sites.
--- A statement touching many cells (a bulk load, the horizon) recomputes the whole of the sites concerned
--- in one aggregate pass instead of cell by cell. The functions are SECURITY DEFINER, as 008's are for
+-- A statement touching many cells (a bulk load, the horizon moving on) recomputes the sites concerned over
+-- the months concerned in one aggregate pass instead of cell by cell. The functions are SECURITY DEFINER, as 008's are for
 -- the other derived tables, so a write keeps the totals exact whatever its writer can see.
 -- site_month_totals_drift, like lease_dues_drift, lists the cells that disagree with their sources.
 
@@ -39,8 +39,10 @@ CREATE POLICY site_month_totals_all ON site_month_totals TO akig_read_all USING 
 CREATE POLICY site_month_totals_owner ON site_month_totals TO akig_read_owner USING (site_id IN (SELECT id FROM sites));
 GRANT SELECT ON site_month_totals TO akig_read_all, akig_read_owner;
 
--- Every month of the given sites, recomputed in one pass.
-CREATE FUNCTION site_month_totals_refresh_sites(p_sites bigint[]) RETURNS void
+-- Every month from p_from_mi to p_to_mi (NULL: without that bound) of the given sites, recomputed in one
+-- pass.
+CREATE FUNCTION site_month_totals_refresh_sites(p_sites bigint[], p_from_mi integer DEFAULT NULL,
+                                                p_to_mi integer DEFAULT NULL) RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
     WITH s AS (
         SELECT DISTINCT x.site_id FROM unnest(p_sites) AS x(site_id) WHERE x.site_id IS NOT NULL
@@ -50,14 +52,21 @@ LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
           FROM (SELECT l.site_id, d.mi, d.amount AS due, 1 AS dues, d.on_time::integer AS on_time, 0::bigint AS collected
                   FROM lease_dues d JOIN leases l ON l.id = d.lease_id
                  WHERE l.site_id IN (SELECT site_id FROM s)
+                   AND d.due_date >= coalesce(due_in_month(p_from_mi, 1), '-infinity'::date)
+                   AND d.due_date < coalesce(due_in_month(p_to_mi + 1, 1), 'infinity'::date)
                 UNION ALL
                 SELECT l.site_id, month_idx(p.paid_on), 0, 0, 0, p.amount
                   FROM payments p JOIN leases l ON l.id = p.lease_id
-                 WHERE l.site_id IN (SELECT site_id FROM s)) e
+                 WHERE l.site_id IN (SELECT site_id FROM s)
+                   AND p.paid_on >= coalesce(due_in_month(p_from_mi, 1), '-infinity'::date)
+                   AND p.paid_on < coalesce(due_in_month(p_to_mi + 1, 1), 'infinity'::date)
+                   AND p.paid_at >= coalesce((due_in_month(p_from_mi, 1) - 1)::timestamp AT TIME ZONE 'UTC', '-infinity')
+                   AND p.paid_at < coalesce((due_in_month(p_to_mi + 1, 1) + 1)::timestamp AT TIME ZONE 'UTC', 'infinity')) e
          GROUP BY e.site_id, e.mi
     ), gone AS (
         DELETE FROM site_month_totals t
          WHERE t.site_id IN (SELECT site_id FROM s)
+           AND t.mi >= coalesce(p_from_mi, -2147483648) AND t.mi <= coalesce(p_to_mi, 2147483647)
            AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.site_id = t.site_id AND f.mi = t.mi)
     )
     INSERT INTO site_month_totals AS t (site_id, mi, due, dues, on_time, collected)
@@ -68,8 +77,8 @@ LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
            IS DISTINCT FROM (EXCLUDED.due, EXCLUDED.dues, EXCLUDED.on_time, EXCLUDED.collected)
 $$;
 
--- The given (site, month) cells, recomputed through the sites' leases; more than 2,000 cells: their
--- sites whole, in one pass.
+-- The given (site, month) cells, recomputed through the sites' leases; more than 2,000 cells: their sites
+-- over the cells' months, in one pass (a bulk load, the dues horizon moving on).
 CREATE FUNCTION site_month_totals_refresh(p_sites bigint[], p_mis integer[]) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
@@ -79,7 +88,8 @@ DECLARE
     v_to timestamptz := (due_in_month((SELECT max(m) FROM unnest(p_mis) AS m) + 1, 1) + 1)::timestamp AT TIME ZONE 'UTC';
 BEGIN
     IF cardinality(p_sites) > 2000 THEN
-        PERFORM site_month_totals_refresh_sites(p_sites);
+        PERFORM site_month_totals_refresh_sites(p_sites, (SELECT min(m) FROM unnest(p_mis) AS m),
+                                                (SELECT max(m) FROM unnest(p_mis) AS m));
         RETURN;
     END IF;
     WITH k AS (
@@ -120,11 +130,11 @@ DECLARE
     v_mis integer[];
 BEGIN
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        SELECT array_agg(l.site_id), array_agg(k.mi) INTO v_sites, v_mis
-          FROM (SELECT DISTINCT lease_id, mi FROM new_rows) k JOIN leases l ON l.id = k.lease_id;
+        SELECT array_agg(c.site_id), array_agg(c.mi) INTO v_sites, v_mis
+          FROM (SELECT DISTINCT l.site_id, k.mi FROM new_rows k JOIN leases l ON l.id = k.lease_id) c;
     ELSE
-        SELECT array_agg(l.site_id), array_agg(k.mi) INTO v_sites, v_mis
-          FROM (SELECT DISTINCT lease_id, mi FROM old_rows) k JOIN leases l ON l.id = k.lease_id;
+        SELECT array_agg(c.site_id), array_agg(c.mi) INTO v_sites, v_mis
+          FROM (SELECT DISTINCT l.site_id, k.mi FROM old_rows k JOIN leases l ON l.id = k.lease_id) c;
     END IF;
     IF v_sites IS NOT NULL THEN
         PERFORM site_month_totals_refresh(v_sites, v_mis);
@@ -147,16 +157,18 @@ DECLARE
     v_mis integer[];
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        SELECT array_agg(l.site_id), array_agg(k.mi) INTO v_sites, v_mis
-          FROM (SELECT DISTINCT lease_id, month_idx(paid_on) AS mi FROM new_rows) k JOIN leases l ON l.id = k.lease_id;
+        SELECT array_agg(c.site_id), array_agg(c.mi) INTO v_sites, v_mis
+          FROM (SELECT DISTINCT l.site_id, month_idx(k.paid_on) AS mi
+                  FROM new_rows k JOIN leases l ON l.id = k.lease_id) c;
     ELSIF TG_OP = 'DELETE' THEN
-        SELECT array_agg(l.site_id), array_agg(k.mi) INTO v_sites, v_mis
-          FROM (SELECT DISTINCT lease_id, month_idx(paid_on) AS mi FROM old_rows) k JOIN leases l ON l.id = k.lease_id;
+        SELECT array_agg(c.site_id), array_agg(c.mi) INTO v_sites, v_mis
+          FROM (SELECT DISTINCT l.site_id, month_idx(k.paid_on) AS mi
+                  FROM old_rows k JOIN leases l ON l.id = k.lease_id) c;
     ELSE
-        SELECT array_agg(l.site_id), array_agg(k.mi) INTO v_sites, v_mis
-          FROM (SELECT lease_id, month_idx(paid_on) AS mi FROM new_rows
+        SELECT array_agg(c.site_id), array_agg(c.mi) INTO v_sites, v_mis
+          FROM (SELECT l.site_id, month_idx(k.paid_on) AS mi FROM new_rows k JOIN leases l ON l.id = k.lease_id
                 UNION
-                SELECT lease_id, month_idx(paid_on) FROM old_rows) k JOIN leases l ON l.id = k.lease_id;
+                SELECT l.site_id, month_idx(k.paid_on) FROM old_rows k JOIN leases l ON l.id = k.lease_id) c;
     END IF;
     IF v_sites IS NOT NULL THEN
         PERFORM site_month_totals_refresh(v_sites, v_mis);
@@ -211,12 +223,12 @@ CREATE TRIGGER leases_site_months_update AFTER UPDATE ON leases
 CREATE TRIGGER leases_site_months_delete AFTER DELETE ON leases
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION leases_site_months_on_delete();
 
-REVOKE EXECUTE ON FUNCTION site_month_totals_refresh_sites(bigint[]), site_month_totals_refresh(bigint[], integer[]),
+REVOKE EXECUTE ON FUNCTION site_month_totals_refresh_sites(bigint[], integer, integer), site_month_totals_refresh(bigint[], integer[]),
     lease_dues_site_months(), payments_site_months(), payments_site_months_on_truncate(),
     leases_site_months_on_update(), leases_site_months_on_delete()
 FROM PUBLIC;
 
--- A self-check for tests and `akig db check`: cells that disagree with lease_dues and payments.
+-- A self-check for the tests: cells that disagree with lease_dues and payments.
 CREATE VIEW site_month_totals_drift AS
 WITH expected AS (
     SELECT e.site_id, e.mi, sum(e.due)::bigint AS due, sum(e.dues)::integer AS dues,
