@@ -97,10 +97,11 @@ class LiveMap(View):
         self.draw_sites()
         self.draw_routes()
         agents = self.sources["agents"].data
-        layers.fit(self.map.figure, [*communes[0]["xs"], agents["x"]], [*communes[0]["ys"], agents["y"]])
+        layers.fit(self.map.figure, [*communes["xs"], agents["x"]], [*communes["ys"], agents["y"]])
         self.param.watch(self._tracks_toggled, "show_tracks")
         self.param.watch(lambda _e: self.draw_sites(), ["owner_ref", "commune", "min_arrears", "min_days_late"])
-        self.param.watch(lambda _e: self.draw_routes(), ["agent_ref", "show_routes", "routes_version"])
+        self.param.watch(lambda _e: self.draw_routes(), ["show_routes", "routes_version"])
+        self.param.watch(lambda _e: self._number_stops(), ["agent_ref"])
         self.db_watch.param.watch(self._database_back, "available")
         doc = pn.state.curdoc
         if doc is not None:
@@ -160,13 +161,11 @@ class LiveMap(View):
     def _fill_sources(self, snapshot: Snapshot, tracks: bool) -> None:
         """The snapshot's agents, names and (at most every TRACKS_EVERY_S) tracks into their sources; the
         columns are built by the first map that needs them and shared by every other open map."""
-        points, names = snapshot.derived("agents", lambda: layers.agents_columns(snapshot.agents))
-        self.map.show("agents", points)
-        self.map.show("names", names)
+        self.map.show("agents", snapshot.derived("agents", lambda: layers.agents_columns(snapshot.agents)))
         if tracks:
             self._tracks_sent = time.monotonic()
             shown = (snapshot.derived("tracks", lambda: layers.tracks_columns(snapshot.tracks)) if self.show_tracks
-                     else layers.empty(("xs", "ys", "agent_ref")))
+                     else layers.empty(layers.LINE_KEYS))
             self.map.show("tracks", shown)
 
     def _table_clicked(self, event) -> None:
@@ -199,8 +198,12 @@ class LiveMap(View):
                 self._report(exc)
         lines, stops = layers.shared("routes", frame, layers.routes_columns)
         self.map.show("routes", lines)
-        self.map.show("stops", stops)
-        self.map.show("numbers", layers.stop_numbers(stops, self.agent_ref or None))
+        self.map.show("stops", stops | {"label": layers.stop_numbers(stops, self.agent_ref or None)})
+
+    def _number_stops(self) -> None:
+        """The followed agent changed: only the stops' labels change (one column sent to the browser)."""
+        stops = self.sources["stops"].data
+        stops["label"] = layers.stop_numbers(stops, self.agent_ref or None)
 
     def _database_back(self, event) -> None:
         if event.new:
@@ -287,4 +290,5 @@ class LiveMap(View):
             from dashboards.parts.replay import Replay
 
             tabs.append(("Rejouer une journée", Replay(sites=self.sites)))
-        return [pn.Tabs(*tabs, sizing_mode="stretch_width")]
+        # dynamic: the replay's map is drawn when its tab is opened, not with every page of the live map
+        return [pn.Tabs(*tabs, sizing_mode="stretch_width", dynamic=True)]

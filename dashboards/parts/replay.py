@@ -54,7 +54,7 @@ class Replay(pn.viewable.Viewer):
                                              css_classes=["akig-replay-summary"])
         communes = layers.shared("communes", sites[["commune", "lon", "lat"]], layers.commune_columns)
         self.map = layers.ReplayFigure(get_runtime().settings.tiles_url, MAP_HEIGHT, communes)
-        layers.fit(self.map.figure, communes[0]["xs"], communes[0]["ys"])
+        layers.fit(self.map.figure, communes["xs"], communes["ys"])
         self.param.watch(self._load, ["agent_ref", "day"])
         self.param.watch(lambda event: self._show_summary(), ["step"])
 
@@ -96,15 +96,16 @@ class Replay(pn.viewable.Viewer):
             x, y = layers.mercator(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float))
             return {"x": x, "y": y}
 
+        whole, done = xy(track), xy(shown)
         proof = ["oui" if p else "non" for p in visits["proof"]]
         return {
-            "whole": xy(track),
-            "done": xy(shown),
+            "path": {"xs": [whole["x"], done["x"]], "ys": [whole["y"], done["y"]], "alpha": [0.2, 1.0],
+                     "width": [2, 3]},
             "here": xy(shown.tail(1)),
             "visits": xy(visits) | {
                 "site_name": [str(n) for n in visits["site_name"]],
                 "heure": [pd.Timestamp(t).strftime("%H:%M") for t in visits["visited_at"]],
-                "resultat": [OUTCOME.get(o, o) for o in visits["outcome"]],
+                "resultat": [str(OUTCOME.get(o, o)) for o in visits["outcome"]],
                 "preuve": proof,
                 "distance": [("—" if pd.isna(d) else f"{d:.0f} m") for d in visits["distance_m"]],
                 "colour": [layers.ACTIVE_COLOUR if p == "oui" else layers.MISSING_COLOUR for p in proof],

@@ -20,8 +20,8 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from bokeh.models import ColumnDataSource, HoverTool, Range1d, WMTSTileSource
-from bokeh.plotting import figure
+from bokeh.models import (BoxZoomTool, ColumnDataSource, HoverTool, LabelSet, MultiLine, PanTool, Patches, Plot,
+                          Range1d, ResetTool, SaveTool, Scatter, Toolbar, WheelZoomTool, WMTSTileSource)
 
 from dashboards.format import fmt_gnf
 
@@ -172,13 +172,13 @@ def _projected(table: pd.DataFrame) -> dict:
     return data
 
 
-def agents_columns(frame: pd.DataFrame) -> tuple[dict, dict]:
-    """(markers, names): every agent with a position, green or grey ("inactif": no fix for 10 minutes);
-    names next to the active ones only."""
+def agents_columns(frame: pd.DataFrame) -> dict:
+    """Every agent with a position, green or grey ("inactif": no fix for 10 minutes); `name` is the text
+    drawn next to the marker, empty for inactive agents."""
     table = agents_data(frame)
-    names = table[table["statut"] == "actif"]
-    x, y = mercator(names["lon"], names["lat"])
-    return _projected(table), {"x": x, "y": y, "full_name": [str(n) for n in names["full_name"]]}
+    data = _projected(table)
+    data["name"] = [n if s == "actif" else "" for n, s in zip(data["full_name"], data["statut"])]
+    return data
 
 
 def tracks_columns(by_agent: dict[str, pd.DataFrame]) -> dict:
@@ -219,16 +219,15 @@ def routes_columns(missions: pd.DataFrame) -> tuple[dict, dict]:
     return {"xs": xs, "ys": ys, "agent_ref": line_refs}, stops
 
 
-def stop_numbers(stops: dict, agent_ref: str | None) -> dict:
-    """The numbers of `agent_ref`'s stops (all agents' numbers at once would cover the city)."""
-    keep = [i for i, a in enumerate(stops["agent_ref"]) if agent_ref and a == agent_ref]
-    return {"x": np.asarray(stops["x"])[keep], "y": np.asarray(stops["y"])[keep],
-            "numero": [stops["numero"][i] for i in keep]}
+def stop_numbers(stops: dict, agent_ref: str | None) -> list[str]:
+    """The stops' labels: the followed agent's stops show their number, the others none (all agents'
+    numbers at once would cover the city)."""
+    return [n if agent_ref and a == agent_ref else "" for n, a in zip(stops["numero"], stops["agent_ref"])]
 
 
-def commune_columns(sites: pd.DataFrame) -> tuple[dict, dict]:
-    """(outlines, names): where each commune's sites lie (their convex hull, 150 m wide at least): we ship
-    no official boundaries, and this outline needs no internet."""
+def commune_columns(sites: pd.DataFrame) -> dict:
+    """Where each commune's sites lie (their convex hull, 150 m wide at least; `x`, `y`: where its name
+    goes): we ship no official boundaries, and this outline needs no internet."""
     from shapely.geometry import MultiPoint
 
     xs, ys, communes, label_x, label_y = [], [], [], [], []
@@ -242,8 +241,8 @@ def commune_columns(sites: pd.DataFrame) -> tuple[dict, dict]:
         cx, cy = mercator([hull.centroid.x], [hull.centroid.y])
         label_x.append(float(cx[0]))
         label_y.append(float(cy[0]))
-    return ({"xs": xs, "ys": ys, "commune": communes},
-            {"x": np.asarray(label_x, dtype="float64"), "y": np.asarray(label_y, dtype="float64"), "commune": communes})
+    return {"xs": xs, "ys": ys, "commune": communes, "x": np.asarray(label_x, dtype="float64"),
+            "y": np.asarray(label_y, dtype="float64")}
 
 
 def empty(keys) -> dict:
@@ -263,19 +262,19 @@ VISIT_TOOLTIPS = [("Site", "@site_name"), ("Heure", "@heure"), ("Résultat", "@r
                   ("Preuve de présence", "@preuve"), ("Distance au site", "@distance")]
 
 
-def base_figure(tiles_url: str, height: int, name: str):
-    """A Web Mercator figure without axes, over the basemap tiles (an XYZ URL with {X}, {Y}, {Z}; none when
-    the setting is off). Unreachable tiles (no internet) leave the background blank; every layer still
-    draws."""
-    fig = figure(height=height, sizing_mode="stretch_width", x_axis_type="mercator", y_axis_type="mercator",
-                 x_axis_location=None, y_axis_location=None, tools="pan,wheel_zoom,box_zoom,reset,save",
-                 active_scroll="wheel_zoom", toolbar_location="above", x_range=Range1d(), y_range=Range1d(),
-                 min_border=5, name=name, background_fill_color="#f4f1ea")
-    fig.center = []          # no grid lines over a map
-    fig.toolbar.logo = None
+def base_figure(tiles_url: str, height: int, name: str) -> Plot:
+    """A Web Mercator map without axes, grid or title, over the basemap tiles (an XYZ URL with {X}, {Y},
+    {Z}; none when the setting is off). Unreachable tiles (no internet) leave the background blank; every
+    layer still draws. A bare `Plot` rather than `figure`: `figure` adds axes, grids, a title and
+    selection variants of each glyph, models of their own that each page would build and walk for nothing."""
+    wheel = WheelZoomTool()
+    plot = Plot(height=height, sizing_mode="stretch_width", x_range=Range1d(), y_range=Range1d(), min_border=5,
+                name=name, title=None, background_fill_color="#f4f1ea", toolbar_location="above",
+                toolbar=Toolbar(tools=[PanTool(), wheel, BoxZoomTool(), ResetTool(), SaveTool()], active_scroll=wheel,
+                                logo=None))
     if tiles_url and tiles_url.lower() != "off":
-        fig.add_tile(WMTSTileSource(url=tiles_url), alpha=0.9)
-    return fig
+        plot.add_tile(WMTSTileSource(url=tiles_url), alpha=0.9)
+    return plot
 
 
 def source(name: str, data: dict) -> ColumnDataSource:
@@ -283,18 +282,31 @@ def source(name: str, data: dict) -> ColumnDataSource:
     return ColumnDataSource(data=dict(data), name=f"akig-{name}")
 
 
+def draw(fig, data: ColumnDataSource, glyph):
+    """One glyph of a layer, without selection and muted variants as models of their own (the maps select
+    nothing, and every model of a page is walked again each time the page adds a root to its document)."""
+    return fig.add_glyph(data, glyph)
+
+
+def label(fig, data: ColumnDataSource, text: str, level: str = "annotation", **style) -> None:
+    """Texts at the layer's points (names, numbers): one annotation reading the layer's own source. An
+    empty text draws nothing."""
+    fig.add_layout(LabelSet(x="x", y="y", text=text, source=data, level=level, **style))
+
+
 def hover(renderer, tooltips) -> HoverTool:
     """A hover whose fields Bokeh shows as text: never `{safe}` (names come from the database)."""
     return HoverTool(renderers=[renderer], tooltips=list(tooltips))
 
 
-def add_communes(fig, outlines: dict, names: dict) -> dict[str, ColumnDataSource]:
-    sources = {"communes": source("communes", outlines), "commune_names": source("commune-names", names)}
-    fig.patches("xs", "ys", source=sources["communes"], fill_alpha=0.04, fill_color="#0b6e4f", line_color="#0b6e4f",
-                line_dash="dotted", line_width=1.5)
-    fig.text("x", "y", text="commune", source=sources["commune_names"], text_color="#0b6e4f", text_font_size="11pt",
-             text_alpha=0.7, text_align="center", text_baseline="middle")
-    return sources
+def add_communes(fig, communes: dict) -> ColumnDataSource:
+    """The communes' outlines, with their names at their centres, from one source."""
+    data = source("communes", communes)
+    draw(fig, data, Patches(xs="xs", ys="ys", fill_alpha=0.04, fill_color="#0b6e4f", line_color="#0b6e4f",
+                            line_dash="dotted", line_width=1.5))
+    label(fig, data, "commune", level="underlay", text_color="#0b6e4f", text_font_size="11pt", text_alpha=0.7,
+          text_align="center", text_baseline="middle")
+    return data
 
 
 def fit(fig, xs: list[np.ndarray], ys: list[np.ndarray], margin: float = 0.05, at_least_m: float = 2000.0) -> None:
@@ -316,35 +328,37 @@ def fit(fig, xs: list[np.ndarray], ys: list[np.ndarray], margin: float = 0.05, a
     fig.y_range.update(start=mid_y - half_h, end=mid_y + half_h)
 
 
-class LiveMapFigure:
-    """The live map of one session: its figure and one source per layer, bottom to top: communes, routes,
-    stops and their numbers, late sites, tracks, agents and their names. Its owner replaces a source's
-    `.data` when a filter or the live feed changes it; nothing here is ever rebuilt."""
+AGENT_KEYS = ("x", "y", "agent_ref", "full_name", "statut", "age_txt", "battery_txt", "missions_txt", "colour", "name")
+STOP_KEYS = ("x", "y", "agent_ref", "numero", "site_name", "statut", "eta_txt", "colour", "label")
+LINE_KEYS = ("xs", "ys", "agent_ref")
 
-    def __init__(self, tiles_url: str, height: int, communes: tuple[dict, dict]):
+
+class LiveMapFigure:
+    """The live map of one session: its figure and one source per layer, bottom to top: `communes`
+    (outlines and names), `routes`, `stops` (with the followed agent's numbers), late `sites`, `tracks`,
+    `agents` (with their names). Its owner replaces a source's `.data` when a filter or the live feed
+    changes it; nothing here is ever rebuilt."""
+
+    def __init__(self, tiles_url: str, height: int, communes: dict):
         fig = self.figure = base_figure(tiles_url, height, "akig-live-map")
-        self.sources = add_communes(fig, *communes)
-        s = self.sources
-        s["routes"] = source("routes", empty(("xs", "ys", "agent_ref")))
-        fig.multi_line("xs", "ys", source=s["routes"], line_color=ROUTE_COLOUR, line_width=1.5, line_dash="dashed",
-                       line_alpha=0.7)
-        s["stops"] = source("stops", empty(("x", "y", "agent_ref", "numero", "site_name", "statut", "eta_txt", "colour")))
-        stops = fig.scatter("x", "y", source=s["stops"], size=9, fill_color="colour", line_color=ROUTE_COLOUR)
-        s["numbers"] = source("numbers", empty(("x", "y", "numero")))
-        fig.text("x", "y", text="numero", source=s["numbers"], x_offset=7, y_offset=-7, text_font_size="10pt",
-                 text_font_style="bold", text_color="#0d3b66")
+        s = self.sources = {"communes": add_communes(fig, communes)}
+        s["routes"] = source("routes", empty(LINE_KEYS))
+        draw(fig, s["routes"], MultiLine(xs="xs", ys="ys", line_color=ROUTE_COLOUR, line_width=1.5, line_dash="dashed",
+                                         line_alpha=0.7))
+        s["stops"] = source("stops", empty(STOP_KEYS))
+        stops = draw(fig, s["stops"], Scatter(x="x", y="y", size=9, fill_color="colour", line_color=ROUTE_COLOUR))
+        label(fig, s["stops"], "label", x_offset=7, y_offset=7, text_font_size="10pt", text_font_style="bold",
+              text_color="#0d3b66")
         s["sites"] = source("sites", empty(SITE_KEYS))
-        sites = fig.scatter("x", "y", source=s["sites"], size="size", fill_color="colour", line_color="#333333",
-                            line_width=0.6, fill_alpha=0.85)
-        s["tracks"] = source("tracks", empty(("xs", "ys", "agent_ref")))
-        fig.multi_line("xs", "ys", source=s["tracks"], line_color=TRACK_COLOUR, line_width=2, line_alpha=0.55)
-        s["agents"] = source("agents", empty(("x", "y", "agent_ref", "full_name", "statut", "age_txt", "battery_txt",
-                                              "missions_txt", "colour")))
-        agents = fig.scatter("x", "y", source=s["agents"], marker="triangle", size=16, fill_color="colour",
-                             line_color="white", line_width=1.5)
-        s["names"] = source("names", empty(("x", "y", "full_name")))
-        fig.text("x", "y", text="full_name", source=s["names"], y_offset=-12, text_font_size="9pt",
-                 text_color="#1d2a30", text_alpha=0.9, text_align="center", text_baseline="bottom")
+        sites = draw(fig, s["sites"], Scatter(x="x", y="y", size="size", fill_color="colour", line_color="#333333",
+                                              line_width=0.6, fill_alpha=0.85))
+        s["tracks"] = source("tracks", empty(LINE_KEYS))
+        draw(fig, s["tracks"], MultiLine(xs="xs", ys="ys", line_color=TRACK_COLOUR, line_width=2, line_alpha=0.55))
+        s["agents"] = source("agents", empty(AGENT_KEYS))
+        agents = draw(fig, s["agents"], Scatter(x="x", y="y", marker="triangle", size=16, fill_color="colour",
+                                                line_color="white", line_width=1.5))
+        label(fig, s["agents"], "name", y_offset=12, text_font_size="9pt", text_color="#1d2a30", text_alpha=0.9,
+              text_align="center", text_baseline="bottom")
         fig.add_tools(hover(sites, SITE_TOOLTIPS), hover(agents, AGENT_TOOLTIPS), hover(stops, STOP_TOOLTIPS))
 
     def show(self, layer: str, data: dict) -> None:
@@ -353,24 +367,23 @@ class LiveMapFigure:
 
 
 class ReplayFigure:
-    """The replay's map: the communes, the agent's whole day faint, the part travelled solid, the visits
-    recorded so far (green with proof of presence, red without) and the agent where he was."""
+    """The replay's map: the communes; the agent's `path`: his whole day faint and the part travelled
+    solid (two lines of one source); the `visits` recorded so far (green with proof of presence, red
+    without) and the agent (`here`) where he was."""
 
-    def __init__(self, tiles_url: str, height: int, communes: tuple[dict, dict]):
+    def __init__(self, tiles_url: str, height: int, communes: dict):
         fig = self.figure = base_figure(tiles_url, height, "akig-replay-map")
-        self.sources = add_communes(fig, *communes)
-        s = self.sources
-        s["whole"] = source("replay-whole", empty(("x", "y")))
-        fig.line("x", "y", source=s["whole"], line_color=TRACK_COLOUR, line_alpha=0.2, line_width=2)
-        s["done"] = source("replay-done", empty(("x", "y")))
-        fig.line("x", "y", source=s["done"], line_color=TRACK_COLOUR, line_width=3)
+        s = self.sources = {"communes": add_communes(fig, communes)}
+        s["path"] = source("replay-path", empty(("xs", "ys", "alpha", "width")))
+        draw(fig, s["path"], MultiLine(xs="xs", ys="ys", line_color=TRACK_COLOUR, line_alpha="alpha",
+                                       line_width="width"))
         s["visits"] = source("replay-visits", empty(("x", "y", "site_name", "heure", "resultat", "preuve", "distance",
                                                      "colour")))
-        visits = fig.scatter("x", "y", source=s["visits"], marker="square", size=12, fill_color="colour",
-                             line_color="white")
+        visits = draw(fig, s["visits"], Scatter(x="x", y="y", marker="square", size=12, fill_color="colour",
+                                                line_color="white"))
         s["here"] = source("replay-here", empty(("x", "y")))
-        fig.scatter("x", "y", source=s["here"], marker="triangle", size=18, fill_color=ACTIVE_COLOUR,
-                    line_color="white")
+        draw(fig, s["here"], Scatter(x="x", y="y", marker="triangle", size=18, fill_color=ACTIVE_COLOUR,
+                                     line_color="white"))
         fig.add_tools(hover(visits, VISIT_TOOLTIPS))
 
     def show(self, layer: str, data: dict) -> None:
