@@ -74,7 +74,7 @@ class Replay(pn.viewable.Viewer):
         self._show_summary()
         if len(self.track):   # frame the agent's day
             x, y = layers.mercator(self.track["lon"], self.track["lat"])
-            layers.fit(self.map.figure, [x], [y], at_least_m=1000.0)
+            layers.fit(self.map.figure, [x], [y], at_least_m=3000.0)
 
     def _show_summary(self) -> None:
         self.summary_pane.object = self.summary_text(self.step)

@@ -33,6 +33,8 @@ TRACK_COLOUR = "#5b2c83"
 MISSING_COLOUR = "#b3261e"
 EARTH_RADIUS_M = 6378137.0
 CONAKRY = (-13.68, 9.58)   # where an empty map looks (lon, lat)
+# OpenStreetMap's tiles may be used with this credit on the map (our text, not data: Bokeh shows it as HTML)
+OSM_CREDIT = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 
 
 def bucket(days_late: int) -> str:
@@ -273,7 +275,8 @@ def base_figure(tiles_url: str, height: int, name: str) -> Plot:
                 toolbar=Toolbar(tools=[PanTool(), wheel, BoxZoomTool(), ResetTool(), SaveTool()], active_scroll=wheel,
                                 logo=None))
     if tiles_url and tiles_url.lower() != "off":
-        plot.add_tile(WMTSTileSource(url=tiles_url), alpha=0.9)
+        plot.add_tile(WMTSTileSource(url=tiles_url, attribution=OSM_CREDIT if "openstreetmap.org" in tiles_url else ""),
+                      alpha=0.9)
     return plot
 
 

@@ -145,7 +145,7 @@ MARKER = """agent => {
     const src = Bokeh.documents[0].get_model_by_name('akig-agents');
     if (!src) return null;
     const i = Array.from(src.data.agent_ref).indexOf(agent);
-    return i < 0 ? null : [src.data.lon[i], src.data.lat[i], src.data.statut[i]];
+    return i < 0 ? null : [src.data.x[i], src.data.y[i], src.data.statut[i]];
 }"""
 RANGES = """() => { const f = Bokeh.documents[0].get_model_by_name('akig-live-map');
                    return [f.x_range.start, f.x_range.end, f.y_range.start, f.y_range.end]; }"""
