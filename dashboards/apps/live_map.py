@@ -196,14 +196,13 @@ class LiveMap(View):
                 frame = reads.agent_routes(day=self.day)
             except Exception as exc:
                 self._report(exc)
-        lines, stops = layers.shared("routes", frame, layers.routes_columns)
+        lines, self._stops = layers.shared("routes", frame, layers.routes_columns)
         self.map.show("routes", lines)
-        self.map.show("stops", stops | {"label": layers.stop_numbers(stops, self.agent_ref or None)})
+        self.map.show("stops", self._stops | {"label": layers.stop_numbers(self._stops, self.agent_ref or None)})
 
     def _number_stops(self) -> None:
         """The followed agent changed: only the stops' labels change (one column sent to the browser)."""
-        stops = self.sources["stops"].data
-        stops["label"] = layers.stop_numbers(stops, self.agent_ref or None)
+        self.map.show_column("stops", "label", layers.stop_numbers(self._stops, self.agent_ref or None))
 
     def _database_back(self, event) -> None:
         if event.new:
@@ -290,5 +289,4 @@ class LiveMap(View):
             from dashboards.parts.replay import Replay
 
             tabs.append(("Rejouer une journée", Replay(sites=self.sites)))
-        # dynamic: the replay's map is drawn when its tab is opened, not with every page of the live map
-        return [pn.Tabs(*tabs, sizing_mode="stretch_width", dynamic=True)]
+        return [pn.Tabs(*tabs, sizing_mode="stretch_width")]

@@ -20,8 +20,11 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+import panel as pn
 from bokeh.models import (BoxZoomTool, ColumnDataSource, HoverTool, LabelSet, MultiLine, PanTool, Patches, Plot,
                           Range1d, ResetTool, SaveTool, Scatter, Toolbar, WheelZoomTool, WMTSTileSource)
+
+from panel.io.state import set_curdoc
 
 from dashboards.format import fmt_gnf
 
@@ -302,14 +305,28 @@ def hover(renderer, tooltips) -> HoverTool:
     return HoverTool(renderers=[renderer], tooltips=list(tooltips))
 
 
-def add_communes(fig, communes: dict) -> ColumnDataSource:
+def add_communes(fig, communes: dict, name: str = "communes") -> ColumnDataSource:
     """The communes' outlines, with their names at their centres, from one source."""
-    data = source("communes", communes)
+    data = source(name, communes)
     draw(fig, data, Patches(xs="xs", ys="ys", fill_alpha=0.04, fill_color="#0b6e4f", line_color="#0b6e4f",
                             line_dash="dotted", line_width=1.5))
     label(fig, data, "commune", level="underlay", text_color="#0b6e4f", text_font_size="11pt", text_alpha=0.7,
           text_align="center", text_baseline="middle")
     return data
+
+
+def on_document(model, change: Callable[[], None]) -> None:
+    """Apply `change` (to Bokeh models) now when this thread may change the model's document (no document
+    yet, outside a server, or the server's event loop holding the session's lock), otherwise on that
+    document's next tick. A page's widget callbacks may run on Panel's worker threads
+    (`AKIG_SERVER_THREADS`), and Bokeh refuses a change made there without the document's lock; Panel's own
+    panes go through the same check (pn.state.execute)."""
+    doc = model.document
+    if doc is None or doc.session_context is None:
+        change()
+        return
+    with set_curdoc(doc):
+        pn.state.execute(change)
 
 
 def fit(fig, xs: list[np.ndarray], ys: list[np.ndarray], margin: float = 0.05, at_least_m: float = 2000.0) -> None:
@@ -327,8 +344,12 @@ def fit(fig, xs: list[np.ndarray], ys: list[np.ndarray], margin: float = 0.05, a
     half_w = max((x1 - x0) * (1 + 2 * margin), at_least_m) / 2
     half_h = max((y1 - y0) * (1 + 2 * margin), at_least_m) / 2
     mid_x, mid_y = (x0 + x1) / 2, (y0 + y1) / 2
-    fig.x_range.update(start=mid_x - half_w, end=mid_x + half_w)
-    fig.y_range.update(start=mid_y - half_h, end=mid_y + half_h)
+
+    def frame() -> None:
+        fig.x_range.update(start=mid_x - half_w, end=mid_x + half_w)
+        fig.y_range.update(start=mid_y - half_h, end=mid_y + half_h)
+
+    on_document(fig, frame)
 
 
 AGENT_KEYS = ("x", "y", "agent_ref", "full_name", "statut", "age_txt", "battery_txt", "missions_txt", "colour", "name")
@@ -366,7 +387,13 @@ class LiveMapFigure:
 
     def show(self, layer: str, data: dict) -> None:
         """New rows for one layer (a copy of the dict: shared columns stay shared, the dict is the source's)."""
-        self.sources[layer].data = dict(data)
+        target, rows = self.sources[layer], dict(data)
+        on_document(self.figure, lambda: setattr(target, "data", rows))
+
+    def show_column(self, layer: str, column: str, values: list) -> None:
+        """New values of one column of a layer (only that column is sent to the browser)."""
+        target = self.sources[layer]
+        on_document(self.figure, lambda: target.data.__setitem__(column, values))
 
 
 class ReplayFigure:
@@ -376,7 +403,7 @@ class ReplayFigure:
 
     def __init__(self, tiles_url: str, height: int, communes: dict):
         fig = self.figure = base_figure(tiles_url, height, "akig-replay-map")
-        s = self.sources = {"communes": add_communes(fig, communes)}
+        s = self.sources = {"communes": add_communes(fig, communes, "replay-communes")}
         s["path"] = source("replay-path", empty(("xs", "ys", "alpha", "width")))
         draw(fig, s["path"], MultiLine(xs="xs", ys="ys", line_color=TRACK_COLOUR, line_alpha="alpha",
                                        line_width="width"))
@@ -390,7 +417,8 @@ class ReplayFigure:
         fig.add_tools(hover(visits, VISIT_TOOLTIPS))
 
     def show(self, layer: str, data: dict) -> None:
-        self.sources[layer].data = dict(data)
+        target, rows = self.sources[layer], dict(data)
+        on_document(self.figure, lambda: setattr(target, "data", rows))
 
 
 def legend_html() -> str:
