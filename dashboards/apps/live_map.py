@@ -71,6 +71,7 @@ class LiveMap(View):
 
     def __init__(self, **params):
         super().__init__(**params)
+        self._banners()
         self.who = current()
         self.day = today()
         self._seq = 0
@@ -237,20 +238,24 @@ class LiveMap(View):
         self.routes_version += 1
 
     # -- page --------------------------------------------------------------------------------------
-    def _problem_banner(self, problem):
-        """`problem` is an error's message, which may repeat a value from the URL or the database: text."""
-        if not problem:
-            return pn.pane.HTML("", height=0, margin=0)
-        return pn.pane.Alert(escape_markdown(problem) if "base de données" not in problem else
-                             "**La base de données est injoignable.** La carte se mettra à jour dès son retour.",
-                             alert_type="danger", sizing_mode="stretch_width")
+    def _banners(self) -> None:
+        """The problem and message banners: two panes made once whose text and visibility follow
+        `problem` and `message` (a pane re-made by pn.bind at each change costs the page more to build)."""
+        self.problem_banner = pn.pane.Alert("", alert_type="danger", sizing_mode="stretch_width", visible=False)
+        self.message_banner = pn.pane.Alert("", alert_type="info", sizing_mode="stretch_width", visible=False,
+                                            css_classes=["akig-map-message"])
+        self.param.watch(lambda _e: self._show_banners(), ["problem", "message"])
+        self._show_banners()
 
-    def _message(self, message):
-        """`message` names agents and repeats refusals from the data layer: shown as text."""
-        if not message:
-            return pn.pane.HTML("", height=0, margin=0)
-        return pn.pane.Alert(escape_markdown(message), alert_type="info", sizing_mode="stretch_width",
-                             css_classes=["akig-map-message"])
+    def _show_banners(self) -> None:
+        """`problem` is an error's message, which may repeat a value from the URL or the database; `message`
+        names agents and repeats refusals from the data layer: both shown as text."""
+        problem = self.problem
+        self.problem_banner.param.update(
+            object=(escape_markdown(problem) if "base de données" not in problem else
+                    "**La base de données est injoignable.** La carte se mettra à jour dès son retour."),
+            visible=bool(problem))
+        self.message_banner.param.update(object=escape_markdown(self.message), visible=bool(self.message))
 
     def url_refused(self, values: dict) -> None:
         """?agent=X from an alert's link: an agent without a position today is simply not followed. The
@@ -276,8 +281,8 @@ class LiveMap(View):
 
     def main(self):
         live = pn.Column(
-            pn.bind(self._problem_banner, self.param.problem),
-            pn.bind(self._message, self.param.message),
+            self.problem_banner,
+            self.message_banner,
             pn.pane.HTML(layers.legend_html(), sizing_mode="stretch_width"),
             self.plot(),
             pn.pane.Markdown("### Agents"),

@@ -108,8 +108,13 @@ def test_the_live_map_banners_and_the_replay_summary_are_text(small_data):
     with acting_as(MANAGER):
         view = LiveMap()
         replay = Replay(sites=view.sites)
-    assert_literal(view._problem_banner(f"Requête refusée : {PAYLOAD}"))
-    assert_literal(view._message(f"Impossible de réoptimiser : {PAYLOAD}"))
+    view.problem = f"Requête refusée : {PAYLOAD}"
+    view.message = f"Impossible de réoptimiser : {PAYLOAD}"
+    assert view.problem_banner.visible and view.message_banner.visible
+    assert_literal(view.problem_banner)
+    assert_literal(view.message_banner)
+    view.message = ""
+    assert not view.message_banner.visible
     replay.problem = f"Agent inconnu : {PAYLOAD}"
     assert_literal(pn.pane.Markdown(replay.summary_text(0)))
 
