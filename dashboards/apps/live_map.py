@@ -8,7 +8,8 @@ user's zoom and pan stay where they are.
 
 Live updates come from the process's one poller (dashboards.io.live_feed): this session subscribes when it
 is created and unsubscribes when it is destroyed. An update is applied on the session's own document
-(add_next_tick_callback): the new positions replace the data of the agents', names' and tracks' sources.
+(add_next_tick_callback): the new positions replace the data of the agents' (with their names) and the
+tracks' sources.
 Nothing is re-rendered, so an update costs a few milliseconds and nothing accumulates over hours of
 updates.
 """
@@ -160,8 +161,8 @@ class LiveMap(View):
         self._fill_sources(self._latest, tracks=True)
 
     def _fill_sources(self, snapshot: Snapshot, tracks: bool) -> None:
-        """The snapshot's agents, names and (at most every TRACKS_EVERY_S) tracks into their sources; the
-        columns are built by the first map that needs them and shared by every other open map."""
+        """The snapshot's agents (with their names) and, at most every TRACKS_EVERY_S, tracks into their
+        sources; the columns are built by the first map that needs them and shared by every other open map."""
         self.map.show("agents", snapshot.derived("agents", lambda: layers.agents_columns(snapshot.agents)))
         if tracks:
             self._tracks_sent = time.monotonic()
@@ -239,8 +240,8 @@ class LiveMap(View):
 
     # -- page --------------------------------------------------------------------------------------
     def _banners(self) -> None:
-        """The problem and message banners: two panes made once whose text and visibility follow
-        `problem` and `message` (a pane re-made by pn.bind at each change costs the page more to build)."""
+        """The problem and message banners: two panes made once, whose text and visibility follow
+        `problem` and `message` (no pane is made again when they change)."""
         self.problem_banner = pn.pane.Alert("", alert_type="danger", sizing_mode="stretch_width", visible=False)
         self.message_banner = pn.pane.Alert("", alert_type="info", sizing_mode="stretch_width", visible=False,
                                             css_classes=["akig-map-message"])

@@ -1,5 +1,5 @@
 """The maps' layers (the live map's and the replay's) drawn with plain Bokeh: the columns of each layer are
-built from plain frames (so they are tested without a server), and one figure per session holds ONE
+built from plain frames (so they are tested without a server), and one figure per session holds one
 ColumnDataSource per layer: late sites, agents and their names, their tracks, their routes with numbered
 stops, the communes' outlines, over the basemap tiles.
 
@@ -14,6 +14,7 @@ zoom and pan stay where they are.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from typing import Callable
@@ -23,7 +24,6 @@ import pandas as pd
 import panel as pn
 from bokeh.models import (BoxZoomTool, ColumnDataSource, HoverTool, LabelSet, MultiLine, PanTool, Patches, Plot,
                           Range1d, ResetTool, SaveTool, Scatter, Toolbar, WheelZoomTool, WMTSTileSource)
-
 from panel.io.state import set_curdoc
 
 from dashboards.format import fmt_gnf
@@ -68,13 +68,14 @@ def fingerprint(frame: pd.DataFrame) -> tuple:
     """What a frame holds, as a hashable key: two sessions reading the same rows (the same filter, or the
     same cache generation of a read) get the same key, and a write that changes the rows changes it."""
     hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    return tuple(frame.columns), len(frame), hash(hashed.tobytes())
+    return tuple(frame.columns), len(frame), hashlib.blake2b(hashed.tobytes(), digest_size=16).digest()
 
 
 def shared(kind: str, frame: pd.DataFrame, build: Callable[[pd.DataFrame], dict]) -> dict:
     """A layer's columns built once per process for the same rows and shared by every session: every
-    open map of the same filter would otherwise format and project the same sites again. The columns'
-    arrays are made read-only, since several sessions' sources hold them."""
+    open map of the same filter would otherwise format and project the same sites again. Keyed by the
+    rows themselves, so one owner's rows are never served for another's, and bounded (the newest
+    SHARED_ENTRIES). The columns' arrays are made read-only, since several sessions' sources hold them."""
     key = (kind, fingerprint(frame))
     with _SHARED_LOCK:
         if key in _SHARED:
