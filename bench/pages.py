@@ -6,15 +6,17 @@ p95; the server's CPU time per page opened and its resident memory after.
         .venv/bin/python bench/pages.py [--concurrency 1,8,20] [--loads 5] [--apps proprietaire,carte,...]
 
 The database holds a demo-scale data set (`akig demo seed --scale demo`). It starts its own `akig serve` on
-a free port (one process) and stops it at the end; it creates the accounts bench-analyst, bench-owner
+a free port (one process, or `--procs N`) and stops it at the end; it creates the accounts bench-analyst, bench-owner
 (OWN-0001), bench-ops and bench-manager (bench.dashboard.bench_cookie) in the database it points at.
 
 * Each app is opened once first, not counted (its module's imports, the templates, the first reads).
 * At concurrency C, max(loads, C) page loads run with C of them in flight at any time, each in its own
   browser context (its own cookies and page) of one Chromium. Times run from page.goto.
-* Server CPU per page: the utime+stime (/proc/PID/stat) of the `akig serve` process and its children over
-  `loads` sequential opens of the page, minus what the idle server spends (its pollers, the live feed)
-  over the same wall time with no page open, divided by `loads`.
+* Server CPU per page: the utime+stime (/proc/PID/stat) of the `akig serve` process and its children from
+  the first of `loads` sequential opens of the page until the server is idle again (the panes a page
+  defers are drawn after it was counted as shown), minus what the idle server spends (its pollers, the
+  live feed: its rate measured over a few seconds with no page open, just before) over that wall time,
+  divided by `loads`.
 * Server RSS: the process tree's resident memory once an app's loads are done (sessions not yet expired).
 
 Prints one Markdown table, with the commit measured, the cores and the load average; not a test.
@@ -123,6 +125,30 @@ def fmt(values) -> tuple[str, str]:
     return f"{statistics.median(values):.2f} s", f"{percentile(values, 0.95):.2f} s"
 
 
+IDLE_S = 4.0        # how long the idle server's own CPU (pollers, live feed) is measured, before each app
+SETTLE_STEP_S = 0.5
+
+
+async def idle_cpu_rate(pid: int) -> float:
+    """CPU seconds per second the server spends with no page opening (its pollers, the live feed)."""
+    await settle(pid, None)
+    cpu0, wall0 = cpu_seconds(process_tree(pid)), time.monotonic()
+    await asyncio.sleep(IDLE_S)
+    return (cpu_seconds(process_tree(pid)) - cpu0) / (time.monotonic() - wall0)
+
+
+async def settle(pid: int, idle_rate: float | None, limit_s: float = 30.0) -> None:
+    """Wait until the server is back to idle: a page's deferred panes are rendered after the page was
+    counted as shown (and after the benchmark closed it), and that CPU belongs to the page."""
+    ceiling = 0.05 if idle_rate is None else idle_rate * 1.5 + 0.02
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        before = cpu_seconds(process_tree(pid))
+        await asyncio.sleep(SETTLE_STEP_S)
+        if (cpu_seconds(process_tree(pid)) - before) / SETTLE_STEP_S <= ceiling:
+            return
+
+
 async def run(proc, base: str, cases: list[Case], widths: list[int], loads: int) -> list[tuple]:
     from playwright.async_api import async_playwright
 
@@ -136,16 +162,12 @@ async def run(proc, base: str, cases: list[Case], widths: list[int], loads: int)
             cpu_per_page = None
             for width in widths:
                 if width == 1:
-                    pids = process_tree(proc.pid)
-                    cpu0, wall0 = cpu_seconds(pids), time.monotonic()
+                    idle_rate = await idle_cpu_rate(proc.pid)
+                    cpu0, wall0 = cpu_seconds(process_tree(proc.pid)), time.monotonic()
                     results = [await load(browser, url, cookie, case) for _ in range(loads)]
+                    await settle(proc.pid, idle_rate)   # the closed pages' last panes are still server work
                     busy = cpu_seconds(process_tree(proc.pid)) - cpu0
-                    wall = time.monotonic() - wall0
-                    await asyncio.sleep(2)  # let the closed sessions' last messages settle
-                    idle0 = cpu_seconds(process_tree(proc.pid))
-                    await asyncio.sleep(wall)
-                    idle = cpu_seconds(process_tree(proc.pid)) - idle0
-                    cpu_per_page = (busy - idle) / loads
+                    cpu_per_page = (busy - idle_rate * (time.monotonic() - wall0)) / loads
                 else:
                     results = await concurrent(browser, url, cookie, case, max(loads, width), width)
                 rows.append((case, width, results, cpu_per_page if width == 1 else None,
@@ -159,6 +181,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", default="1,8,20", help="comma-separated numbers of browsers at once")
     parser.add_argument("--loads", type=int, default=5, help="page loads per app and concurrency (at least C)")
+    parser.add_argument("--procs", type=int, default=1, help="akig serve --num-procs (default 1)")
     parser.add_argument("--apps", default=",".join(c.key for c in CASES),
                         help="comma-separated among " + ", ".join(c.key for c in CASES))
     args = parser.parse_args()
@@ -174,7 +197,7 @@ def main() -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
     load_before = os.getloadavg()
-    proc, base = start_server(prefix)
+    proc, base = start_server(prefix, procs=args.procs)
     try:
         rows = asyncio.run(run(proc, base, cases, widths, args.loads))
     finally:
@@ -182,7 +205,7 @@ def main() -> None:
     load_after = os.getloadavg()
     print(f"Commit {commit}; {os.cpu_count()} cores; load average (1, 5, 15 min) "
           f"{' '.join(f'{v:.2f}' for v in load_before)} before, {' '.join(f'{v:.2f}' for v in load_after)} after; "
-          f"{args.loads} loads per row (at least C), headless Chromium, one `akig serve` process.\n")
+          f"{args.loads} loads per row (at least C), headless Chromium, `akig serve --num-procs {args.procs}`.\n")
     print("| app | as | C | loads | until | p50 | p95 | first chart p50 | p95 | server CPU / page | server RSS after |")
     print("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
     for case, width, results, cpu, rss in rows:

@@ -19,7 +19,7 @@ from dashboards.escape import escape_html, escape_markdown
 from dashboards.format import fmt_int
 from dashboards.labels_fr import ALERT_EVENT, ALERT_OBJECT, ALERT_SEVERITY
 from dashboards.view import View
-from dashboards.widgets.cards import kpi_card
+from dashboards.widgets.cards import kpi_card, kpi_row
 from dashboards.widgets.tables import table
 
 LINKS = {"site": "/proprietaire?site={}", "tenant": "/proprietaire?locataire={}", "lease": "/proprietaire?locataire={}",
@@ -85,8 +85,7 @@ class AlertsPage(View):
         frame = reads.alerts(status="active")
         counts = frame["severity"].value_counts()
         titles = {"critical": "Alertes critiques", "warning": "À surveiller", "info": "Pour information"}
-        return pn.FlexBox(*[kpi_card(title, fmt_int(int(counts.get(key, 0))), "ouvertes")
-                            for key, title in titles.items()], sizing_mode="stretch_width")
+        return kpi_row([kpi_card(title, fmt_int(int(counts.get(key, 0))), "ouvertes") for key, title in titles.items()])
 
     def listing(self):
         frame = self._load()

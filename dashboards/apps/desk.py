@@ -26,7 +26,7 @@ from dashboards.labels_fr import ACTION_KIND, MISSION_REASON, MISSION_STATUS, OU
 from dashboards.parts.forms import ActionForms
 from dashboards.parts.report_download import report_card
 from dashboards.view import View, guarded
-from dashboards.widgets.cards import kpi_card
+from dashboards.widgets.cards import kpi_card, kpi_row
 from dashboards.widgets.tables import table
 from dashboards.parts.tenant_card import TenantDetail
 
@@ -35,6 +35,7 @@ class Desk(View):
     day = param.CalendarDate(default=None, label="Journée", doc="Journée")
     agent_ref = param.String(default="", label="Agent", doc="Agent ('' = tous)")
     mission = param.Dict(default={}, doc="La mission choisie (tenant_ref, lease_ref, agent_ref)")
+    picked = param.Boolean(default=False, doc="Une mission a été choisie : les formulaires et la fiche sont affichés")
     revision = param.Integer(default=0, doc="Incrémenté à chaque enregistrement : les vues se rafraîchissent")
     notice = param.String(default="")
 
@@ -83,12 +84,13 @@ class Desk(View):
     # -- actions ---------------------------------------------------------------------------------
     def pick(self, frame: pd.DataFrame, row: int) -> None:
         chosen = frame.iloc[row]
-        self.mission = {"tenant_ref": chosen["tenant_ref"], "lease_ref": chosen["lease_ref"],
-                        "agent_ref": chosen["agent_ref"], "name": chosen["full_name"]}
         self.card.param.update(tenant_ref=chosen["tenant_ref"], as_of=self.day)
         self.forms.param.update(lease_ref=chosen["lease_ref"], agent_ref=chosen["agent_ref"], message="")
         if not pd.isna(chosen["lat"]):
             self.forms.visit_lat.value, self.forms.visit_lon.value = float(chosen["lat"]), float(chosen["lon"])
+        self.mission = {"tenant_ref": chosen["tenant_ref"], "lease_ref": chosen["lease_ref"],
+                        "agent_ref": chosen["agent_ref"], "name": chosen["full_name"]}
+        self.picked = True
 
     def _saved(self) -> None:
         self.revision += 1
@@ -139,7 +141,7 @@ class Desk(View):
         stats = reads.daily_stats(day=self.day)
         total = stats[stats["is_total"]]
         row = total.iloc[0] if len(total) else None
-        cards = pn.FlexBox(*[
+        cards = kpi_row([
             kpi_card("Appels", fmt_int(row["calls"] if row is not None else 0),
                      f"{fmt_int(row['right_party_contacts'] if row is not None else 0)} contacts utiles"),
             kpi_card("Visites", fmt_int(row["visits"] if row is not None else 0),
@@ -147,7 +149,7 @@ class Desk(View):
             kpi_card("Promesses", fmt_int(row["promises"] if row is not None else 0),
                      fmt_gnf(row["promised"] if row is not None else 0)),
             kpi_card("Encaissé", fmt_gnf(row["collected"] if row is not None else 0), f"le {self.day:%d/%m/%Y}"),
-        ], flex_wrap="wrap", sizing_mode="stretch_width")
+        ])
         by_agent = stats[~stats["is_total"]].rename(columns={
             "agent_ref": "Agent", "agent_name": "Nom", "calls": "Appels", "right_party_contacts": "Contacts utiles",
             "visits": "Visites", "visits_with_proof": "Avec preuve", "promises": "Promesses",
@@ -163,6 +165,12 @@ class Desk(View):
                                  alert_type="info", sizing_mode="stretch_width")
         return pn.pane.HTML(f"<h3>{escape_html(self.mission['name'])} — bail "
                             f"{escape_html(self.mission['lease_ref'])}</h3>")
+
+    def work_pane(self, picked: bool):
+        """The forms and the tenant's card, once a mission was picked (then kept: they follow the next)."""
+        if not picked:
+            return pn.Spacer(height=0)
+        return pn.Column(self.forms, self.card, sizing_mode="stretch_width")
 
     def sidebar(self):
         day = pn.widgets.DatePicker.from_param(self.param.day)
@@ -189,8 +197,10 @@ class Desk(View):
         def bound(pane):
             return self.bound(pane, "day", "agent_ref", "revision")
 
-        work = pn.Column(pn.panel(pn.bind(self.selected_pane, self.param.mission)), self.forms, self.card,
-                         sizing_mode="stretch_width")
+        # The forms and the tenant's card are built when a mission is picked: before that they have
+        # nothing to show, and their widgets are many Bokeh models for the server to build on every page.
+        work = pn.Column(pn.panel(pn.bind(self.selected_pane, self.param.mission)),
+                         pn.panel(pn.bind(self.work_pane, self.param.picked)), sizing_mode="stretch_width")
         main = [bound(self.stats_pane), bound(self.missions_pane), work]
         if not self.is_agent:
             main.insert(2, pn.Column(pn.pane.Markdown("#### Promesses à échéance aujourd'hui et rompues hier"),

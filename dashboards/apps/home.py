@@ -12,7 +12,7 @@ from akig_data.access import roles
 from dashboards.format import fmt_gnf, fmt_int, fmt_rate
 from dashboards.template import BRAND
 from dashboards.view import View
-from dashboards.widgets.cards import kpi_card
+from dashboards.widgets.cards import kpi_card, kpi_row
 
 APP_CARD_CSS = f"""
 .akig-app-card {{ display: block; padding: 12px 16px; border: 1px solid #e3e6e8; border-radius: 6px;
@@ -48,7 +48,7 @@ class HomePage(View):
                      f"{fmt_int(row['sites'])} sites"),
             kpi_card("Locataires", fmt_int(row["tenants"]), "avec un bail en cours"),
         ]
-        return pn.FlexBox(*cards, flex_wrap="wrap", sizing_mode="stretch_width")
+        return kpi_row(cards)
 
     def worst_sites(self):
         frame = reads.arrears_by_site(as_of=self.as_of)

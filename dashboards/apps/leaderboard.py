@@ -4,7 +4,6 @@ and `agent_daily` reads (so the page and the API agree)."""
 
 from __future__ import annotations
 
-import holoviews as hv
 import pandas as pd
 import panel as pn
 import param
@@ -14,7 +13,7 @@ from akig_data.access.scope import current
 from dashboards.widgets import charts
 from dashboards.format import fmt_gnf, fmt_int, fmt_rate
 from dashboards.view import View
-from dashboards.widgets.cards import kpi_card
+from dashboards.widgets.cards import kpi_card, kpi_row
 from dashboards.widgets.tables import table
 
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
@@ -61,7 +60,7 @@ class Leaderboards(View):
         top = board.head(3)
         cards = [kpi_card(f"{MEDALS[int(r['rank'])]} {r['agent_name']}", f"{r['score']:.1f} / 100".replace(".", ","),
                           f"encaissé : {fmt_gnf(r['collected'])}") for _, r in top.iterrows()]
-        return pn.Column(pn.FlexBox(*cards, sizing_mode="stretch_width"),
+        return pn.Column(kpi_row(cards),
                          table(ranking_display(board), money=("Encaissé (GNF)",), percent=RATES),
                          sizing_mode="stretch_width")
 
@@ -81,7 +80,7 @@ class Leaderboards(View):
         if perf.empty:
             return pn.pane.Alert("Agent inconnu.", alert_type="warning")
         row = perf.iloc[0]
-        cards = pn.FlexBox(
+        cards = kpi_row([
             kpi_card("Score du mois", f"{row['score']:.1f} / 100".replace(".", ","),
                      f"recouvrement {fmt_rate(row['recovery_rate'])}, promesses tenues {fmt_rate(row['kept_rate'])}, "
                      f"missions faites {fmt_rate(row['completion_rate'])}"),
@@ -89,17 +88,9 @@ class Leaderboards(View):
             kpi_card("Contacts utiles", fmt_int(row["right_party_contacts"]),
                      f"{fmt_int(row['calls'])} appels, {fmt_int(row['visits'])} visites"),
             kpi_card("Promesses", fmt_int(row["promises"]), f"{fmt_gnf(row['promised'])} promis"),
-            sizing_mode="stretch_width")
-        frame = daily.assign(Jour=[d.strftime("%d/%m") for d in daily["day"]],
-                             Encaissé=daily["collected"].astype("float64") / 1e6,
-                             Contacts=daily["right_party_contacts"].astype("int64"))
-        bars = hv.Bars(frame, "Jour", ["Encaissé"]).opts(
-            color=charts.PAID_COLOR, responsive=True, height=260, ylabel="millions GNF", xlabel="", xrotation=45,
-            title=f"{row['agent_name']} : encaissé par jour", tools=["hover"], toolbar="above")
-        contacts = hv.Curve(frame, "Jour", "Contacts").opts(color="#f2994a", line_width=3, responsive=True, height=260,
-                                                           title="Contacts utiles par jour", xrotation=45, tools=["hover"])
-        return pn.Column(cards, pn.Row(pn.pane.HoloViews(bars, sizing_mode="stretch_width"),
-                                       pn.pane.HoloViews(contacts, sizing_mode="stretch_width")),
+        ])
+        return pn.Column(cards, pn.Row(charts.daily_collected(daily, f"{row['agent_name']} : encaissé par jour"),
+                                       charts.daily_contacts(daily, "Contacts utiles par jour")),
                          sizing_mode="stretch_width")
 
     def main(self):

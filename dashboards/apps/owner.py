@@ -18,7 +18,7 @@ from dashboards.escape import escape_markdown
 from dashboards.format import fmt_gnf, fmt_int, fmt_rate
 from dashboards.labels_fr import PAYER_BADGE
 from dashboards.view import View, guarded
-from dashboards.widgets.cards import kpi_card
+from dashboards.widgets.cards import kpi_card, kpi_row
 from dashboards.parts.downloads import export_buttons
 from dashboards.parts.report_download import report_card
 from dashboards.parts.site_card import SiteDetail, late_tenants_display
@@ -27,7 +27,7 @@ from dashboards.parts.tenant_card import TenantDetail
 
 URL_KEYS = {"owner_ref": "proprietaire", "site_ref": "site", "as_of": "date", "period": "periode",
             "tenant_ref": "locataire"}
-TABS = ["Synthèse", "Sites", "Locataires", "Fiche locataire"]
+TABS = ["Synthèse", "Impayés", "Sites", "Locataires", "Fiche locataire"]
 MAX_SITE_OPTIONS = 200
 
 
@@ -164,7 +164,7 @@ class OwnerDashboard(View):
                      f"période précédente : {data['previous_period'].label}",
                      change(now["due"], before["due"], good_when_up=None)),
         ]
-        return pn.FlexBox(*cards, flex_wrap="wrap", sizing_mode="stretch_width")
+        return kpi_row(cards)
 
     def trend_charts(self):
         trend = self.trend_frame()
@@ -259,8 +259,11 @@ class OwnerDashboard(View):
     def main(self):
         place = pn.widgets.RadioButtonGroup.from_param(self.param.place_level, options=["commune", "quartier"],
                                                        color="light")
-        synthese = pn.Column(
-            self.bound(self.trend_charts, "owner_ref", "site_ref", "as_of", defer=True),
+        # The trend and the arrears are two tabs, not one long tab: a chart is a few dozen Bokeh models
+        # for the server to build and send, and the arrears charts sat below the fold, built for every
+        # page whether anybody scrolled to them or not. A tab is built when it is first opened.
+        synthese = self.bound(self.trend_charts, "owner_ref", "site_ref", "as_of", defer=True)
+        arrears = pn.Column(
             pn.Row(pn.layout.HSpacer(), pn.pane.Markdown("Impayés par :"), place),
             self.bound(self.arrears_charts, "owner_ref", "site_ref", "as_of", "place_level", defer=True),
             sizing_mode="stretch_width")
@@ -275,7 +278,7 @@ class OwnerDashboard(View):
             self.bound(self.good_payers_table, "owner_ref", "as_of", defer=True),
             sizing_mode="stretch_width")
         # dynamic: a tab's content is sent to the browser when it is opened, not with the first page.
-        self._tabs = pn.Tabs(*zip(TABS, [synthese, sites, tenants, self.tenant]), dynamic=True,
+        self._tabs = pn.Tabs(*zip(TABS, [synthese, arrears, sites, tenants, self.tenant]), dynamic=True,
                              sizing_mode="stretch_width")
         if self.tenant_ref:
             self._tabs.active = TABS.index("Fiche locataire")

@@ -14,7 +14,7 @@ from dashboards.format import fmt_gnf, fmt_int
 from dashboards.labels_fr import ACTION_KIND, OUTCOME
 from dashboards.parts.downloads import export_buttons
 from dashboards.view import View
-from dashboards.widgets.cards import kpi_card
+from dashboards.widgets.cards import kpi_card, kpi_row
 from dashboards.widgets.tables import french_dates, table
 
 
@@ -64,14 +64,14 @@ class TenantDetail(View):
             f"<div>{contact or 'aucun contact enregistré'}</div>"
             f"<div>{fmt_int(row['active_leases'])} bail(aux) en cours sur {fmt_int(row['leases'])} — {late}</div>",
             sizing_mode="stretch_width")
-        cards = pn.FlexBox(
+        cards = kpi_row([
             kpi_card("Impayés", fmt_gnf(row["arrears"])),
             kpi_card("0–30 jours", fmt_gnf(row["bucket_0_30"])),
             kpi_card("31–60 jours", fmt_gnf(row["bucket_31_60"])),
             kpi_card("61–90 jours", fmt_gnf(row["bucket_61_90"])),
             kpi_card("Plus de 90 jours", fmt_gnf(row["bucket_90_plus"])),
             kpi_card("Avance", fmt_gnf(row["credit"])),
-            flex_wrap="wrap", sizing_mode="stretch_width")
+        ])
         return pn.Column(header, cards, sizing_mode="stretch_width")
 
     def view(self):

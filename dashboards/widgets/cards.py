@@ -1,6 +1,9 @@
-"""The KPI card every page shows its headline numbers in: title, value, a note and, optionally, the
-change against the previous period. Its stylesheet travels with it (Panel puts each pane in its own
-shadow root), so a card looks the same in the AKIG page, a notebook or another page."""
+"""The KPI cards every page shows its headline numbers in: title, value, a note and, optionally, the
+change against the previous period. A row of cards is one HTML pane (`kpi_row`), not a pane per card in a
+FlexBox: each pane is a few Bokeh models (the pane, its stylesheets) that the server builds, serialises
+and sends for every page, and a row of six cards cost a dozen of them. The stylesheet travels with the
+row (Panel puts each pane in its own shadow root), so the cards look the same in the AKIG page, a
+notebook or another page; the row wraps on a narrow screen."""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ import panel as pn
 from dashboards.template import BRAND
 
 KPI_CSS = f"""
-.akig-kpi {{ background: #fff; border: 1px solid #e3e6e8; border-left: 4px solid {BRAND};
+.akig-kpi-row {{ display: flex; flex-wrap: wrap; gap: 10px; }}
+.akig-kpi {{ width: 245px; background: #fff; border: 1px solid #e3e6e8; border-left: 4px solid {BRAND};
              border-radius: 6px; padding: 10px 14px; font-family: system-ui, sans-serif; }}
 .akig-kpi-title {{ color: #5f6b73; font-size: 0.85em; text-transform: uppercase; letter-spacing: .03em; }}
 .akig-kpi-value {{ color: #1d2a30; font-size: 1.55em; font-weight: 600; margin-top: 2px; white-space: nowrap; }}
@@ -22,8 +26,9 @@ KPI_CSS = f"""
 """
 
 
-def kpi_card(title: str, value: str, note: str = "", delta: tuple[str, str] | None = None) -> pn.pane.HTML:
-    """A KPI: title, value, a note, and optionally its change (text, tone good|bad|flat) vs the previous period."""
+def kpi_card(title: str, value: str, note: str = "", delta: tuple[str, str] | None = None) -> str:
+    """A KPI's HTML (its texts escaped): title, value, a note, and optionally its change (text, tone
+    good|bad|flat) vs the previous period. Shown with the others of its row by `kpi_row`."""
     change = ""
     if delta and delta[0]:
         change = (f'<div class="akig-kpi-delta akig-{delta[1]}">{html.escape(delta[0])}'
@@ -35,4 +40,10 @@ def kpi_card(title: str, value: str, note: str = "", delta: tuple[str, str] | No
         + change
         + "</div>"
     )
-    return pn.pane.HTML(body, width=275, margin=(5, 5), stylesheets=[KPI_CSS])
+    return body
+
+
+def kpi_row(cards: list[str]) -> pn.pane.HTML:
+    """Cards made by `kpi_card`, side by side, wrapping to the next line when the page is narrow."""
+    return pn.pane.HTML(f'<div class="akig-kpi-row">{"".join(cards)}</div>', sizing_mode="stretch_width",
+                        margin=(5, 5), stylesheets=[KPI_CSS])

@@ -1,27 +1,38 @@
-"""The owner dashboard's charts (HoloViews on Bokeh, with hover tools), built from data-layer frames.
+"""The dashboards' bar and line charts: plain Bokeh figures whose data sources are filled from the data
+layer's frames.
 
-Amounts are drawn in millions of GNF (axis label says so) and shown exactly, French style, on hover.
-A frame with nothing to draw gives a French message instead of an empty chart.
+They were HoloViews elements once. For a few bars or a line, HoloViews' plotting machinery (its options
+system, its plot classes, the ranges it computes, the models it lays out) cost about 0.35 s of server CPU
+per chart and per session, more than everything else on the owner's page together; a Bokeh figure with
+one ColumnDataSource holds the same glyphs for a tenth of that. HoloViews and GeoViews stay where they
+earn their cost (see docs/explanation/libraries.md).
+
+Amounts are drawn in millions of GNF (the axis label says so) and shown exactly, French style, on hover.
+Hover fields are `@{column}` references, which Bokeh shows as text (never as HTML), so a site's name
+from the database cannot run in the page. A frame with nothing to draw gives a French message instead of
+an empty chart.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 
-import holoviews as hv
 import pandas as pd
 import panel as pn
+from bokeh.models import (ColumnDataSource, FactorRange, HBar, HoverTool, Legend, LegendItem, Line,
+                          NumeralTickFormatter, Scatter, VBar)
+from bokeh.plotting import figure
 
 from akig_data.reports.gather import BUCKET_COLOURS
 from dashboards.format import fmt_gnf, fmt_rate
 
-if "bokeh" not in hv.Store.renderers:
-    hv.extension("bokeh", logo=False)
-
 MONTHS_FR = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."]
 BUCKETS = [(column, label, BUCKET_COLOURS[column]) for column, label in (
     ("bucket_0_30", "0–30 j"), ("bucket_31_60", "31–60 j"), ("bucket_61_90", "61–90 j"), ("bucket_90_plus", "+ de 90 j"))]
-DUE_COLOR, PAID_COLOR = "#9fb3c8", "#0b6e4f"
+DUE_COLOR, PAID_COLOR, PUNCTUAL_COLOR, ARREARS_COLOR = "#9fb3c8", "#0b6e4f", "#f2994a", "#d9534f"
+HEIGHT = 320
+SLANTED = math.pi / 4   # month and day labels, as HoloViews' xrotation=45 drew them
 
 
 def month_label(day: dt.date) -> str:
@@ -32,30 +43,32 @@ def empty(message: str) -> pn.pane.Alert:
     return pn.pane.Alert(message, alert_type="light", sizing_mode="stretch_width")
 
 
-def _common(**extra) -> dict:
-    return {**dict(responsive=True, height=320, tools=["hover"], toolbar="above", default_tools=["save", "reset"],
-                   fontscale=1.0, shared_axes=False), **extra}
+def chart(title: str, *, height: int = HEIGHT, x_range=None, y_range=None, y_label: str = "", x_label: str = ""):
+    """An empty AKIG figure: full width, fixed height, save/reset tools above, no Bokeh logo."""
+    ranges = {name: value for name, value in (("x_range", x_range), ("y_range", y_range)) if value is not None}
+    fig = figure(title=title, height=height, sizing_mode="stretch_width", tools="save,reset",
+                 toolbar_location="above", **ranges)
+    fig.toolbar.logo = None
+    fig.xaxis.axis_label, fig.yaxis.axis_label = x_label, y_label
+    fig.xgrid.grid_line_color = None
+    fig.outline_line_color = None
+    return fig
 
 
-def collected_vs_due(trend: pd.DataFrame) -> pn.viewable.Viewable:
-    """Per month, what was due (wide light bar) and what was collected (narrow dark bar inside it)."""
-    if trend.empty or (trend["due"].fillna(0).sum() == 0 and trend["collected"].fillna(0).sum() == 0):
-        return empty("Aucune échéance ni aucun paiement sur ces mois.")
-    frame = pd.DataFrame({
-        "Mois": month_labels(trend),
-        "Dû": trend["due"].astype("int64") / 1e6, "Encaissé": trend["collected"].astype("int64") / 1e6,
-        "Dû exact": [fmt_gnf(v) for v in trend["due"]], "Encaissé exact": [fmt_gnf(v) for v in trend["collected"]],
-        "Taux": [fmt_rate(v) for v in trend["collection_rate"]],
-    })
-    tooltips = [("Mois", "@Mois"), ("Dû", "@{Dû exact}"), ("Encaissé", "@{Encaissé exact}"), ("Taux", "@Taux")]
-    due = hv.Bars(frame, "Mois", ["Dû", "Dû exact", "Encaissé exact", "Taux"], label="Dû").opts(
-        color=DUE_COLOR, bar_width=0.85, hover_tooltips=tooltips)
-    paid = hv.Bars(frame, "Mois", ["Encaissé", "Dû exact", "Encaissé exact", "Taux"], label="Encaissé").opts(
-        color=PAID_COLOR, bar_width=0.45, hover_tooltips=tooltips)
-    return pn.pane.HoloViews((due * paid).opts(
-        hv.opts.Bars(**_common(), ylabel="millions GNF", xlabel="", xrotation=45),
-        hv.opts.Overlay(title="Encaissé et dû par mois", legend_position="top", responsive=True, height=340),
-    ), sizing_mode="stretch_width")
+def hover(fig, tooltips: list[tuple[str, str]], renderers=None) -> None:
+    """A hover tool showing `tooltips` (text fields only: `@{column}`) for `renderers` (all by default)."""
+    fig.add_tools(HoverTool(tooltips=tooltips, renderers=renderers or "auto"))
+
+
+def draw(fig, source: ColumnDataSource, glyph):
+    """Add one glyph drawn from `source`. Unlike figure.vbar() and the like, which make each renderer's
+    selected, unselected and muted glyphs up front, this adds just the glyph (nothing here is selectable
+    or muted): fewer Bokeh models to build and send with every page."""
+    return fig.add_glyph(source, glyph)
+
+
+def pane(fig) -> pn.pane.Bokeh:
+    return pn.pane.Bokeh(fig, sizing_mode="stretch_width")
 
 
 def month_labels(trend: pd.DataFrame) -> list[str]:
@@ -68,65 +81,162 @@ def month_labels(trend: pd.DataFrame) -> list[str]:
     return labels
 
 
+def _millions(values: pd.Series) -> list[float]:
+    return [float(v) / 1e6 if pd.notna(v) else float("nan") for v in values]
+
+
+def _percent(values: pd.Series) -> list[float]:
+    return [float(v) * 100 if pd.notna(v) else float("nan") for v in values]
+
+
+def collected_vs_due_source(trend: pd.DataFrame) -> dict[str, list]:
+    """The columns of the collected-vs-due chart: per month, due and collected in millions of GNF (the bars)
+    and exactly (the hover)."""
+    return {
+        "month": month_labels(trend),
+        "due": _millions(trend["due"].fillna(0)), "collected": _millions(trend["collected"].fillna(0)),
+        "due_text": [fmt_gnf(v) for v in trend["due"]], "collected_text": [fmt_gnf(v) for v in trend["collected"]],
+        "rate_text": [fmt_rate(v) for v in trend["collection_rate"]],
+    }
+
+
+def collected_vs_due(trend: pd.DataFrame) -> pn.viewable.Viewable:
+    """Per month, what was due (wide light bar) and what was collected (narrow dark bar inside it)."""
+    if trend.empty or (trend["due"].fillna(0).sum() == 0 and trend["collected"].fillna(0).sum() == 0):
+        return empty("Aucune échéance ni aucun paiement sur ces mois.")
+    data = collected_vs_due_source(trend)
+    source = ColumnDataSource(data)
+    fig = chart("Encaissé et dû par mois", height=HEIGHT + 20, x_range=FactorRange(*data["month"]),
+                y_label="millions GNF")
+    due = draw(fig, source, VBar(x="month", top="due", width=0.85, fill_color=DUE_COLOR, line_color=DUE_COLOR))
+    paid = draw(fig, source, VBar(x="month", top="collected", width=0.45, fill_color=PAID_COLOR,
+                                  line_color=PAID_COLOR))
+    fig.y_range.start = 0
+    fig.xaxis.major_label_orientation = SLANTED
+    fig.add_layout(Legend(items=[LegendItem(label="Dû", renderers=[due]),
+                                 LegendItem(label="Encaissé", renderers=[paid])],
+                          orientation="horizontal", location="top_left"), "above")
+    hover(fig, [("Mois", "@month"), ("Dû", "@due_text"), ("Encaissé", "@collected_text"), ("Taux", "@rate_text")])
+    return pane(fig)
+
+
+def rate_trend_source(trend: pd.DataFrame) -> dict[str, list]:
+    """The columns of the rates chart: per month, collection and punctuality rates in % (NaN: no due)."""
+    return {
+        "month": month_labels(trend),
+        "collection": _percent(trend["collection_rate"]), "punctuality": _percent(trend["punctuality_rate"]),
+        "collection_text": [fmt_rate(v) for v in trend["collection_rate"]],
+        "punctuality_text": [fmt_rate(v) for v in trend["punctuality_rate"]],
+    }
+
+
 def rate_trend(trend: pd.DataFrame) -> pn.viewable.Viewable:
     """Collection and punctuality rates per month, in %."""
-    frame = trend.assign(
-        Mois=month_labels(trend),
-        recouvrement=trend["collection_rate"].astype("float64") * 100,
-        ponctualite=trend["punctuality_rate"].astype("float64") * 100,
-    )
-    if frame[["recouvrement", "ponctualite"]].isna().all().all():
+    if trend.empty or (trend["collection_rate"].isna().all() and trend["punctuality_rate"].isna().all()):
         return empty("Aucune échéance sur ces mois : pas de taux à calculer.")
-    frame["Recouvrement"] = [fmt_rate(v) for v in trend["collection_rate"]]
-    frame["Ponctualité"] = [fmt_rate(v) for v in trend["punctuality_rate"]]
-    collect = hv.Curve(frame, "Mois", ["recouvrement", "Recouvrement"], label="Taux de recouvrement")
-    punctual = hv.Curve(frame, "Mois", ["ponctualite", "Ponctualité"], label="Taux de ponctualité")
-    points = (hv.Scatter(frame, "Mois", ["recouvrement", "Recouvrement"]).opts(color=PAID_COLOR, size=7)
-              * hv.Scatter(frame, "Mois", ["ponctualite", "Ponctualité"]).opts(color="#f2994a", size=7))
-    overlay = (collect.opts(color=PAID_COLOR, line_width=3) * punctual.opts(color="#f2994a", line_width=3) * points)
-    return pn.pane.HoloViews(overlay.opts(
-        hv.opts.Curve(**_common(), ylabel="%", xlabel="", xrotation=45),
-        hv.opts.Scatter(tools=["hover"]),
-        hv.opts.Overlay(title="Taux de recouvrement et de ponctualité", legend_position="bottom_left",
-                        responsive=True, height=320),
-    ), sizing_mode="stretch_width")
+    data = rate_trend_source(trend)
+    source = ColumnDataSource(data)
+    fig = chart("Taux de recouvrement et de ponctualité", x_range=FactorRange(*data["month"]), y_label="%")
+    items, points = [], []
+    for column, label, colour in (("collection", "Taux de recouvrement", PAID_COLOR),
+                                  ("punctuality", "Taux de ponctualité", PUNCTUAL_COLOR)):
+        line = draw(fig, source, Line(x="month", y=column, line_color=colour, line_width=3))
+        dots = draw(fig, source, Scatter(x="month", y=column, fill_color=colour, line_color=colour, size=7))
+        items.append(LegendItem(label=label, renderers=[line, dots]))
+        points.append(dots)
+    fig.xaxis.major_label_orientation = SLANTED
+    fig.add_layout(Legend(items=items, location="bottom_left"))
+    hover(fig, [("Mois", "@month"), ("Recouvrement", "@collection_text"), ("Ponctualité", "@punctuality_text")],
+          renderers=points)
+    return pane(fig)
+
+
+def aging_source(arrears: pd.DataFrame, top: int = 15) -> dict[str, list]:
+    """The columns of the aging chart: the `top` sites that owe most (largest last, drawn on top), each
+    age bucket in millions of GNF and exactly."""
+    arrears = arrears[arrears["arrears"] > 0].nlargest(top, "arrears").iloc[::-1]
+    names = [str(name) for name in arrears["site_name"]]
+    if len(set(names)) < len(names) and "site_ref" in arrears:   # each bar needs a label of its own
+        twice = {name for name in names if names.count(name) > 1}
+        names = [f"{name} ({ref})" if name in twice else name for name, ref in zip(names, arrears["site_ref"])]
+    data: dict[str, list] = {"site": names,
+                             "total_text": [fmt_gnf(v) for v in arrears["arrears"]]}
+    left = [0.0] * len(names)
+    for column, _, _ in BUCKETS:   # each bucket's bar starts where the previous one ends
+        right = [start + value for start, value in zip(left, _millions(arrears[column]))]
+        data[f"{column}_left"], data[f"{column}_right"] = left, right
+        data[f"{column}_text"] = [fmt_gnf(v) for v in arrears[column]]
+        left = right
+    return data
 
 
 def aging_by_site(arrears: pd.DataFrame, top: int = 15) -> pn.viewable.Viewable:
     """Stacked horizontal bars: each site's arrears split by age, the `top` largest sites (largest on top)."""
-    arrears = arrears[arrears["arrears"] > 0].nlargest(top, "arrears").iloc[::-1]
-    if arrears.empty:
+    data = aging_source(arrears, top)
+    if not data["site"]:
         return empty("Aucun impayé à cette date.")
-    rows = []
-    for _, r in arrears.iterrows():
-        for column, label, _ in BUCKETS:
-            rows.append((r["site_name"], label, int(r[column]) / 1e6, fmt_gnf(r[column]), fmt_gnf(r["arrears"])))
-    frame = pd.DataFrame(rows, columns=["Site", "Ancienneté", "Impayés", "Exact", "Total"])
-    colors = {label: color for _, label, color in BUCKETS}
-    bars = hv.Bars(frame, kdims=["Site", "Ancienneté"], vdims=["Impayés", "Exact", "Total"])
-    return pn.pane.HoloViews(bars.opts(
-        **_common(hover_tooltips=[("Site", "@Site"), ("Ancienneté", "@Ancienneté"), ("Montant", "@Exact"),
-                                  ("Total du site", "@Total")], height=max(320, 26 * len(arrears) + 110)),
-        stacked=True, invert_axes=True, cmap=list(colors.values()),
-        ylabel="millions GNF", xlabel="", title="Ancienneté des impayés",
-        legend_position="bottom", show_legend=True,
-    ), sizing_mode="stretch_width")
+    source = ColumnDataSource(data)
+    factors = list(dict.fromkeys(data["site"]))   # a range's factors must be unique
+    fig = chart("Ancienneté des impayés", height=max(HEIGHT, 26 * len(factors) + 110), y_range=FactorRange(*factors),
+                x_label="millions GNF")
+    stack = [draw(fig, source, HBar(y="site", left=f"{column}_left", right=f"{column}_right", height=0.8,
+                                    fill_color=colour, line_color=colour)) for column, _, colour in BUCKETS]
+    fig.x_range.start = 0
+    fig.add_layout(Legend(items=[LegendItem(label=label, renderers=[bar]) for bar, (_, label, _) in zip(stack, BUCKETS)],
+                          orientation="horizontal", location="center"), "below")
+    for bar, (column, label, _) in zip(stack, BUCKETS):
+        hover(fig, [("Site", "@site"), ("Ancienneté", label), ("Montant", f"@{column}_text"),
+                    ("Total du site", "@total_text")], renderers=[bar])
+    return pane(fig)
+
+
+def place_source(arrears: pd.DataFrame, level: str) -> dict[str, list]:
+    """The columns of the arrears-by-place chart: each commune (or quartier) that owes, smallest first."""
+    by_place = (arrears.groupby(level, as_index=False)[["arrears", "late_leases"]].sum()
+                .query("arrears > 0").sort_values("arrears"))
+    return {"place": [str(p) for p in by_place[level]], "arrears": _millions(by_place["arrears"]),
+            "arrears_text": [fmt_gnf(v) for v in by_place["arrears"]],
+            "leases": [int(v) for v in by_place["late_leases"]]}
 
 
 def arrears_by_place(arrears: pd.DataFrame, level: str) -> pn.viewable.Viewable:
     """Horizontal bars: arrears per commune or quartier."""
-    by_place = (arrears.groupby(level, as_index=False)[["arrears", "late_leases"]].sum()
-                .query("arrears > 0").sort_values("arrears"))
-    if by_place.empty:
+    data = place_source(arrears, level)
+    if not data["place"]:
         return empty("Aucun impayé à cette date.")
-    frame = pd.DataFrame({
-        "Lieu": by_place[level], "Impayés du lieu": by_place["arrears"] / 1e6,
-        "Exact": [fmt_gnf(v) for v in by_place["arrears"]], "Baux": by_place["late_leases"].astype(int),
-    })
     title = "Impayés par commune" if level == "commune" else "Impayés par quartier"
-    bars = hv.Bars(frame, kdims=["Lieu"], vdims=["Impayés du lieu", "Exact", "Baux"])
-    return pn.pane.HoloViews(bars.opts(
-        **_common(hover_tooltips=[("", "@Lieu"), ("Impayés", "@Exact"), ("Baux en retard", "@Baux")],
-                  height=max(320, 24 * len(frame) + 80)),
-        invert_axes=True, color="#d9534f", xlabel="", ylabel="millions GNF", title=title,
-    ), sizing_mode="stretch_width")
+    fig = chart(title, height=max(HEIGHT, 24 * len(data["place"]) + 80), y_range=FactorRange(*data["place"]),
+                x_label="millions GNF")
+    draw(fig, ColumnDataSource(data), HBar(y="place", right="arrears", height=0.8, fill_color=ARREARS_COLOR,
+                                           line_color=ARREARS_COLOR))
+    fig.x_range.start = 0
+    hover(fig, [("", "@place"), ("Impayés", "@arrears_text"), ("Baux en retard", "@leases")])
+    return pane(fig)
+
+
+def daily_collected(daily: pd.DataFrame, title: str) -> pn.viewable.Viewable:
+    """An agent's collections per day of the month, in millions of GNF (exact on hover)."""
+    data = {"day": [d.strftime("%d/%m") for d in daily["day"]], "collected": _millions(daily["collected"]),
+            "collected_text": [fmt_gnf(v) for v in daily["collected"]]}
+    fig = chart(title, height=260, x_range=FactorRange(*data["day"]), y_label="millions GNF")
+    draw(fig, ColumnDataSource(data), VBar(x="day", top="collected", width=0.8, fill_color=PAID_COLOR,
+                                           line_color=PAID_COLOR))
+    fig.y_range.start = 0
+    fig.xaxis.major_label_orientation = SLANTED
+    fig.yaxis.formatter = NumeralTickFormatter(format="0.[00]")
+    hover(fig, [("Jour", "@day"), ("Encaissé", "@collected_text")])
+    return pane(fig)
+
+
+def daily_contacts(daily: pd.DataFrame, title: str) -> pn.viewable.Viewable:
+    """An agent's useful contacts (the right person reached) per day of the month."""
+    data = {"day": [d.strftime("%d/%m") for d in daily["day"]],
+            "contacts": [int(v) for v in daily["right_party_contacts"]]}
+    source = ColumnDataSource(data)
+    fig = chart(title, height=260, x_range=FactorRange(*data["day"]))
+    draw(fig, source, Line(x="day", y="contacts", line_color=PUNCTUAL_COLOR, line_width=3))
+    dots = draw(fig, source, Scatter(x="day", y="contacts", fill_color=PUNCTUAL_COLOR, line_color=PUNCTUAL_COLOR, size=6))
+    fig.y_range.start = 0
+    fig.xaxis.major_label_orientation = SLANTED
+    hover(fig, [("Jour", "@day"), ("Contacts utiles", "@contacts")], renderers=[dots])
+    return pane(fig)

@@ -98,15 +98,17 @@ def test_the_site_detail_shows_the_site_name_as_text(hostile_server, redis_url):
 
 def test_chart_tooltips_show_fields_as_text():
     """Bokeh renders @field tooltips as text; only a `{safe}` format or an HTML template would not."""
-    import holoviews as hv
     import pandas as pd
 
     from dashboards.widgets import charts
 
     arrears = pd.DataFrame({"site_name": [PAYLOAD], "arrears": [100], "bucket_0_30": [100], "bucket_31_60": [0],
                             "bucket_61_90": [0], "bucket_90_plus": [0]})
-    for pane in (charts.aging_by_site(arrears), ):
-        model = hv.render(pane.object, backend="bokeh")
+    for pane in (charts.aging_by_site(arrears), charts.arrears_by_place(arrears.assign(commune=PAYLOAD, late_leases=1),
+                                                                        "commune")):
+        model = pane.object
+        assert PAYLOAD in model.renderers[0].data_source.data["site" if "site" in model.renderers[0].data_source.data
+                                                              else "place"]
         hovers = [t for t in model.tools if type(t).__name__ == "HoverTool"]
         assert hovers
         for hover in hovers:

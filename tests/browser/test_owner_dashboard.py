@@ -43,6 +43,25 @@ def test_kpi_row_shows_the_data_layer_numbers(dashboard, numbers):
     assert problems == []
 
 
+def test_arrears_tab_draws_its_charts_when_opened(dashboard):
+    """The arrears charts are built when their tab is first opened, not with the page."""
+    page, problems = dashboard
+    page.wait_for_selector("canvas", timeout=20_000)
+    page.locator(".bk-tab", has_text="Impayés").click()
+    page.get_by_text("Impayés par :").wait_for(timeout=20_000)
+    page.wait_for_function("""() => {
+        const visible = [];
+        const walk = (root) => root.querySelectorAll('*').forEach((el) => {
+            if (el.shadowRoot) walk(el.shadowRoot);
+            if (el.tagName === 'CANVAS' && el.getBoundingClientRect().width > 0) visible.push(el);
+        });
+        walk(document);
+        return visible.length >= 2;
+    }""", timeout=20_000)   # the aging chart and the chart by commune, on screen
+    assert page.get_by_text("Traceback").count() == 0 and page.get_by_text("Erreur inattendue").count() == 0
+    assert problems == []
+
+
 def test_picking_a_site_opens_its_detail_and_goes_in_the_url(dashboard):
     page, problems = dashboard
     page.get_by_text("Sites", exact=True).first.click()
