@@ -10,6 +10,9 @@ a free port (one process, or `--procs N`) and stops it at the end; it creates th
 (OWN-0001), bench-ops and bench-manager (bench.dashboard.bench_cookie) in the database it points at.
 
 * Each app is opened once first, not counted (its module's imports, the templates, the first reads).
+* `--browser-cache cold` (default): every load is a first visit, in a browser context of its own, which
+  downloads Bokeh's and Panel's scripts (about 6 MB) and compiles them. `warm`: a returning user, every
+  load a new page of one context per app whose HTTP cache already holds them.
 * At concurrency C, max(loads, C) page loads run with C of them in flight at any time, each in its own
   browser context (its own cookies and page) of one Chromium. Times run from page.goto.
 * Server CPU per page: the utime+stime (/proc/PID/stat) of the `akig serve` process and its children from
@@ -69,16 +72,26 @@ CASES = [
     Case("classement", "/classement", "manager", "responsable", f"{KPI}, .alert", "podium", False),
     Case("alertes", "/alertes", "manager", "responsable", KPI, "KPI row", False),
 ]
+# A returning user's browser: its HTTP cache is kept between page loads, so no route may be set; it
+# resolves no host but the server's instead, so the map's tiles are not fetched from outside either.
+WARM_ARGS = ["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
 CHART_WAIT_MS = 30_000   # an app flagged with a chart that draws none by then is reported with "—"
 
 
-async def load(browser, url: str, cookie: str, case: Case) -> tuple[float, float | None]:
-    """Seconds from goto to the first meaningful element, and to the first chart's canvas (None: no chart)."""
-    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-    await context.add_cookies([{"name": "user", "value": cookie, "url": url}])
-    page = await context.new_page()
-    await page.route("**/*", lambda route: route.continue_()
-                     if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1")) else route.abort())
+async def load(browser, url: str, cookie: str, case: Case, shared=None) -> tuple[float, float | None]:
+    """Seconds from goto to the first meaningful element, and to the first chart's canvas (None: no chart).
+    In a context of its own (a first visit: nothing cached), or as a new page of `shared`, a context whose
+    HTTP cache already holds the scripts (a returning user)."""
+    if shared is None:
+        context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+        await context.add_cookies([{"name": "user", "value": cookie, "url": url}])
+        page = await context.new_page()
+        # Playwright turns the HTTP cache off for a routed page: only a first visit is routed (a returning
+        # user's browser resolves no outside host instead, see WARM_ARGS).
+        await page.route("**/*", lambda route: route.continue_()
+                         if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1")) else route.abort())
+    else:
+        page = await shared.new_page()
     start = time.perf_counter()
     try:
         await page.goto(url, timeout=300_000, wait_until="commit")
@@ -92,16 +105,16 @@ async def load(browser, url: str, cookie: str, case: Case) -> tuple[float, float
             except Exception:  # playwright's TimeoutError: no chart on this page as it opens
                 chart = None
     finally:
-        await context.close()
+        await (page.close() if shared is not None else page.context.close())
     return first, chart
 
 
-async def concurrent(browser, url, cookie, case, total: int, width: int) -> list[tuple[float, float | None]]:
+async def concurrent(browser, url, cookie, case, total: int, width: int, shared=None) -> list[tuple[float, float | None]]:
     gate = asyncio.Semaphore(width)
 
     async def one():
         async with gate:
-            return await load(browser, url, cookie, case)
+            return await load(browser, url, cookie, case, shared)
 
     return await asyncio.gather(*[one() for _ in range(total)])
 
@@ -149,30 +162,36 @@ async def settle(pid: int, idle_rate: float | None, limit_s: float = 30.0) -> No
             return
 
 
-async def run(proc, base: str, cases: list[Case], widths: list[int], loads: int) -> list[tuple]:
+async def run(proc, base: str, cases: list[Case], widths: list[int], loads: int, warm: bool = False) -> list[tuple]:
     from playwright.async_api import async_playwright
 
     rows = []
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
+        browser = await p.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS + (WARM_ARGS if warm else []))
         for case in cases:
             url = base + case.path
             cookie = bench_cookie(base, case.role, case.owner_ref)
-            await load(browser, url, cookie, case)  # the app's first open in this process: not counted
+            shared = None
+            if warm:
+                shared = await browser.new_context(viewport={"width": 1400, "height": 1000})
+                await shared.add_cookies([{"name": "user", "value": cookie, "url": url}])
+            await load(browser, url, cookie, case, shared)  # the app's first open: not counted (fills the cache)
             cpu_per_page = None
             for width in widths:
                 if width == 1:
                     idle_rate = await idle_cpu_rate(proc.pid)
                     cpu0, wall0 = cpu_seconds(process_tree(proc.pid)), time.monotonic()
-                    results = [await load(browser, url, cookie, case) for _ in range(loads)]
+                    results = [await load(browser, url, cookie, case, shared) for _ in range(loads)]
                     await settle(proc.pid, idle_rate)   # the closed pages' last panes are still server work
                     busy = cpu_seconds(process_tree(proc.pid)) - cpu0
                     cpu_per_page = (busy - idle_rate * (time.monotonic() - wall0)) / loads
                 else:
-                    results = await concurrent(browser, url, cookie, case, max(loads, width), width)
+                    results = await concurrent(browser, url, cookie, case, max(loads, width), width, shared)
                 rows.append((case, width, results, cpu_per_page if width == 1 else None,
                              rss_mb(process_tree(proc.pid))))
                 print(f"  {case.key} ×{width}: done", file=sys.stderr, flush=True)
+            if shared is not None:
+                await shared.close()
         await browser.close()
     return rows
 
@@ -181,6 +200,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", default="1,8,20", help="comma-separated numbers of browsers at once")
     parser.add_argument("--loads", type=int, default=5, help="page loads per app and concurrency (at least C)")
+    parser.add_argument("--browser-cache", choices=("cold", "warm"), default="cold",
+                        help="cold: every load a first visit (default); warm: a returning user, scripts cached")
     parser.add_argument("--procs", type=int, default=1, help="akig serve --num-procs (default 1)")
     parser.add_argument("--apps", default=",".join(c.key for c in CASES),
                         help="comma-separated among " + ", ".join(c.key for c in CASES))
@@ -199,13 +220,13 @@ def main() -> None:
     load_before = os.getloadavg()
     proc, base = start_server(prefix, procs=args.procs)
     try:
-        rows = asyncio.run(run(proc, base, cases, widths, args.loads))
+        rows = asyncio.run(run(proc, base, cases, widths, args.loads, warm=args.browser_cache == "warm"))
     finally:
         stop_server(proc)
     load_after = os.getloadavg()
     print(f"Commit {commit}; {os.cpu_count()} cores; load average (1, 5, 15 min) "
           f"{' '.join(f'{v:.2f}' for v in load_before)} before, {' '.join(f'{v:.2f}' for v in load_after)} after; "
-          f"{args.loads} loads per row (at least C), headless Chromium, `akig serve --num-procs {args.procs}`.\n")
+          f"{args.loads} loads per row (at least C), headless Chromium ({'first visits, nothing cached' if args.browser_cache == 'cold' else 'returning users, scripts cached'}), `akig serve --num-procs {args.procs}`.\n")
     print("| app | as | C | loads | until | p50 | p95 | first chart p50 | p95 | server CPU / page | server RSS after |")
     print("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
     for case, width, results, cpu, rss in rows:
