@@ -133,12 +133,18 @@ class LiveMap(View):
     def _schedule(self, doc, snapshot: Snapshot) -> None:
         """Called from the poller's thread: hand the update to this session's document, unless its
         browser is gone (a closed page's session lives on until Bokeh cleans it up)."""
-        if not session_connected(doc):
+        if not self._wanted(doc):
             return
         doc.add_next_tick_callback(functools.partial(self._apply_on, doc, snapshot))
 
+    def _wanted(self, doc) -> bool:
+        """Whether this session takes updates: while its browser is connected, and once before (a page
+        still loading takes the poller's first snapshot, which holds today's tracks when the page was
+        built from a stand-in without them; the browser gets the data with the page)."""
+        return session_connected(doc) or not self._seq
+
     def _apply_on(self, doc, snapshot: Snapshot) -> None:
-        if not session_connected(doc):
+        if not self._wanted(doc):
             return
         with set_curdoc(doc):  # Panel updates the table's model directly only for the current document
             try:
@@ -165,7 +171,8 @@ class LiveMap(View):
         sources; the columns are built by the first map that needs them and shared by every other open map."""
         self.map.show("agents", snapshot.derived("agents", lambda: layers.agents_columns(snapshot.agents)))
         if tracks:
-            self._tracks_sent = time.monotonic()
+            if snapshot.seq:   # the first map's stand-in snapshot has no tracks: the poller's first one is sent
+                self._tracks_sent = time.monotonic()
             shown = (snapshot.derived("tracks", lambda: layers.tracks_columns(snapshot.tracks)) if self.show_tracks
                      else layers.empty(layers.LINE_KEYS))
             self.map.show("tracks", shown)
