@@ -21,7 +21,6 @@ ENVIRONMENT = yaml.safe_load((REPO / "environment.yml").read_text(encoding="utf-
 CONDA_NAME = {
     "redis": "redis-py",
     "ortools": "ortools-python",
-    "geoviews": "geoviews-core",        # geoviews without the optional extras, like the PyPI package
     "matplotlib": "matplotlib-base",    # matplotlib without a Qt backend
 }
 # In the environment for the analysts, not dependencies of AKIG.

@@ -1,12 +1,17 @@
 """The live map (`/carte`): late tenants' sites, agents' live positions and tracks, today's routes, and
 the replay of an agent's day.
 
+The map is one plain Bokeh figure per session with one data source per layer
+(dashboards.widgets.map_layers.LiveMapFigure). Filters replace the data of the layer they change (late
+sites, routes); the figure is never rebuilt, so a filter costs a read and a few milliseconds, and the
+user's zoom and pan stay where they are.
+
 Live updates come from the process's one poller (dashboards.io.live_feed): this session subscribes when it
 is created and unsubscribes when it is destroyed. An update is applied on the session's own document
-(add_next_tick_callback): the new positions replace the data of the Bokeh sources that HoloViews drew
-the agents, their names and their tracks with (caught by plot hooks). Nothing is re-rendered, so an
-update costs a few milliseconds, the user's zoom and pan stay where they are, and nothing accumulates
-over hours of updates. The filters' layers are DynamicMaps with cache_size=1 for the same reason.
+(add_next_tick_callback): the new positions replace the data of the agents' (with their names) and the
+tracks' sources.
+Nothing is re-rendered, so an update costs a few milliseconds and nothing accumulates over hours of
+updates.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ import functools
 import logging
 import time
 
-import holoviews as hv
 import pandas as pd
 import panel as pn
 import param
@@ -68,16 +72,18 @@ class LiveMap(View):
 
     def __init__(self, **params):
         super().__init__(**params)
+        self._banners()
         self.who = current()
         self.day = today()
         self._seq = 0
         self._tracks_sent = 0.0
         self._fill_choices()
-        self.param.watch(self._tracks_toggled, "show_tracks")
         self.updates = 0
-        self.sources: dict[str, object] = {}   # the live layers' Bokeh data sources, caught by plot hooks
-        self._initial = Snapshot(0, dt.datetime.now(positions.TZ), _empty_agents())
-        self._latest: Snapshot | None = None
+        self.late_count = 0
+        communes = layers.shared("communes", self.sites[["commune", "lon", "lat"]], layers.commune_columns)
+        self.map = layers.LiveMapFigure(get_runtime().settings.tiles_url, MAP_HEIGHT, communes)
+        self.sources = self.map.sources   # the layers' Bokeh data sources, by layer
+        self._latest = Snapshot(0, dt.datetime.now(positions.TZ), _empty_agents())
         self.table = pn.widgets.Tabulator(layers.agents_table(_empty_agents()), disabled=True, show_index=False,
                                           height=300, sizing_mode="stretch_width", layout="fit_data_stretch",
                                           selectable=1, css_classes=["akig-agents-table"])
@@ -90,6 +96,15 @@ class LiveMap(View):
                 self._apply(Snapshot(0, dt.datetime.now(positions.TZ), positions.agents_on_map()), force=True)
             except AkigError as exc:
                 self._report(exc)
+        self.draw_sites()
+        self.draw_routes()
+        agents = self.sources["agents"].data
+        layers.fit(self.map.figure, [*communes["xs"], agents["x"]], [*communes["ys"], agents["y"]])
+        self.param.watch(self._tracks_toggled, "show_tracks")
+        self.param.watch(lambda _e: self.draw_sites(), ["owner_ref", "commune", "min_arrears", "min_days_late"])
+        self.param.watch(lambda _e: self.draw_routes(), ["show_routes", "routes_version"])
+        self.param.watch(lambda _e: self._number_stops(), ["agent_ref"])
+        self.db_watch.param.watch(self._database_back, "available")
         doc = pn.state.curdoc
         if doc is not None:
             callback = functools.partial(self._schedule, doc)
@@ -117,16 +132,21 @@ class LiveMap(View):
     # -- live updates ----------------------------------------------------------------------------
     def _schedule(self, doc, snapshot: Snapshot) -> None:
         """Called from the poller's thread: hand the update to this session's document, unless its
-        browser is gone (a closed page's session lives on until Bokeh cleans it up; updating it then
-        would make HoloViews reschedule its refresh forever)."""
-        if not session_connected(doc):
+        browser is gone (a closed page's session lives on until Bokeh cleans it up)."""
+        if not self._wanted(doc):
             return
         doc.add_next_tick_callback(functools.partial(self._apply_on, doc, snapshot))
 
+    def _wanted(self, doc) -> bool:
+        """Whether this session takes updates: while its browser is connected, and once before (a page
+        still loading takes the poller's first snapshot, which holds today's tracks when the page was
+        built from a stand-in without them; the browser gets the data with the page)."""
+        return session_connected(doc) or not self._seq
+
     def _apply_on(self, doc, snapshot: Snapshot) -> None:
-        if not session_connected(doc):
+        if not self._wanted(doc):
             return
-        with set_curdoc(doc):  # Panel and HoloViews update models directly only for the current document
+        with set_curdoc(doc):  # Panel updates the table's model directly only for the current document
             try:
                 self._apply(snapshot)
             except Exception:
@@ -138,29 +158,24 @@ class LiveMap(View):
         self._seq = snapshot.seq
         self._set_agent_choices(snapshot.agents)
         self.table.value = snapshot.derived("table", lambda: layers.agents_table(snapshot.agents))
-        if "agents" not in self.sources:  # not drawn yet: the plot starts from this snapshot
-            self._initial = snapshot
-            return
-        self.updates += 1
+        if snapshot.seq:
+            self.updates += 1
         self._latest = snapshot
         self._fill_sources(snapshot, tracks=time.monotonic() - self._tracks_sent >= TRACKS_EVERY_S)
 
     def _tracks_toggled(self, _event) -> None:
-        if {"agents", "names", "tracks"} <= set(self.sources):
-            self._fill_sources(self._latest or self._initial, tracks=True)
+        self._fill_sources(self._latest, tracks=True)
 
     def _fill_sources(self, snapshot: Snapshot, tracks: bool) -> None:
-        point_keys, name_keys = tuple(self.sources["agents"].data), tuple(self.sources["names"].data)
-        points, names = snapshot.derived(("agents", point_keys, name_keys),
-                                         lambda: layers.agents_sources(snapshot.agents, point_keys, name_keys))
-        self.sources["agents"].data = dict(points)
-        layers.colour_markers(self.glyph, points)
-        self.sources["names"].data = dict(names)
+        """The snapshot's agents (with their names) and, at most every TRACKS_EVERY_S, tracks into their
+        sources; the columns are built by the first map that needs them and shared by every other open map."""
+        self.map.show("agents", snapshot.derived("agents", lambda: layers.agents_columns(snapshot.agents)))
         if tracks:
-            self._tracks_sent = time.monotonic()
-            keys = tuple(self.sources["tracks"].data)
-            shown = snapshot.derived(("tracks", keys), lambda: layers.tracks_source(snapshot.tracks, keys))
-            self.sources["tracks"].data = dict(shown) if self.show_tracks else layers.tracks_source({}, keys)
+            if snapshot.seq:   # the first map's stand-in snapshot has no tracks: the poller's first one is sent
+                self._tracks_sent = time.monotonic()
+            shown = (snapshot.derived("tracks", lambda: layers.tracks_columns(snapshot.tracks)) if self.show_tracks
+                     else layers.empty(layers.LINE_KEYS))
+            self.map.show("tracks", shown)
 
     def _table_clicked(self, event) -> None:
         agent = self.table.value.iloc[event.row]["Agent"]
@@ -168,48 +183,40 @@ class LiveMap(View):
             self.agent_ref = agent
 
     # -- layers ----------------------------------------------------------------------------------
-    def _sites_layer(self, owner_ref, commune, min_arrears, min_days_late, _available):
+    def draw_sites(self) -> None:
+        """The late sites of the filters (owner, commune, minimum arrears, days late) into their source."""
         try:
-            frame = reads.late_sites(owner_ref=owner_ref or None, commune=commune or None,
-                                     min_arrears=int(min_arrears or 0), min_days_late=int(min_days_late or 0))
+            frame = reads.late_sites(owner_ref=self.owner_ref or None, commune=self.commune or None,
+                                     min_arrears=int(self.min_arrears or 0),
+                                     min_days_late=int(self.min_days_late or 0))
             self.problem = ""
         except Exception as exc:
             self._report(exc)
             frame = pd.DataFrame(columns=["lon", "lat", "site_ref", "site_name", "commune", "tenants_late", "arrears",
                                           "days_late", "last_contact_at"])
         self.late_count = len(frame)
-        return layers.late_sites(frame)
+        self.map.show("sites", layers.shared("late_sites", frame, layers.late_sites_columns))
 
-    def _routes_layer(self, agent_ref, show_routes, _version, _available):
+    def draw_routes(self) -> None:
+        """Today's routes (when shown) into their sources; the followed agent's stops carry their numbers."""
         frame = pd.DataFrame(columns=["agent_ref", "kind", "route_order", "lon", "lat", "site_name", "status", "eta"])
-        if show_routes:
+        if self.show_routes:
             try:
                 frame = reads.agent_routes(day=self.day)
             except Exception as exc:
                 self._report(exc)
-        return layers.routes(frame, agent_ref or None)
+        lines, self._stops = layers.shared("routes", frame, layers.routes_columns)
+        self.map.show("routes", lines)
+        self.map.show("stops", self._stops | {"label": layers.stop_numbers(self._stops, self.agent_ref or None)})
 
-    def _catch(self, name: str):
-        """A plot hook keeping the layer's Bokeh source. HoloViews runs hooks again when it redraws the
-        overlay (a filter changed): the newest positions are then put back into the sources."""
-        def hook(plot, element):
-            if name == "agents":
-                self.glyph = plot.handles["glyph"]
-                layers.colour_markers(self.glyph, plot.handles["source"].data)
-                plot.state.name = "akig-live-map"       # the figure (tests read its ranges)
-            plot.handles["source"].name = f"akig-{name}"  # tests find the layers' data by these names
-            self.sources[name] = plot.handles["source"]
-            if self._latest is not None and {"agents", "names", "tracks"} <= set(self.sources):
-                self._fill_sources(self._latest, tracks=True)
-        return hook
+    def _number_stops(self) -> None:
+        """The followed agent changed: only the stops' labels change (one column sent to the browser)."""
+        self.map.show_column("stops", "label", layers.stop_numbers(self._stops, self.agent_ref or None))
 
-    def _live_layers(self):
-        """Agents, their names and their tracks, drawn once from the latest snapshot; later snapshots
-        replace their sources' data (see _apply)."""
-        points, names = layers.agents(self._initial.agents)
-        trails = layers.tracks(self._initial.tracks if self.show_tracks else {})
-        return (trails.opts(hooks=[self._catch("tracks")]) * points.opts(hooks=[self._catch("agents")])
-                * names.opts(hooks=[self._catch("names")]))
+    def _database_back(self, event) -> None:
+        if event.new:
+            self.draw_sites()
+            self.draw_routes()
 
     def _report(self, exc: Exception) -> None:
         if isinstance(exc, DatabaseUnavailable):
@@ -220,20 +227,7 @@ class LiveMap(View):
                         else "Erreur inattendue : l'équipe technique a été prévenue.")
 
     def plot(self):
-        watch = self.db_watch
-        sites = hv.DynamicMap(pn.bind(self._sites_layer, self.param.owner_ref, self.param.commune,
-                                      self.param.min_arrears, self.param.min_days_late, watch.param.available),
-                              cache_size=1)
-        routes = hv.DynamicMap(pn.bind(self._routes_layer, self.param.agent_ref, self.param.show_routes,
-                                       self.param.routes_version, watch.param.available), cache_size=1)
-        overlay = layers.commune_outlines(self.sites) * routes * sites * self._live_layers()
-        basemap = layers.tiles(get_runtime().settings.tiles_url)
-        if basemap is not None:
-            overlay = basemap * overlay
-        overlay = overlay.opts(
-            hv.opts.Overlay(responsive=True, height=MAP_HEIGHT, xaxis=None, yaxis=None, active_tools=["wheel_zoom"],
-                            toolbar="above", show_legend=False, title=""))
-        return pn.pane.HoloViews(overlay, sizing_mode="stretch_width", height=MAP_HEIGHT, linked_axes=False)
+        return pn.pane.Bokeh(self.map.figure, sizing_mode="stretch_width", height=MAP_HEIGHT)
 
     # -- re-planning -----------------------------------------------------------------------------
     def reoptimize(self, _event=None) -> None:
@@ -252,20 +246,24 @@ class LiveMap(View):
         self.routes_version += 1
 
     # -- page --------------------------------------------------------------------------------------
-    def _problem_banner(self, problem):
-        """`problem` is an error's message, which may repeat a value from the URL or the database: text."""
-        if not problem:
-            return pn.pane.HTML("", height=0, margin=0)
-        return pn.pane.Alert(escape_markdown(problem) if "base de données" not in problem else
-                             "**La base de données est injoignable.** La carte se mettra à jour dès son retour.",
-                             alert_type="danger", sizing_mode="stretch_width")
+    def _banners(self) -> None:
+        """The problem and message banners: two panes made once, whose text and visibility follow
+        `problem` and `message` (no pane is made again when they change)."""
+        self.problem_banner = pn.pane.Alert("", alert_type="danger", sizing_mode="stretch_width", visible=False)
+        self.message_banner = pn.pane.Alert("", alert_type="info", sizing_mode="stretch_width", visible=False,
+                                            css_classes=["akig-map-message"])
+        self.param.watch(lambda _e: self._show_banners(), ["problem", "message"])
+        self._show_banners()
 
-    def _message(self, message):
-        """`message` names agents and repeats refusals from the data layer: shown as text."""
-        if not message:
-            return pn.pane.HTML("", height=0, margin=0)
-        return pn.pane.Alert(escape_markdown(message), alert_type="info", sizing_mode="stretch_width",
-                             css_classes=["akig-map-message"])
+    def _show_banners(self) -> None:
+        """`problem` is an error's message, which may repeat a value from the URL or the database; `message`
+        names agents and repeats refusals from the data layer: both shown as text."""
+        problem = self.problem
+        self.problem_banner.param.update(
+            object=(escape_markdown(problem) if "base de données" not in problem else
+                    "**La base de données est injoignable.** La carte se mettra à jour dès son retour."),
+            visible=bool(problem))
+        self.message_banner.param.update(object=escape_markdown(self.message), visible=bool(self.message))
 
     def url_refused(self, values: dict) -> None:
         """?agent=X from an alert's link: an agent without a position today is simply not followed. The
@@ -291,8 +289,8 @@ class LiveMap(View):
 
     def main(self):
         live = pn.Column(
-            pn.bind(self._problem_banner, self.param.problem),
-            pn.bind(self._message, self.param.message),
+            self.problem_banner,
+            self.message_banner,
             pn.pane.HTML(layers.legend_html(), sizing_mode="stretch_width"),
             self.plot(),
             pn.pane.Markdown("### Agents"),

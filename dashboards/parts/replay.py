@@ -1,13 +1,14 @@
 """Replaying one agent's day (the map's "Rejouer une journée" tab, for managers checking visits): a
 slider over the day's GPS fixes moves the agent along his track and shows the visits recorded up to
-that moment, green with proof of presence (within 200 m of the site), red without."""
+that moment, green with proof of presence (within 200 m of the site), red without.
+
+Drawn like the live map (dashboards.widgets.map_layers): one plain Bokeh figure whose sources get the new
+rows when the slider moves, the agent or the day changes; the figure is built once."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import geoviews as gv
-import holoviews as hv
 import pandas as pd
 import panel as pn
 import param
@@ -19,6 +20,8 @@ from akig_data.runtime import get_runtime
 from dashboards.escape import escape_markdown
 from dashboards.labels_fr import OUTCOME
 from dashboards.widgets import map_layers as layers
+
+MAP_HEIGHT = 560
 
 
 def travelled_m(track: pd.DataFrame) -> float:
@@ -49,6 +52,9 @@ class Replay(pn.viewable.Viewer):
         self.slider.link(self, value="step")
         self.summary_pane = pn.pane.Markdown(self.summary_text(0), sizing_mode="stretch_width",
                                              css_classes=["akig-replay-summary"])
+        communes = layers.shared("communes", sites[["commune", "lon", "lat"]], layers.commune_columns)
+        self.map = layers.ReplayFigure(get_runtime().settings.tiles_url, MAP_HEIGHT, communes)
+        layers.fit(self.map.figure, communes["xs"], communes["ys"])
         self.param.watch(self._load, ["agent_ref", "day"])
         self.param.watch(lambda event: self._show_summary(), ["step"])
 
@@ -66,13 +72,18 @@ class Replay(pn.viewable.Viewer):
         self.slider.param.update(end=last, value=last, disabled=len(self.track) < 2)
         self.step = last if len(self.track) else 0
         self._show_summary()
+        if len(self.track):   # frame the agent's day
+            x, y = layers.mercator(self.track["lon"], self.track["lat"])
+            layers.fit(self.map.figure, [x], [y], at_least_m=3000.0)
 
     def _show_summary(self) -> None:
         self.summary_pane.object = self.summary_text(self.step)
+        for layer, data in self.moment(self.step).items():
+            self.map.show(layer, data)
 
-    def moment(self, step: int, *_):
-        """The map up to the chosen fix: the whole track faint, the part travelled solid, the agent, and
-        the visits recorded so far."""
+    def moment(self, step: int, *_) -> dict[str, dict]:
+        """The map's layers up to the chosen fix: the whole track (faint), the part travelled (solid), the
+        agent, and the visits recorded so far."""
         track = self.track
         if track.empty:
             shown = track
@@ -80,26 +91,26 @@ class Replay(pn.viewable.Viewer):
         else:
             shown = track.iloc[: min(step, len(track) - 1) + 1]
             visits = self.visits[self.visits["visited_at"] <= shown["t"].iloc[-1]]
-        whole = gv.Path([{"lon": track["lon"].to_numpy(float), "lat": track["lat"].to_numpy(float)}],
-                        kdims=["lon", "lat"], crs=layers.PLATE).opts(color="#5b2c83", alpha=0.2, line_width=2)
-        done = gv.Path([{"lon": shown["lon"].to_numpy(float), "lat": shown["lat"].to_numpy(float)}],
-                       kdims=["lon", "lat"], crs=layers.PLATE).opts(color="#5b2c83", line_width=3)
-        here = gv.Points(shown.tail(1)[["lon", "lat"]].astype(float), kdims=["lon", "lat"], crs=layers.PLATE).opts(
-            color=layers.ACTIVE_COLOUR, marker="triangle", size=18, line_color="white")
-        marks = pd.DataFrame({
-            "lon": visits["lon"].astype(float), "lat": visits["lat"].astype(float),
-            "site_name": visits["site_name"],
-            "heure": [pd.Timestamp(t).strftime("%H:%M") for t in visits["visited_at"]],
-            "resultat": [OUTCOME.get(o, o) for o in visits["outcome"]],
-            "preuve": ["oui" if p else "non" for p in visits["proof"]],
-            "distance": [("—" if pd.isna(d) else f"{d:.0f} m") for d in visits["distance_m"]],
-        })
-        visit_points = gv.Points(marks, kdims=["lon", "lat"], vdims=list(marks.columns[2:]), crs=layers.PLATE).opts(
-            color=hv.dim("preuve").categorize({"oui": layers.ACTIVE_COLOUR, "non": "#b3261e"}), size=12,
-            marker="square", tools=["hover"],
-            hover_tooltips=[("Site", "@site_name"), ("Heure", "@heure"), ("Résultat", "@resultat"),
-                            ("Preuve de présence", "@preuve"), ("Distance au site", "@distance")])
-        return whole * done * visit_points * here
+
+        def xy(frame: pd.DataFrame) -> dict:
+            x, y = layers.mercator(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float))
+            return {"x": x, "y": y}
+
+        whole, done = xy(track), xy(shown)
+        proof = ["oui" if p else "non" for p in visits["proof"]]
+        return {
+            "path": {"xs": [whole["x"], done["x"]], "ys": [whole["y"], done["y"]], "alpha": [0.2, 1.0],
+                     "width": [2, 3]},
+            "here": xy(shown.tail(1)),
+            "visits": xy(visits) | {
+                "site_name": [str(n) for n in visits["site_name"]],
+                "heure": [pd.Timestamp(t).strftime("%H:%M") for t in visits["visited_at"]],
+                "resultat": [str(OUTCOME.get(o, o)) for o in visits["outcome"]],
+                "preuve": proof,
+                "distance": [("—" if pd.isna(d) else f"{d:.0f} m") for d in visits["distance_m"]],
+                "colour": [layers.ACTIVE_COLOUR if p == "oui" else layers.MISSING_COLOUR for p in proof],
+            },
+        }
 
     def summary_text(self, step: int) -> str:
         """One line under the slider (Markdown): where the agent is in his day."""
@@ -117,19 +128,11 @@ class Replay(pn.viewable.Viewer):
                 f"présence, {km} km parcourus depuis {self.track['t'].iloc[0]:%H:%M}.")
 
     def __panel__(self):
-        moving = hv.DynamicMap(pn.bind(self.moment, self.param.step, self.param.agent_ref, self.param.day),
-                               cache_size=1)
-        overlay = layers.commune_outlines(self.sites) * moving
-        basemap = layers.tiles(get_runtime().settings.tiles_url)
-        if basemap is not None:
-            overlay = basemap * overlay
-        overlay = overlay.opts(hv.opts.Overlay(responsive=True, height=560, xaxis=None, yaxis=None,
-                                               active_tools=["wheel_zoom"], show_legend=False))
         return pn.Column(
             pn.Row(pn.widgets.Select.from_param(self.param.agent_ref),
                    pn.widgets.DatePicker.from_param(self.param.day)),
             self.slider,
             self.summary_pane,
-            pn.pane.HoloViews(overlay, sizing_mode="stretch_width", height=560),
+            pn.pane.Bokeh(self.map.figure, sizing_mode="stretch_width", height=MAP_HEIGHT),
             sizing_mode="stretch_width",
         )

@@ -145,7 +145,7 @@ MARKER = """agent => {
     const src = Bokeh.documents[0].get_model_by_name('akig-agents');
     if (!src) return null;
     const i = Array.from(src.data.agent_ref).indexOf(agent);
-    return i < 0 ? null : [src.data.lon[i], src.data.lat[i], src.data.statut[i]];
+    return i < 0 ? null : [src.data.x[i], src.data.y[i], src.data.statut[i]];
 }"""
 RANGES = """() => { const f = Bokeh.documents[0].get_model_by_name('akig-live-map');
                    return [f.x_range.start, f.x_range.end, f.y_range.start, f.y_range.end]; }"""
@@ -187,6 +187,31 @@ def test_a_posted_fix_moves_the_agents_marker_without_resetting_the_zoom(live, b
             assert page.evaluate(RANGES) == pytest.approx(zoom)
         row = page.locator(".tabulator-row", has_text="AGT-001")
         assert "actif" in row.inner_text() and "77 %" in row.inner_text()
+    finally:
+        page.close()
+    assert problems == []
+
+
+def test_a_filter_replaces_the_sites_rows_in_the_same_figure(live, browser):
+    """Choosing a commune in the sidebar sends new rows to the late sites' source: the figure, its sources
+    and the user's zoom stay the ones the page was built with (nothing is drawn again)."""
+    base, *_ = live
+    page, problems = open_map(browser, base)
+    ids = """() => { const d = Bokeh.documents[0]; const s = d.get_model_by_name('akig-sites');
+                     return [d.get_model_by_name('akig-live-map').id, s.id, Array.from(new Set(s.data.commune)).sort()]; }"""
+    try:
+        figure, source, communes = page.evaluate(ids)
+        assert len(communes) > 1
+        page.evaluate("""() => { const f = Bokeh.documents[0].get_model_by_name('akig-live-map');
+                                 f.x_range.setv({start: f.x_range.start + 500, end: f.x_range.end - 500}); }""")
+        zoom = page.evaluate(RANGES)
+        choose = page.locator("select", has=page.locator("option", has_text="Toutes les communes"))
+        choose.select_option(label=communes[0])
+        page.wait_for_function("c => { const s = Bokeh.documents[0].get_model_by_name('akig-sites');"
+                               " return s.data.commune.length > 0 && Array.from(s.data.commune).every(x => x === c); }",
+                               arg=communes[0], timeout=PAGE_SECONDS)
+        assert page.evaluate(ids)[:2] == [figure, source]
+        assert page.evaluate(RANGES) == pytest.approx(zoom)
     finally:
         page.close()
     assert problems == []

@@ -9,19 +9,19 @@ import time
 import tracemalloc
 import warnings
 
-import holoviews as hv
 import pandas as pd
 import panel as pn
+import pytest
 from bokeh.document import Document
 
 from akig_data.writes import missions, positions
 from akig_data.access.scope import Principal, acting_as
+from dashboards.format import fmt_gnf
 from dashboards.widgets import map_layers
 from dashboards.io.live_feed import LiveFeed, Snapshot
 
 UTC = dt.timezone.utc
 pn.extension("tabulator")
-hv.extension("bokeh")
 
 
 def post(agent: str, lat: float, lon: float, seconds_ago: float = 0.0) -> None:
@@ -95,12 +95,67 @@ def test_layers_from_frames():
         "il y a 5 s", "il y a 2 min", "il y a 2 h 01", "il y a 13 h", "il y a 2 j 7 h", "aucune position"]
     table = map_layers.agents_table(agents_frame(2, active=False))
     assert list(table["Statut"]) == ["inactif", "inactif"] and list(table["Missions"]) == ["1/4", "1/4"]
-    points, names = map_layers.agents(agents_frame(2, active=False))
-    assert len(points) == 2 and len(names) == 0          # names next to active agents only
-    x, y = map_layers.mercator([0.0, -13.7], [0.0, 9.5])
+    points = map_layers.agents_columns(agents_frame(2, active=False))
+    assert len(points["x"]) == 2 and points["name"] == ["", ""]          # names next to active agents only
+    assert map_layers.agents_columns(agents_frame(1))["name"] == ["Agent 0"]
+    x, y = map_layers.mercator([0.0, -13.7, 180.0], [0.0, 9.5, 85.0511287798])
     assert abs(x[0]) < 1e-6 and abs(y[0]) < 1e-6 and -1_530_000 < x[1] < -1_520_000
-    assert map_layers.tiles("off") is None and map_layers.tiles("http://tiles/{Z}/{X}/{Y}.png") is not None
+    assert x[2] == pytest.approx(20_037_508.34, abs=0.01) and y[2] == pytest.approx(20_037_508.34, abs=1)
+    tiled = map_layers.base_figure("http://tiles/{Z}/{X}/{Y}.png", 400, "m")
+    assert [type(r).__name__ for r in tiled.renderers] == ["TileRenderer"]
+    assert tiled.renderers[0].tile_source.url == "http://tiles/{Z}/{X}/{Y}.png"
+    assert map_layers.base_figure("off", 400, "m").renderers == []       # no basemap: the layers still draw
+    osm = map_layers.base_figure("https://tile.openstreetmap.org/{Z}/{X}/{Y}.png", 400, "m")
+    assert "OpenStreetMap" in osm.renderers[0].tile_source.attribution
     assert "90 j et +" in map_layers.legend_html()
+
+
+def test_the_layers_columns_are_projected_and_styled():
+    """Each layer is one source: every agent's track is one line of the tracks' MultiLine, in Web Mercator
+    metres; late sites get their bucket's colour and a size growing with arrears; the route of an agent
+    is his visits in route order, and only the followed agent's stops are numbered."""
+    tracks = {"AGT-002": pd.DataFrame({"lat": [9.5, 9.51, 9.52], "lon": [-13.7, -13.69, -13.68]}),
+              "AGT-001": pd.DataFrame({"lat": [9.6, 9.61], "lon": [-13.6, -13.61]}),
+              "AGT-003": pd.DataFrame({"lat": [9.6], "lon": [-13.6]})}          # one fix: no line yet
+    columns = map_layers.tracks_columns(tracks)
+    assert columns["agent_ref"] == ["AGT-001", "AGT-002"]
+    for agent, xs, ys in zip(columns["agent_ref"], columns["xs"], columns["ys"]):
+        x, y = map_layers.mercator(tracks[agent]["lon"], tracks[agent]["lat"])
+        assert list(xs) == list(x) and list(ys) == list(y)
+    sites = pd.DataFrame({"lon": [-13.6, -13.7], "lat": [9.5, 9.6], "site_ref": ["S1", "S2"], "site_name": ["A", "B"],
+                          "commune": ["Kaloum"] * 2, "tenants_late": [1, 3], "arrears": [100_000, 1_600_000],
+                          "days_late": [12, 120], "last_contact_at": [pd.NaT, pd.Timestamp("2026-11-02 10:30")]})
+    late = map_layers.late_sites_columns(sites)
+    assert late["colour"] == [map_layers.COLOURS["0–30 j"], map_layers.COLOURS["90 j et +"]]
+    assert late["size"][0] < late["size"][1] == 30
+    assert late["arrears_txt"][1] == fmt_gnf(1_600_000) and late["contact_txt"] == ["—", "02/11/2026 10:30"]
+    routes = pd.DataFrame({"agent_ref": ["B", "A", "A", "A", "B"], "kind": ["visit", "visit", "call", "visit", "visit"],
+                           "route_order": [2, 2, 1, 1, 1], "lon": [-13.1, -13.2, -13.3, -13.4, -13.5],
+                           "lat": [9.1, 9.2, 9.3, 9.4, 9.5], "site_name": list("vwxyz"),
+                           "status": ["planned", "done", "planned", "planned", "planned"], "eta": [pd.NaT] * 5})
+    lines, stops = map_layers.routes_columns(routes)
+    assert lines["agent_ref"] == ["A", "B"]
+    assert list(lines["xs"][0]) == list(map_layers.mercator([-13.4, -13.2], [9.4, 9.2])[0])     # calls are no stops
+    assert stops["site_name"] == ["y", "w", "z", "v"] and stops["colour"][1] == map_layers.ACTIVE_COLOUR
+    assert map_layers.stop_numbers(stops, "B") == ["", "", "1", "2"]
+    assert map_layers.stop_numbers(stops, None) == ["", "", "", ""]
+
+
+def test_shared_columns_are_built_once_per_process_and_read_only():
+    calls = []
+    frame = pd.DataFrame({"commune": ["Kaloum", "Kaloum", "Dixinn"], "lon": [-13.71, -13.70, -13.66],
+                          "lat": [9.51, 9.52, 9.55]})
+
+    def build(rows):
+        calls.append(len(rows))
+        return map_layers.commune_columns(rows)
+
+    first = map_layers.shared("test-communes", frame, build)
+    again = map_layers.shared("test-communes", frame.copy(), build)     # same rows, another frame
+    assert again is first and calls == [3]
+    assert not first["x"].flags.writeable and not first["xs"][0].flags.writeable
+    moved = frame.assign(lon=frame["lon"] + 0.01)
+    assert map_layers.shared("test-communes", moved, build) is not first and calls == [3, 3]
 
 
 def render(view) -> Document:
@@ -108,7 +163,7 @@ def render(view) -> Document:
     from dashboards.apps.live_map import LiveMap
 
     doc = Document()
-    (view.plot() if isinstance(view, LiveMap) else view.__panel__()).get_root(doc)
+    doc.add_root((view.plot() if isinstance(view, LiveMap) else view.__panel__()).get_root(doc))
     return doc
 
 
@@ -123,43 +178,84 @@ def test_the_map_page_filters_replans_and_replays(seeded):
     manager = Principal("m", "manager", None, None)
     with acting_as(manager):
         view = LiveMap()
-        render(view)
-        assert {"agents", "names", "tracks"} <= set(view.sources)
+        doc = render(view)
+        figure = doc.get_model_by_name("akig-live-map")
+        assert figure is view.map.figure
+        sources = {name: doc.get_model_by_name(f"akig-{name}") for name in
+                   ("communes", "routes", "stops", "sites", "tracks", "agents")}
+        assert sources == view.sources                   # one source per layer, in the page's document
+        models = len(doc.models)
         every = view.late_count
+        assert every == len(sources["sites"].data["x"]) > 0
+        routes = sources["routes"].data
+        assert len(routes["xs"]) > 0 and set(routes["agent_ref"]) <= set(sources["stops"].data["agent_ref"])
+        assert set(sources["stops"].data["label"]) == {""}                    # nobody followed: no numbers
+
         commune = list(view.param.commune.objects)[1]
-        view.commune = commune
-        view._sites_layer(view.owner_ref, commune, 0, 0, True)
-        assert 0 < view.late_count <= every
+        view.commune = commune                            # a filter: new rows in the same source, same figure
+        assert 0 < view.late_count <= every and set(sources["sites"].data["commune"]) == {commune}
         view.min_days_late = 91
-        view._sites_layer(view.owner_ref, commune, 0, 91, True)
-        assert view.late_count <= every
+        assert view.late_count <= every and min(sources["sites"].data["days_late"], default=91) >= 91
+        assert doc.get_model_by_name("akig-live-map") is figure and len(doc.models) == models
+        assert doc.get_model_by_name("akig-sites") is sources["sites"]
+
         view.reoptimize()
         assert "Choisissez d'abord un agent" in view.message
         planned = positions.agents_on_map()
         agent = planned.sort_values("missions_planned").iloc[-1]["agent_ref"]
-        view.agent_ref = agent
+        view.agent_ref = agent                            # followed: his stops carry their numbers
+        stops = sources["stops"].data
+        numbered = [n for n, a in zip(stops["label"], stops["agent_ref"]) if a == agent]
+        assert numbered and numbered == [n for n, a in zip(stops["numero"], stops["agent_ref"]) if a == agent]
+        assert all(label == "" for label, a in zip(stops["label"], stops["agent_ref"]) if a != agent)
         view.reoptimize()
         assert "réoptimisée" in view.message and "économisés" in view.message and view.routes_version == 1
+        view.show_routes = False
+        assert len(sources["routes"].data["xs"]) == 0 and len(sources["stops"].data["x"]) == 0
+        view.show_routes = True
+        assert len(sources["routes"].data["xs"]) == len(routes["xs"])
+
         snapshot = Snapshot(99, dt.datetime.now(positions.TZ), agents_frame(3))
         view._apply(snapshot)
-        assert view.updates == 1 and list(view.sources["agents"].data["agent_ref"]) == ["AGT-001", "AGT-002", "AGT-003"]
-        assert view.sources["names"].data["full_name"] == ["Agent 0", "Agent 1", "Agent 2"]
+        agents = sources["agents"].data
+        assert view.updates == 1 and list(agents["agent_ref"]) == ["AGT-001", "AGT-002", "AGT-003"]
+        x, y = map_layers.mercator(agents_frame(3)["lon"], agents_frame(3)["lat"])
+        assert list(agents["x"]) == list(x) and list(agents["y"]) == list(y)
+        assert agents["name"] == ["Agent 0", "Agent 1", "Agent 2"]
         view._apply(Snapshot(98, snapshot.made_at, agents_frame(1)))      # older: ignored
-        assert len(view.sources["agents"].data["agent_ref"]) == 3
+        assert len(sources["agents"].data["agent_ref"]) == 3
+        view._tracks_sent = 0
+        track = pd.DataFrame({"t": [snapshot.made_at] * 3, "lat": [9.5, 9.51, 9.52], "lon": [-13.7, -13.69, -13.7]})
+        view._apply(Snapshot(100, snapshot.made_at, agents_frame(3), {"AGT-002": track}))
+        x, y = map_layers.mercator(track["lon"], track["lat"])
+        assert sources["tracks"].data["agent_ref"] == ["AGT-002"]
+        assert list(sources["tracks"].data["xs"][0]) == list(x) and list(sources["tracks"].data["ys"][0]) == list(y)
         view.show_tracks = False
-        assert view.sources["tracks"].data["xs"] == []
+        assert len(sources["tracks"].data["xs"]) == 0
+        view.show_tracks = True
+        assert sources["tracks"].data["agent_ref"] == ["AGT-002"]
+        assert doc.get_model_by_name("akig-live-map") is figure and len(doc.models) == models
+
+        other = LiveMap()                                # a second session shares the columns, not the sources
+        assert other.sources["sites"] is not view.sources["sites"]
+        assert other.sources["communes"].data["xs"][0] is view.sources["communes"].data["xs"][0]
 
         replay = Replay(sites=view.sites)
-        render(replay)
+        replay_doc = render(replay)
         assert "Choisissez un agent" in replay.summary_pane.object
         replay.agent_ref = "AGT-001"
         assert len(replay.track) == 2 and replay.step == 1
         assert "0 visite(s)" in replay.summary_pane.object and "km parcourus" in replay.summary_pane.object
+        path = replay_doc.get_model_by_name("akig-replay-path").data
+        x, y = map_layers.mercator(replay.track["lon"], replay.track["lat"])
+        assert [list(v) for v in path["xs"]] == [list(x), list(x)] and [list(v) for v in path["ys"]] == [list(y), list(y)]
         replay.step = 0
         assert "0,0 km parcourus" in replay.summary_pane.object
-        replay.moment(0)
+        assert [len(v) for v in replay.map.sources["path"].data["xs"]] == [2, 1]     # the whole day, the part travelled
+        assert list(replay.map.sources["here"].data["x"]) == [x[0]]
         replay.day = day - dt.timedelta(days=3)
         assert "Aucune position GPS" in replay.summary_pane.object
+        assert len(replay.map.sources["here"].data["x"]) == 0
 
     with acting_as(Principal("o", "ops", None, None)):
         ops_view = LiveMap()

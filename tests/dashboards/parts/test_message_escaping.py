@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 from html.parser import HTMLParser
 
-import holoviews as hv
 import pandas as pd
 import panel as pn
 import pytest
@@ -109,8 +108,13 @@ def test_the_live_map_banners_and_the_replay_summary_are_text(small_data):
     with acting_as(MANAGER):
         view = LiveMap()
         replay = Replay(sites=view.sites)
-    assert_literal(view._problem_banner(f"Requête refusée : {PAYLOAD}"))
-    assert_literal(view._message(f"Impossible de réoptimiser : {PAYLOAD}"))
+    view.problem = f"Requête refusée : {PAYLOAD}"
+    view.message = f"Impossible de réoptimiser : {PAYLOAD}"
+    assert view.problem_banner.visible and view.message_banner.visible
+    assert_literal(view.problem_banner)
+    assert_literal(view.message_banner)
+    view.message = ""
+    assert not view.message_banner.visible
     replay.problem = f"Agent inconnu : {PAYLOAD}"
     assert_literal(pn.pane.Markdown(replay.summary_text(0)))
 
@@ -143,8 +147,11 @@ def test_desk_notice_is_text(small_data):
 
 
 def test_hover_tooltips_never_render_a_field_as_html():
-    """Bokeh escapes an @field in a tooltip unless it is formatted `{safe}`; the layers that show names
-    from the database must keep it that way (their tooltips are (label, field) pairs written here)."""
+    """Bokeh escapes an @field in a tooltip unless it is formatted `{safe}`, and draws the maps' labels on
+    the canvas: the maps' hovers must keep plain (label, field) pairs, and names from the database reach
+    the sources unchanged (escaping twice would show `&lt;`)."""
+    from bokeh.models import HoverTool
+
     from dashboards.widgets import map_layers
 
     sites = pd.DataFrame({"lon": [-13.6], "lat": [9.5], "site_ref": [PAYLOAD], "site_name": [PAYLOAD],
@@ -156,12 +163,18 @@ def test_hover_tooltips_never_render_a_field_as_html():
     routes = pd.DataFrame({"agent_ref": [PAYLOAD] * 2, "kind": ["visit"] * 2, "route_order": [1, 2],
                            "lon": [-13.6, -13.61], "lat": [9.5, 9.51], "site_name": [PAYLOAD] * 2,
                            "status": ["planned", "done"], "eta": [pd.NaT, pd.NaT]})
-    layers = [map_layers.late_sites(sites), map_layers.agents(agents)[0], map_layers.routes(routes, PAYLOAD)]
-    hovers = []
-    for layer in layers:
-        model = hv.render(layer, backend="bokeh")
-        hovers += [t for t in model.tools if type(t).__name__ == "HoverTool"]
-    assert len(hovers) >= 3
+    communes = map_layers.commune_columns(sites)
+    live = map_layers.LiveMapFigure("off", 400, communes)
+    live.show("sites", map_layers.late_sites_columns(sites))
+    live.show("agents", map_layers.agents_columns(agents))
+    _lines, stops = map_layers.routes_columns(routes)
+    live.show("stops", stops | {"label": map_layers.stop_numbers(stops, PAYLOAD)})
+    replay = map_layers.ReplayFigure("off", 400, communes)
+    assert live.sources["sites"].data["site_name"] == [PAYLOAD]
+    assert live.sources["agents"].data["name"] == [PAYLOAD] and live.sources["stops"].data["site_name"] == [PAYLOAD] * 2
+    assert live.sources["communes"].data["commune"] == [PAYLOAD]
+    hovers = [t for fig in (live.figure, replay.figure) for t in fig.tools if isinstance(t, HoverTool)]
+    assert len(hovers) == 4
     for hover in hovers:
         assert isinstance(hover.tooltips, list)
         assert not any("{safe}" in field for _, field in hover.tooltips)
