@@ -36,6 +36,7 @@ from akig_data.runtime import get_runtime
 from akig_data.access.scope import current
 from dashboards.escape import escape_markdown, notify_warning
 from dashboards.view import View
+from dashboards.io import shared_columns
 from dashboards.widgets import map_layers as layers
 from dashboards.io.database_watch import session_connected
 from dashboards.io.live_feed import Snapshot, live_feed
@@ -80,7 +81,7 @@ class LiveMap(View):
         self._fill_choices()
         self.updates = 0
         self.late_count = 0
-        communes = layers.shared("communes", self.sites[["commune", "lon", "lat"]], layers.commune_columns)
+        communes = shared_columns.shared("communes", self.sites[["commune", "lon", "lat"]], layers.commune_columns)
         self.map = layers.LiveMapFigure(get_runtime().settings.tiles_url, MAP_HEIGHT, communes)
         self.sources = self.map.sources   # the layers' Bokeh data sources, by layer
         self._latest = Snapshot(0, dt.datetime.now(positions.TZ), _empty_agents())
@@ -195,7 +196,7 @@ class LiveMap(View):
             frame = pd.DataFrame(columns=["lon", "lat", "site_ref", "site_name", "commune", "tenants_late", "arrears",
                                           "days_late", "last_contact_at"])
         self.late_count = len(frame)
-        self.map.show("sites", layers.shared("late_sites", frame, layers.late_sites_columns))
+        self.map.show("sites", shared_columns.shared("late_sites", frame, layers.late_sites_columns))
 
     def draw_routes(self) -> None:
         """Today's routes (when shown) into their sources; the followed agent's stops carry their numbers."""
@@ -205,7 +206,7 @@ class LiveMap(View):
                 frame = reads.agent_routes(day=self.day)
             except Exception as exc:
                 self._report(exc)
-        lines, self._stops = layers.shared("routes", frame, layers.routes_columns)
+        lines, self._stops = shared_columns.shared("routes", frame, layers.routes_columns)
         self.map.show("routes", lines)
         self.map.show("stops", self._stops | {"label": layers.stop_numbers(self._stops, self.agent_ref or None)})
 

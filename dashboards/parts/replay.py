@@ -19,6 +19,7 @@ from akig_data.planning.solver import haversine_m
 from akig_data.runtime import get_runtime
 from dashboards.escape import escape_markdown
 from dashboards.labels_fr import OUTCOME
+from dashboards.io import shared_columns
 from dashboards.widgets import map_layers as layers
 
 MAP_HEIGHT = 560
@@ -52,7 +53,7 @@ class Replay(pn.viewable.Viewer):
         self.slider.link(self, value="step")
         self.summary_pane = pn.pane.Markdown(self.summary_text(0), sizing_mode="stretch_width",
                                              css_classes=["akig-replay-summary"])
-        communes = layers.shared("communes", sites[["commune", "lon", "lat"]], layers.commune_columns)
+        communes = shared_columns.shared("communes", sites[["commune", "lon", "lat"]], layers.commune_columns)
         self.map = layers.ReplayFigure(get_runtime().settings.tiles_url, MAP_HEIGHT, communes)
         layers.fit(self.map.figure, communes["xs"], communes["ys"])
         self.param.watch(self._load, ["agent_ref", "day"])

@@ -17,6 +17,7 @@ from bokeh.document import Document
 from akig_data.writes import missions, positions
 from akig_data.access.scope import Principal, acting_as
 from dashboards.format import fmt_gnf
+from dashboards.io import shared_columns
 from dashboards.widgets import map_layers
 from dashboards.io.live_feed import LiveFeed, Snapshot
 
@@ -150,12 +151,12 @@ def test_shared_columns_are_built_once_per_process_and_read_only():
         calls.append(len(rows))
         return map_layers.commune_columns(rows)
 
-    first = map_layers.shared("test-communes", frame, build)
-    again = map_layers.shared("test-communes", frame.copy(), build)     # same rows, another frame
+    first = shared_columns.shared("test-communes", frame, build)
+    again = shared_columns.shared("test-communes", frame.copy(), build)     # same rows, another frame
     assert again is first and calls == [3]
     assert not first["x"].flags.writeable and not first["xs"][0].flags.writeable
     moved = frame.assign(lon=frame["lon"] + 0.01)
-    assert map_layers.shared("test-communes", moved, build) is not first and calls == [3, 3]
+    assert shared_columns.shared("test-communes", moved, build) is not first and calls == [3, 3]
 
 
 def render(view) -> Document:
