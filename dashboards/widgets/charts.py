@@ -145,7 +145,7 @@ def rate_trend(trend: pd.DataFrame) -> pn.viewable.Viewable:
         items.append(LegendItem(label=label, renderers=[line, dots]))
         points.append(dots)
     fig.xaxis.major_label_orientation = SLANTED
-    fig.add_layout(Legend(items=items, location="bottom_left"))
+    fig.add_layout(Legend(items=items, orientation="horizontal", location="top_left"), "above")
     hover(fig, [("Mois", "@month"), ("Recouvrement", "@collection_text"), ("Ponctualité", "@punctuality_text")],
           renderers=points)
     return pane(fig)
