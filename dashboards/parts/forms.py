@@ -104,7 +104,8 @@ class ActionForms(pn.viewable.Viewer):
                             self.visit_note, self.buttons["visit"])),
             ("Promesse", card(self.promise_amount, self.promise_date, self.buttons["promise"])),
             ("Paiement", card(self.payment_amount, self.payment_method, self.payment_reference, self.buttons["payment"])),
-            dynamic=True, sizing_mode="stretch_width",   # a form's widgets are built when its tab is opened
+            # not dynamic: a form built when its tab opens could be replaced while the user types in it
+            sizing_mode="stretch_width",
         )
         # the message repeats refusals that quote what was typed (a transaction reference...): text
         return pn.Column(tabs, pn.pane.Markdown(pn.bind(escape_markdown, self.param.message),

@@ -157,7 +157,13 @@ def test_a_manager_logs_a_call_with_a_promise_in_the_browser(served, browser, sm
         raise
     assert "Appel enregistré" in message.first.inner_text(), message.first.inner_text()
     page.get_by_text("Promesse", exact=True).first.click()
-    page.get_by_label("Montant promis (GNF)").fill("150000")
+    amount = page.get_by_label("Montant promis (GNF)")
+    amount.fill("150000")
+    # A number input tells the server its value when it loses the focus. Playwright's click presses and
+    # releases the button within a millisecond, so the click's event could reach the server before the
+    # value's (a person's click takes a tenth of a second): leave the field first, as a person does.
+    amount.press("Tab")
+    page.wait_for_timeout(300)
     page.get_by_role("button", name="Enregistrer la promesse").click()
     page.get_by_text("Promesse enregistrée").wait_for(timeout=30_000)
     page.get_by_text("Historique du recouvrement").wait_for(timeout=20_000)
