@@ -80,12 +80,17 @@ def demo_up(
     scale: ScaleName = typer.Option(ScaleName.demo, help="data set to load when the database is empty"),
     simulate: bool = typer.Option(True, "--simulate/--no-simulate",
                                   help="drive the demo agents along today's routes (watch them on /carte)"),
+    num_procs: int = typer.Option(0, min=0, help="server processes; 0: one per two cores, at most 4 (1 on a "
+                                                 "2-core machine)"),
 ) -> None:
     """Start the database (embedded unless AKIG_DATABASE_URL is set), load the demo data when empty, serve."""
     from akig_data.demo.seed import has_data
     from akig_data.demo.seed import seed as run_seed
 
     stop_like_ctrl_c()   # before anything is started: a stop during the start cleans up too
+    num_procs = num_procs or demo_processes(os.cpu_count() or 1)
+    if num_procs > 1:
+        serving.multiprocess_metrics()
     runtime = open_runtime(start_embedded_redis=True)
     migrate(runtime)
     with runtime.engine.connect() as conn:
@@ -103,10 +108,20 @@ def demo_up(
         os.environ.setdefault("AKIG_API_RATE_PER_ADDRESS", "100000")
     simulator = _start_simulator(address, port, runtime) if simulate else None
     try:   # stopped by Ctrl-C, SIGTERM or SIGHUP (stop_like_ctrl_c): take the simulator along
-        serving.run(port=port, address=address, num_procs=1, runtime=runtime)
+        serving.run(port=port, address=address, num_procs=num_procs, runtime=runtime)
     finally:
         if simulator is not None:
             simulator.terminate()
+
+
+def demo_processes(cores: int) -> int:
+    """How many server processes the demo runs: one per two cores, at most 4. A process uses about one
+    core (it builds a page's session under the GIL); the others are for PostgreSQL, Redis, the simulated
+    agents and the browsers, often on the same machine. On 2 cores a second process bought little
+    (`bench/pages.py --procs 2`, 8 browsers at once: first chart p95 13.7 s against 15.6 s, within the
+    machine's noise) for twice the memory, and Tornado's forked processes share one port, so a page's
+    websocket that reaches the other process builds its session a second time (docs/operations/scaling.md)."""
+    return max(1, min(4, cores // 2))
 
 
 def _start_simulator(address: str, port: int, runtime):

@@ -13,7 +13,7 @@ import typer
 from akig_cli.common import fail, migrate, open_runtime, stop_like_ctrl_c
 
 
-def _multiprocess_metrics() -> None:
+def multiprocess_metrics() -> None:
     """With several processes, /metrics must add up every process's values: prometheus_client's
     multiprocess mode, which needs PROMETHEUS_MULTIPROC_DIR set before it is first imported. The folder
     is emptied first (values of a previous run would be counted again)."""
@@ -105,7 +105,7 @@ def serve(
     """Serve every app and the HTTP endpoints (/api/health ...) on one Panel server."""
     stop_like_ctrl_c()   # before the embedded Redis starts: SIGTERM or SIGHUP then stops it
     if num_procs > 1:
-        _multiprocess_metrics()
+        multiprocess_metrics()
     runtime = open_runtime(start_embedded_redis=True)
     migrate(runtime)
     run(port=port, address=address, num_procs=num_procs, runtime=runtime)

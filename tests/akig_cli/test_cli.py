@@ -212,3 +212,9 @@ def test_users_audit_and_tenant_commands(cli_env, tmp_path):
         conn.execute(sa.text("DELETE FROM audit_log WHERE action = 'user_passwd'"))
     broken = run("audit", "verify")
     assert broken.exit_code == 1 and "BROKEN" in broken.output
+
+
+def test_demo_runs_one_server_process_per_two_cores():
+    from akig_cli.demo import demo_processes
+
+    assert [demo_processes(cores) for cores in (1, 2, 3, 4, 6, 8, 16)] == [1, 1, 1, 2, 3, 4, 4]
