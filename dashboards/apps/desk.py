@@ -115,9 +115,6 @@ class Desk(View):
                 "." if self.is_agent else " : cliquez sur « Générer les missions »."), alert_type="info",
                 sizing_mode="stretch_width")
         parts = []
-        if not self.is_agent and not self.agent_ref:
-            parts += [pn.pane.Markdown("#### Avancement par agent"),
-                      table(self.progress_frame(frame), money=("Impayés visés (GNF)",), percent=("Avancement (%)",))]
         widget = table(self.display_missions(frame), money=("Impayés (GNF)",), percent=("Chance de paiement (%)",),
                        page_size=15, selectable=True)
         widget.on_click(lambda e: self.pick(frame, e.row))
@@ -150,13 +147,23 @@ class Desk(View):
                      fmt_gnf(row["promised"] if row is not None else 0)),
             kpi_card("Encaissé", fmt_gnf(row["collected"] if row is not None else 0), f"le {self.day:%d/%m/%Y}"),
         ])
+        return cards
+
+    def agents_pane(self):
+        """The day by agent: what each did (calls, visits, promises, collected) and how far his missions are."""
+        stats = reads.daily_stats(day=self.day)
         by_agent = stats[~stats["is_total"]].rename(columns={
             "agent_ref": "Agent", "agent_name": "Nom", "calls": "Appels", "right_party_contacts": "Contacts utiles",
             "visits": "Visites", "visits_with_proof": "Avec preuve", "promises": "Promesses",
             "promised": "Promis (GNF)", "collected": "Encaissé (GNF)"}).drop(columns=["is_total"])
-        if self.is_agent or by_agent.empty:
-            return cards
-        return pn.Column(cards, table(by_agent, money=("Promis (GNF)", "Encaissé (GNF)")), sizing_mode="stretch_width")
+        parts = [pn.pane.Markdown("#### Ce qu'a fait chaque agent")]
+        parts.append(table(by_agent, money=("Promis (GNF)", "Encaissé (GNF)")) if len(by_agent) else
+                     pn.pane.Alert("Aucune action enregistrée ce jour.", alert_type="light", sizing_mode="stretch_width"))
+        frame = self.missions_frame()
+        if len(frame) and not self.agent_ref:
+            parts += [pn.pane.Markdown("#### Avancement par agent"),
+                      table(self.progress_frame(frame), money=("Impayés visés (GNF)",), percent=("Avancement (%)",))]
+        return pn.Column(*parts, sizing_mode="stretch_width")
 
     def selected_pane(self, *_):
         if not self.mission:
@@ -201,8 +208,13 @@ class Desk(View):
         # nothing to show, and their widgets are many Bokeh models for the server to build on every page.
         work = pn.Column(pn.panel(pn.bind(self.selected_pane, self.param.mission)),
                          pn.panel(pn.bind(self.work_pane, self.param.picked)), sizing_mode="stretch_width")
-        main = [bound(self.stats_pane), bound(self.missions_pane), work]
-        if not self.is_agent:
-            main.insert(2, pn.Column(pn.pane.Markdown("#### Promesses à échéance aujourd'hui et rompues hier"),
-                                     bound(self.promises_pane), sizing_mode="stretch_width"))
-        return main
+        if self.is_agent:
+            return [bound(self.stats_pane), bound(self.missions_pane), work]
+        # The day by agent and the promises are tabs, built when first opened: each table is three Bokeh
+        # models per column for the server to build and send, and the missions are what a page is opened for.
+        tabs = pn.Tabs(("Missions", pn.Column(bound(self.missions_pane), work, sizing_mode="stretch_width")),
+                       ("Par agent", bound(self.agents_pane)),
+                       ("Promesses", pn.Column(pn.pane.Markdown("#### Promesses à échéance aujourd'hui et rompues hier"),
+                                               bound(self.promises_pane), sizing_mode="stretch_width")),
+                       dynamic=True, sizing_mode="stretch_width")
+        return [bound(self.stats_pane), tabs]

@@ -15,7 +15,7 @@ from dashboards.template import BRAND
 
 KPI_CSS = f"""
 .akig-kpi-row {{ display: flex; flex-wrap: wrap; gap: 10px; }}
-.akig-kpi {{ width: 285px; box-sizing: border-box; background: #fff; border: 1px solid #e3e6e8; border-left: 4px solid {BRAND};
+.akig-kpi {{ flex: 1 1 220px; max-width: 330px; box-sizing: border-box; background: #fff; border: 1px solid #e3e6e8; border-left: 4px solid {BRAND};
              border-radius: 6px; padding: 10px 14px; font-family: system-ui, sans-serif; }}
 .akig-kpi-title {{ color: #5f6b73; font-size: 0.85em; text-transform: uppercase; letter-spacing: .03em; }}
 .akig-kpi-value {{ color: #1d2a30; font-size: 1.55em; font-weight: 600; margin-top: 2px; white-space: nowrap; }}

@@ -61,8 +61,10 @@ def test_desk_panes_and_picking_a_mission(planned):
     assert progress["Prévues"].sum() == len(frame)
     desk.pick(frame, 0)
     assert desk.forms.lease_ref == frame["lease_ref"].iloc[0] and desk.card.tenant_ref == frame["tenant_ref"].iloc[0]
-    for pane in (desk.missions_pane(), desk.promises_pane(), desk.stats_pane(), desk.selected_pane()):
+    for pane in (desk.missions_pane(), desk.promises_pane(), desk.stats_pane(), desk.agents_pane(), desk.selected_pane()):
         assert not isinstance(pane, pn.pane.Alert) or pane.alert_type != "danger"
+    progress_table = desk.agents_pane().objects[-1]   # the "Par agent" tab ends with each agent's progress
+    assert isinstance(progress_table, pn.widgets.Tabulator) and progress_table.value["Prévues"].sum() == len(frame)
     desk.generate()
     assert desk.notice.startswith("✅") and desk.revision == 1
     assert desk.__panel__() is not None
