@@ -11,9 +11,10 @@ from akig_data.reads.registry import MONTH_START, TODAY, read, sql_table
 from akig_data.reads.shared import LEDGER_TABLES, CONTACT_TABLES, check_period
 
 
-@read(depends_on=("owners", "sites"))
+@read(depends_on=("owners", "sites", "leases"), version=2)
 def owners(owner_ref: str | None = None) -> pa.Table:
-    """Owners (all, or the one asked for) with the number of their sites; the apps' owner filter lists them."""
+    """Owners (all, or the one asked for) with the number of their sites and the start of their first lease
+    (none yet: null); the apps' owner filter lists them, the daily report refuses a day before any data."""
     return sql_table(
         "SELECT * FROM owners(CAST(:owner_ref AS text))",
         owner_ref=owner_ref,

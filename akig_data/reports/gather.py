@@ -17,7 +17,6 @@ import pandas as pd
 from akig_data import reads
 from akig_data.errors import InvalidParameter
 from akig_data.clock import TZ, today
-from akig_data.reads.registry import sql_table
 
 BUCKETS = {"bucket_0_30": "0–30 jours", "bucket_31_60": "31–60 jours", "bucket_61_90": "61–90 jours",
            "bucket_90_plus": "Plus de 90 jours"}
@@ -54,11 +53,11 @@ def check_day(day: dt.date, owner_ref: str | None) -> None:
     """Refuse (InvalidParameter, in French) an unknown owner, a day in the future or before any data."""
     if day > today():
         raise InvalidParameter(f"Le rapport du {day:%d/%m/%Y} n'existe pas encore : cette date est dans le futur.")
-    if owner_ref is not None and reads.owners(owner_ref=owner_ref).empty:
+    owners = reads.owners(owner_ref=owner_ref)
+    if owner_ref is not None and owners.empty:
         raise InvalidParameter(f"Propriétaire inconnu : {owner_ref}.")
-    first = sql_table("SELECT min(l.start_date) AS first FROM leases l JOIN owners o ON o.id = l.owner_id"
-                      " WHERE CAST(:owner_ref AS text) IS NULL OR o.owner_ref = CAST(:owner_ref AS text)",
-                      owner_ref=owner_ref).column("first")[0].as_py()
+    starts = owners["first_lease_start"].dropna()
+    first = min(starts) if len(starts) else None
     if first is None or day < first:
         since = f" (les données commencent le {first:%d/%m/%Y})" if first else ""
         raise InvalidParameter(f"Aucune donnée pour le {day:%d/%m/%Y}{since}.")

@@ -83,3 +83,16 @@ def test_the_command(small_data, tmp_path, monkeypatch):
     done = runner.invoke(app, ["report", "daily", "--date", DAY.isoformat(), "--format", "xlsx", "--out", str(out)])
     assert done.exit_code == 0, done.output
     assert openpyxl.load_workbook(out).sheetnames == list(daily_report.build(DAY).tables)
+
+
+def test_the_first_day_with_data_comes_from_the_cached_owners_read(small_data):
+    """The day before any lease is refused, for every owner and for one; the date comes from the owners read."""
+    check_day = daily_report.check_day
+    owners = reads.owners()
+    first_all = min(owners["first_lease_start"].dropna())
+    check_day(first_all, None)
+    with pytest.raises(InvalidParameter, match="les données commencent le"):
+        check_day(first_all - dt.timedelta(days=1), None)
+    one = owners.dropna(subset=["first_lease_start"]).iloc[0]
+    with pytest.raises(InvalidParameter, match=f"{one['first_lease_start']:%d/%m/%Y}"):
+        check_day(one["first_lease_start"] - dt.timedelta(days=1), one["owner_ref"])
