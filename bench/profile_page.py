@@ -40,17 +40,14 @@ from dashboards import template  # noqa: E402
 from dashboards.server.app import APPS  # noqa: E402
 from dashboards.catalog import entries  # noqa: E402
 
-LIBRARIES = ("geoviews", "holoviews", "bokeh", "panel", "param", "pandas", "numpy", "psycopg", "psycopg_pool",
-             "redis", "pyproj", "shapely", "cartopy", "akig_data", "dashboards", "json", "jinja2", "narwhals")
 
 
 # Entry points whose cumulative time says what a part of the page costs: (label, file's path end, function).
 PARTS = [
-    ("HoloViews/GeoViews panes to Bokeh (panel HoloViews._get_model)", "panel/pane/holoviews.py", "_get_model"),
-    ("  of which HoloViews plots built (holoviews Renderer.get_plot)", "holoviews/plotting/renderer.py", "get_plot"),
+    ("Bokeh figures of the charts and the map attached (panel Bokeh._get_model)", "panel/pane/plot.py", "_get_model"),
+    ("HoloViews panes to Bokeh, if any (panel HoloViews._get_model)", "panel/pane/holoviews.py", "_get_model"),
     ("Tabulator tables (panel Tabulator._get_model)", "panel/widgets/tables.py", "_get_model"),
     ("the data layer's reads, Redis hit or SQL (akig_data Memo.get_or_compute)", "akig_data/memo.py", "get_or_compute"),
-    ("HoloViews paths split into one dataset per path (holoviews Path.split)", "holoviews/element/path.py", "split"),
     ("Bokeh collecting the document's models on each add_root (bokeh DocumentModelManager.recompute)",
      "bokeh/document/models.py", "recompute"),
     ("document serialised (bokeh Document.to_json)", "bokeh/document/document.py", "to_json"),
