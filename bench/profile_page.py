@@ -41,7 +41,6 @@ from dashboards.server.app import APPS  # noqa: E402
 from dashboards.catalog import entries  # noqa: E402
 
 
-
 # Entry points whose cumulative time says what a part of the page costs: (label, file's path end, function).
 PARTS = [
     ("Bokeh figures of the charts and the map attached (panel Bokeh._get_model)", "panel/pane/plot.py", "_get_model"),
