@@ -101,7 +101,15 @@ def test_several_processes_add_up_on_metrics(small_db, redis_url, tmp_path):
     proc, base = start_server(small_db, redis_url, tmp_path, "--num-procs", "2")
     try:
         count = "akig_http_request_duration_seconds_count"
-        before = value(scrape(base), count, route="/api/health", status="200")   # start_server's own polls
+        # start_server's own polls: its last one may be counted only after it got its answer, so read the
+        # count once it stays the same for half a second
+        before, deadline = value(scrape(base), count, route="/api/health", status="200"), time.monotonic() + 10
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            again = value(scrape(base), count, route="/api/health", status="200")
+            if again == before:
+                break
+            before = again
         for _ in range(20):
             urllib.request.urlopen(base + "/api/health", timeout=10).read()
         # A request is counted as Tornado logs it, just after its answer is sent: wait for the last one.
