@@ -37,8 +37,6 @@ import sqlalchemy as sa  # noqa: E402
 from akig_data import reads
 from akig_data import migrations, runtime
 from akig_data.testing import oracle as naive
-from akig_data.access import scope  # noqa: E402
-from akig_data.reads.registry import table_to_frame  # noqa: E402
 from akig_data.config import Settings  # noqa: E402
 
 

@@ -138,7 +138,7 @@ class Desk(View):
         stats = reads.daily_stats(day=self.day)
         total = stats[stats["is_total"]]
         row = total.iloc[0] if len(total) else None
-        cards = kpi_row([
+        return kpi_row([
             kpi_card("Appels", fmt_int(row["calls"] if row is not None else 0),
                      f"{fmt_int(row['right_party_contacts'] if row is not None else 0)} contacts utiles"),
             kpi_card("Visites", fmt_int(row["visits"] if row is not None else 0),
@@ -147,7 +147,6 @@ class Desk(View):
                      fmt_gnf(row["promised"] if row is not None else 0)),
             kpi_card("Encaissé", fmt_gnf(row["collected"] if row is not None else 0), f"le {self.day:%d/%m/%Y}"),
         ])
-        return cards
 
     def agents_pane(self):
         """The day by agent: what each did (calls, visits, promises, collected) and how far his missions are."""
