@@ -135,6 +135,8 @@ class Desk(View):
             "amount": "Promis (GNF)", "paid": "Payé (GNF)", "status": "État"}), money=("Promis (GNF)", "Payé (GNF)"))
 
     def stats_pane(self):
+        if self.is_agent:
+            return self.own_stats_pane()
         stats = reads.daily_stats(day=self.day)
         total = stats[stats["is_total"]]
         row = total.iloc[0] if len(total) else None
@@ -146,6 +148,21 @@ class Desk(View):
             kpi_card("Promesses", fmt_int(row["promises"] if row is not None else 0),
                      fmt_gnf(row["promised"] if row is not None else 0)),
             kpi_card("Encaissé", fmt_gnf(row["collected"] if row is not None else 0), f"le {self.day:%d/%m/%Y}"),
+        ])
+
+    def own_stats_pane(self):
+        """An agent's own figures of the day, from his own read (the team's daily_stats is not his to see)."""
+        days = reads.agent_daily(agent_ref=self.agent_ref, date_from=self.day, date_to=self.day)
+        row = days.iloc[0] if len(days) else None
+
+        def count(column: str) -> int:
+            return int(row[column]) if row is not None else 0
+
+        return kpi_row([
+            kpi_card("Appels", fmt_int(count("calls")), f"{fmt_int(count('right_party_contacts'))} contacts utiles"),
+            kpi_card("Visites", fmt_int(count("visits")), f"le {self.day:%d/%m/%Y}"),
+            kpi_card("Promesses", fmt_int(count("promises")), "obtenues ce jour"),
+            kpi_card("Encaissé", fmt_gnf(count("collected")), "paiements que vous avez saisis"),
         ])
 
     def agents_pane(self):

@@ -16,6 +16,7 @@ from akig_data.access import scope
 from akig_data.access.scope import Principal
 from dashboards.parts.forms import ActionForms
 from dashboards.apps.desk import Desk
+from dashboards.format import fmt_int
 from dashboards.apps.leaderboard import Leaderboards, ranking_display
 
 TODAY = dt.datetime.now(missions.TZ).date()
@@ -75,6 +76,10 @@ def test_an_agent_desk_shows_his_own_missions(planned):
     desk = Desk(day=TODAY)
     assert desk.is_agent and set(desk.missions_frame()["agent_ref"]) <= {"AGT-001"}
     assert "Agent" not in desk.display_missions(desk.missions_frame()).columns
+    # his own figures of the day, from his own read: the team's daily_stats is refused to his role
+    own = reads.agent_daily(agent_ref="AGT-001", date_from=TODAY, date_to=TODAY)
+    shown = desk.stats_pane().object   # would raise AccessDenied with the team's read
+    assert f'<div class="akig-kpi-value">{fmt_int(int(own["calls"].sum()))}</div>' in shown
     desk.generate()
     assert desk.notice.startswith("❌ Accès refusé")
 
