@@ -28,6 +28,7 @@ from dashboards.parts.report_download import report_card
 from dashboards.view import View, guarded
 from dashboards.widgets.cards import kpi_card, kpi_row
 from dashboards.widgets.tables import table
+from dashboards.widgets.tabs import lazy_tabs
 from dashboards.parts.tenant_card import TenantDetail
 
 
@@ -226,11 +227,12 @@ class Desk(View):
                          pn.panel(pn.bind(self.work_pane, self.param.picked)), sizing_mode="stretch_width")
         if self.is_agent:
             return [bound(self.stats_pane), bound(self.missions_pane), work]
-        # The day by agent and the promises are tabs, built when first opened: each table is three Bokeh
-        # models per column for the server to build and send, and the missions are what a page is opened for.
-        tabs = pn.Tabs(("Missions", pn.Column(bound(self.missions_pane), work, sizing_mode="stretch_width")),
-                       ("Par agent", bound(self.agents_pane)),
-                       ("Promesses", pn.Column(pn.pane.Markdown("#### Promesses à échéance aujourd'hui et rompues hier"),
-                                               bound(self.promises_pane), sizing_mode="stretch_width")),
-                       dynamic=True, sizing_mode="stretch_width")
+        # The day by agent and the promises are tabs, made when first opened (dashboards.widgets.tabs): each
+        # table is three Bokeh models per column for the server to build and send, and the missions are what
+        # a page is opened for.
+        tabs = lazy_tabs(("Missions", lambda: [bound(self.missions_pane), work]),
+                         ("Par agent", lambda: bound(self.agents_pane)),
+                         ("Promesses", lambda: [pn.pane.Markdown("#### Promesses à échéance aujourd'hui et rompues hier"),
+                                                bound(self.promises_pane)]),
+                         sizing_mode="stretch_width")
         return [bound(self.stats_pane), tabs]

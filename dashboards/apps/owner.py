@@ -23,6 +23,7 @@ from dashboards.parts.downloads import export_buttons
 from dashboards.parts.report_download import report_card
 from dashboards.parts.site_card import SiteDetail, late_tenants_display
 from dashboards.widgets.tables import as_percent, table
+from dashboards.widgets.tabs import lazy_tabs
 from dashboards.parts.tenant_card import TenantDetail
 
 URL_KEYS = {"owner_ref": "proprietaire", "site_ref": "site", "as_of": "date", "period": "periode",
@@ -257,32 +258,33 @@ class OwnerDashboard(View):
                 self.bound(self.search_results, "search", "owner_ref", defer=True)]
 
     def main(self):
+        # The trend and the arrears are two tabs, not one long tab, and every tab is made when it is first
+        # opened (dashboards.widgets.tabs): a chart is a few dozen Bokeh models, a table or a bound pane a
+        # few Panel objects, and most sessions look at the summary only.
+        self._tabs = lazy_tabs(*zip(TABS, [self._synthese_tab, self._arrears_tab, self._sites_tab,
+                                           self._tenants_tab, lambda: self.tenant]),
+                               active=TABS.index("Fiche locataire") if self.tenant_ref else 0,
+                               sizing_mode="stretch_width")
+        return [self.bound(self.kpi_row, "owner_ref", "site_ref", "as_of", "period"), self._tabs]
+
+    def _synthese_tab(self):
+        return self.bound(self.trend_charts, "owner_ref", "site_ref", "as_of", defer=True)
+
+    def _arrears_tab(self):
         place = pn.widgets.RadioButtonGroup.from_param(self.param.place_level, options=["commune", "quartier"],
                                                        color="light")
-        # The trend and the arrears are two tabs, not one long tab: a chart is a few dozen Bokeh models
-        # for the server to build and send, and the arrears charts sat below the fold, built for every
-        # page whether anybody scrolled to them or not. A tab is built when it is first opened.
-        synthese = self.bound(self.trend_charts, "owner_ref", "site_ref", "as_of", defer=True)
-        arrears = pn.Column(
-            pn.Row(pn.layout.HSpacer(), pn.pane.Markdown("Impayés par :"), place),
-            self.bound(self.arrears_charts, "owner_ref", "site_ref", "as_of", "place_level", defer=True),
-            sizing_mode="stretch_width")
-        sites = pn.Column(
-            pn.pane.Markdown("### Sites (cliquez sur un site pour son détail)"),
-            self.bound(self.sites_table, "owner_ref", "as_of", "period", defer=True),
-            self.site, sizing_mode="stretch_width")
-        tenants = pn.Column(
-            pn.pane.Markdown("### Les 10 plus gros retards"),
-            self.bound(self.late_table, "owner_ref", "site_ref", "as_of", defer=True),
-            pn.pane.Markdown("### Bons payeurs"),
-            self.bound(self.good_payers_table, "owner_ref", "as_of", defer=True),
-            sizing_mode="stretch_width")
-        # dynamic: a tab's content is sent to the browser when it is opened, not with the first page.
-        self._tabs = pn.Tabs(*zip(TABS, [synthese, arrears, sites, tenants, self.tenant]), dynamic=True,
-                             sizing_mode="stretch_width")
-        if self.tenant_ref:
-            self._tabs.active = TABS.index("Fiche locataire")
-        return [self.bound(self.kpi_row, "owner_ref", "site_ref", "as_of", "period"), self._tabs]
+        return [pn.Row(pn.layout.HSpacer(), pn.pane.Markdown("Impayés par :"), place),
+                self.bound(self.arrears_charts, "owner_ref", "site_ref", "as_of", "place_level", defer=True)]
+
+    def _sites_tab(self):
+        return [pn.pane.Markdown("### Sites (cliquez sur un site pour son détail)"),
+                self.bound(self.sites_table, "owner_ref", "as_of", "period", defer=True), self.site]
+
+    def _tenants_tab(self):
+        return [pn.pane.Markdown("### Les 10 plus gros retards"),
+                self.bound(self.late_table, "owner_ref", "site_ref", "as_of", defer=True),
+                pn.pane.Markdown("### Bons payeurs"),
+                self.bound(self.good_payers_table, "owner_ref", "as_of", defer=True)]
 
     def sidebar(self):
         sidebar = guarded(self._filters)
