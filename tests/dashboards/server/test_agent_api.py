@@ -106,12 +106,38 @@ def device_rows(username: str) -> list[users.Device]:
     return users.list_devices(username)
 
 
+def matches_the_document(payload, schema_name: str) -> None:
+    """The payload against its schema in docs/openapi.yaml (the contract the phone app is built on), with
+    every object closed: a field added or missing fails here."""
+    from pathlib import Path
+
+    import jsonschema
+    import yaml
+
+    spec = yaml.safe_load((Path(__file__).resolve().parents[3] / "docs" / "openapi.yaml").read_text(encoding="utf-8"))
+
+    def plain(node):   # OpenAPI 3.0 -> JSON Schema: nullable, and $ref into the components
+        if isinstance(node, list):
+            return [plain(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            return plain(spec["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]])
+        out = {k: plain(v) for k, v in node.items() if k not in ("nullable", "description", "format")}
+        if node.get("nullable"):
+            out = {"anyOf": [out, {"type": "null"}]}
+        return out
+
+    jsonschema.validate(payload, plain(spec["components"]["schemas"][schema_name]))
+
+
 # --- login ----------------------------------------------------------------------------------------
 
 def test_login_gives_a_device_token_and_the_agent(served_app):
     status, headers, body = served_app.login("T-Agent ", device="Tecno Spark 10")
     assert status == 201, body
     assert set(body) == {"token", "device_id", "user"} and body["token"].startswith("akigd_")
+    matches_the_document(body, "AgentLogin")
     assert body["user"] == {"username": "t-agent", "role": "agent", "agent_ref": "AGT-001",
                             "agent_name": users.get("t-agent").agent_name}
     assert body["user"]["agent_name"]
@@ -234,6 +260,7 @@ def test_the_device_token_writes_visits_payments_and_positions_idempotently(serv
     assert status == 201 and stored["stored"] == 1
     status, _, day = served_app.call("GET", "/api/agent/today", token=token)
     assert day["position"] == {"lat": lat, "lon": lon, "at": fix_time.isoformat(), "accuracy_m": 9.0}
+    matches_the_document(day, "AgentDay")
     visited = next(m for m in day["missions"] if m["lease_ref"] == lease)
     assert visited["last_contact"]["kind"] == "visit" and visited["last_contact"]["outcome"] == "reached"
     status, _, other = served_app.call("POST", "/api/positions", {**batch, "agent_ref": "AGT-002"}, token=token)
@@ -245,6 +272,7 @@ def test_the_day_is_the_agents_own_in_route_order_and_follows_his_writes(served_
     status, headers, day = served_app.call("GET", f"/api/agent/today?date={TODAY.isoformat()}", token=token)
     assert status == 200 and headers["Content-Type"].startswith("application/json")
     assert set(day) == {"agent_ref", "agent_name", "date", "tiles_url", "settings", "position", "missions"}
+    matches_the_document(day, "AgentDay")
     assert (day["agent_ref"], day["agent_name"], day["date"]) == ("AGT-001", users.get("t-agent").agent_name,
                                                                   TODAY.isoformat())
     assert day["tiles_url"] == "https://tile.openstreetmap.org/{Z}/{X}/{Y}.png"
@@ -269,6 +297,7 @@ def test_the_day_is_the_agents_own_in_route_order_and_follows_his_writes(served_
     assert mission["last_contact"]["kind"] == "call" and mission["last_contact"]["outcome"] == "promise"
     assert dt.datetime.fromisoformat(mission["last_contact"]["at"]).utcoffset() == dt.timedelta(0)
     assert mission["promise"] == {"amount": 120_000, "due_date": due, "status": "pending"}
+    matches_the_document(after, "AgentDay")
 
 
 def test_an_agent_never_reads_another_agents_day(served_app):
