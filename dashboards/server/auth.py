@@ -208,9 +208,9 @@ LOCKED = "Trop de tentatives. Réessayez dans {minutes} minutes."
 
 
 def locked_for(username: str, address: str) -> float:
-    """Seconds before this username and this address may try to log in again (0: now). A refused try is
-    counted and audited. The browser's login form and the phone app's login share it (and the next two),
-    so that a lock set by one holds for the other."""
+    """Seconds before this username and this address may try to log in again (0: now); a refused try is
+    counted and audited. The login page and the phone app's login (dashboards.server.api) both go through
+    this function and the two below, so that failures add up and a lock set through one holds for both."""
     left = throttle.login_locked_for(username, address)
     if left > 0:
         metrics.LOGIN_ATTEMPTS.labels("locked").inc()
