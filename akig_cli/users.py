@@ -1,4 +1,5 @@
-"""`akig users add|passwd|disable|enable|list|totp|token`: accounts, second factor, API tokens."""
+"""`akig users add|passwd|disable|enable|list|totp|token|devices`: accounts, second factor, API tokens, and the
+agents' phones (device tokens)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import typer
 
 from akig_cli.common import fail, open_runtime, user_command
 
-app = typer.Typer(help="Accounts: roles, passwords, TOTP second factor, API tokens.", no_args_is_help=True)
+app = typer.Typer(help="Accounts: roles, passwords, TOTP second factor, API tokens, phones.", no_args_is_help=True)
 
 
 def _password(password_stdin: bool, confirm: bool = True) -> str:
@@ -117,3 +118,36 @@ def users_token(username: str, revoke: bool = typer.Option(False, "--revoke", he
         typer.echo(f"token revoked for {username}")
         return
     typer.echo(user_command(users.rotate_token, username))
+
+
+@app.command("devices")
+def users_devices(
+    username: str,
+    revoke: Optional[int] = typer.Option(None, "--revoke", metavar="ID", help="revoke this device (a lost phone)"),
+) -> None:
+    """List the phones logged in to this account (the agents' app's device tokens), or revoke one."""
+    from akig_data.clock import TZ
+    from akig_data.errors import AkigError
+    from akig_data.writes import users
+
+    if revoke is not None:
+        device = user_command(users.revoke_device, username, revoke)
+        typer.echo(f"device {device.id} ({device.label or 'no label'}) revoked for {username}")
+        return
+    open_runtime()
+    try:
+        devices = users.list_devices(username)
+    except AkigError as exc:
+        fail(str(exc), code=2)
+    if not devices:
+        typer.echo(f"no device for {username}")
+        return
+
+    def moment(value) -> str:
+        return f"{value.astimezone(TZ):%Y-%m-%d %H:%M}" if value is not None else "never"
+
+    typer.echo(f"{'ID':>6}  {'CREATED':<16}  {'LAST USED':<16}  {'STATE':<40}  LABEL")
+    for d in devices:
+        state = "active" if d.active else f"revoked {moment(d.revoked_at)} by {d.revoked_by}"
+        typer.echo(f"{d.id:>6}  {moment(d.created_at):<16}  {moment(d.last_used_at):<16}  {state:<40}  "
+                   f"{d.label or '-'}")

@@ -106,6 +106,17 @@ def _number(minimum: float = 0.0, strict: bool = True, unit: str = "") -> Callab
     return parse
 
 
+def _fraction(text: str) -> float:
+    """A share from 0 to 1 (0.15 for 15 %)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:   # NaN fails too
+        raise _Expected("un nombre entre 0 et 1 (0.15 pour 15 %)")
+    return value
+
+
 def _switch(on: Iterable[str], off: Iterable[str], expected: str) -> Callable[[str], bool]:
     on, off = {v.lower() for v in on}, {v.lower() for v in off}
 
@@ -322,6 +333,13 @@ class Settings:
         "AKIG_SCORE_WEIGHTS", (60.0, 20.0, 20.0), _weights, "three numbers",
         "weights of the agent score: recovery, promise-kept rate, mission completion", "field",
         shown_default="`60,20,20`")
+    agent_position_interval_s: int = _setting(
+        "AKIG_AGENT_POSITION_INTERVAL_S", 30, _integer(5, 600, unit="secondes"), "seconds (5 to 600)",
+        "how often the agents' phone app takes a GPS fix (given to the phone by `GET /api/agent/today`)", "field")
+    agent_low_battery: float = _setting(
+        "AKIG_AGENT_LOW_BATTERY", 0.15, _fraction, "number (0 to 1)",
+        "battery level (0.15: 15 %) under which the agents' phone app counts its battery as low (given to "
+        "the phone by `GET /api/agent/today`)", "field")
     # live map
     tiles_url: str = _setting(
         "AKIG_TILES_URL", OSM_TILES, _tiles, "XYZ URL template or `off`",

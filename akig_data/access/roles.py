@@ -24,13 +24,17 @@ TENANT_READS = frozenset({"arrears_by_lease", "good_payers", "late_tenants", "pr
 TEAM_READS = frozenset({"agent_performance", "agent_daily", "leaderboard", "leaderboard_month", "daily_stats"})
 # The day's routes (agent, stop order, site, ETA, status; no tenant): the live map's route layer.
 ROUTE_READS = frozenset({"agent_routes"})
+# One agent's day as his phone shows it (missions, tenants, phones, last contact, pending promise): for the
+# agent himself (the data layer forces his agent_ref) and for those who dispatch the agents.
+AGENT_DAY_READS = frozenset({"agent_day"})
 # Business alerts (akig_data.alerts.evaluate): for those who act on them.
 ALERT_READS = frozenset({"alerts"})
 # The alerts raised on a day, for the daily report: an owner gets those about his own sites and tenants.
 REPORT_ALERT_READS = frozenset({"alerts_opened"})
 # What an agent reads: his own missions of the day and his own performance (the data layer forces his
 # agent_ref), and the leaderboards.
-AGENT_READS = frozenset({"missions", "agent_routes", "agent_performance", "agent_daily", "leaderboard", "leaderboard_month"})
+AGENT_READS = frozenset({"missions", "agent_routes", "agent_performance", "agent_daily", "leaderboard",
+                         "leaderboard_month", "agent_day"})
 # ... and the tenants of his missions (today's, tomorrow's and the last AKIG_AGENT_LEASE_DAYS days', 7 by
 # default), checked by the data layer; he writes on those leases only (akig_data/writes/collection.py).
 AGENT_TENANT_READS = frozenset({"tenant_card", "tenant_leases", "tenant_ledger", "tenant_timeline"})
@@ -39,8 +43,10 @@ AGENT_TENANT_READS = frozenset({"tenant_card", "tenant_leases", "tenant_ledger",
 ALL_OWNERS = frozenset({"admin", "manager", "analyst", "ops"})
 
 _READS_BY_ROLE = {
-    "admin": SITE_READS | TENANT_READS | TEAM_READS | ROUTE_READS | ALERT_READS | REPORT_ALERT_READS,
-    "manager": SITE_READS | TENANT_READS | TEAM_READS | ROUTE_READS | ALERT_READS | REPORT_ALERT_READS,
+    "admin": (SITE_READS | TENANT_READS | TEAM_READS | ROUTE_READS | ALERT_READS | REPORT_ALERT_READS
+              | AGENT_DAY_READS),
+    "manager": (SITE_READS | TENANT_READS | TEAM_READS | ROUTE_READS | ALERT_READS | REPORT_ALERT_READS
+                | AGENT_DAY_READS),
     "owner": SITE_READS | TENANT_READS | REPORT_ALERT_READS,   # restricted to his own sites
     "analyst": SITE_READS | TENANT_READS | TEAM_READS | REPORT_ALERT_READS,
     "ops": SITE_READS | TEAM_READS | ROUTE_READS | ALERT_READS | REPORT_ALERT_READS,  # no tenant contact details
@@ -67,6 +73,9 @@ ROUTE_OPTIMIZERS = frozenset({"admin", "manager", "agent"})
 ROUTE_PLANNERS = frozenset({"admin", "manager"})
 
 EXPORT_ROLES = frozenset({"admin", "manager", "owner", "analyst"})
+# The agents' phone app (its login, logout and day): accounts that stand for an agent, and only agent
+# accounts do (users.agent_id is set for them alone, sql/009).
+AGENT_APP_USERS = frozenset({"agent"})
 
 ENDPOINTS = {
     # "METHOD path" -> roles, or "open" / "metrics token"
@@ -81,6 +90,7 @@ ENDPOINTS = {
     "GET /api/map/late-sites": "per read",
     "GET /api/agents/positions": LIVE_VIEWERS,
     "POST /api/routes/optimize": ROUTE_OPTIMIZERS,
+    "POST /api/agent/login, /api/agent/logout, GET /api/agent/today": AGENT_APP_USERS,
     "GET /metrics": "metrics token",
 }
 
@@ -140,6 +150,8 @@ def markdown_table() -> str:
                   "his own performance, the leaderboards" if r == "agent" else "—" for r in ROLES]))
     rows.append(("the day's routes, no tenant in them (" + ", ".join(sorted(ROUTE_READS)) + ")",
                  ["his own" if r == "agent" else "✔" if ROUTE_READS <= readable(r) else "—" for r in ROLES]))
+    rows.append(("one agent's day for his phone (" + ", ".join(sorted(AGENT_DAY_READS)) + ")",
+                 ["his own" if r == "agent" else "✔" if AGENT_DAY_READS <= readable(r) else "—" for r in ROLES]))
     rows.append(("business alerts (" + ", ".join(sorted(ALERT_READS)) + ")",
                  ["✔" if ALERT_READS <= readable(r) else "—" for r in ROLES]))
     rows.append(("the day's new alerts, in the daily report (" + ", ".join(sorted(REPORT_ALERT_READS)) + ")",

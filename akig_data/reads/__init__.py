@@ -18,8 +18,8 @@ from typing import Any
 import pandas as pd
 
 from akig_data.errors import InvalidParameter
-from akig_data.reads.agents import (agent_daily, agent_performance, agent_routes, daily_stats, leaderboard,
-                                    leaderboard_month, missions)
+from akig_data.reads.agents import (agent_daily, agent_day, agent_performance, agent_routes, daily_stats,
+                                    leaderboard, leaderboard_month, missions)
 from akig_data.reads.alerts import alerts, alerts_opened
 from akig_data.reads.portfolio import (arrears_by_lease, arrears_by_site, collections_by_site, good_payers,
                                        late_sites, late_tenants, monthly_trend, owners, period_kpis,
@@ -30,8 +30,8 @@ from akig_data.reads.shared import LEDGER_TABLES
 from akig_data.reads.tenants import search_tenants, tenant_card, tenant_leases, tenant_ledger, tenant_timeline
 
 __all__ = [
-    "LEDGER_TABLES", "agent_daily", "agent_performance", "agent_routes", "alerts", "alerts_opened", "all_reads",
-    "arrears_by_lease", "arrears_by_site", "collections_by_site", "daily_stats", "get", "good_payers",
+    "LEDGER_TABLES", "agent_daily", "agent_day", "agent_performance", "agent_routes", "alerts", "alerts_opened",
+    "all_reads", "arrears_by_lease", "arrears_by_site", "collections_by_site", "daily_stats", "get", "good_payers",
     "late_sites", "late_tenants", "leaderboard", "leaderboard_month", "missions", "monthly_trend", "owners",
     "period_kpis", "portfolio_summary", "promises", "punctuality_by_cohort", "run", "search_tenants",
     "site_kpis", "site_units", "sites", "tenant_card", "tenant_leases", "tenant_ledger", "tenant_timeline",

@@ -19,6 +19,17 @@ def missions(day: dt.date = TODAY, agent_ref: str | None = None, owner_ref: str 
     )
 
 
+@read(depends_on=("missions", "leases", "tenants", "sites", "agents", "calls", "visits", "promises", "payments"))
+def agent_day(agent_ref: str, day: dt.date = TODAY) -> pa.Table:
+    """One agent's missions of a day in route order, each with the lease's last contact (call or visit)
+    and its latest pending promise: the agents' phone app's list (`GET /api/agent/today`). It depends on
+    the contacts, promises and payments too, so that a call logged from the phone shows at the next fetch."""
+    return sql_table(
+        "SELECT * FROM agent_day(CAST(:day AS date), CAST(:agent_ref AS text))",
+        day=day, agent_ref=agent_ref,
+    )
+
+
 def _performance(date_from: dt.date, date_to: dt.date, agent_ref: str | None) -> pa.Table:
     from akig_data.errors import InvalidParameter
     from akig_data.runtime import get_runtime

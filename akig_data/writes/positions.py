@@ -343,6 +343,22 @@ def track(agent_ref: str, day: dt.date) -> pd.DataFrame:
     return frame
 
 
+def day_latest(agent_ref: str, day: dt.date) -> dict[str, Any] | None:
+    """One agent's newest fix of one local day, as the phone app shows it ({lat, lon, at, accuracy_m}), or
+    None. Read from PostgreSQL at each call, not memoized: fixes are stored without moving the reads'
+    generations (thousands a day), so a memoized answer would lag behind the phone by its lifetime."""
+    start = dt.datetime.combine(day, dt.time(), TZ)
+    with _reading() as conn:
+        row = conn.execute(sa.text(
+            "SELECT p.t AS fix_time, p.lat, p.lon, p.accuracy_m FROM agent_positions p JOIN agents a ON a.id = p.agent_id"
+            " WHERE a.agent_ref = :a AND p.t >= :s AND p.t < :e ORDER BY p.t DESC LIMIT 1"),
+            {"a": agent_ref, "s": start, "e": start + dt.timedelta(days=1)}).first()
+    if row is None:
+        return None
+    return {"lat": float(row.lat), "lon": float(row.lon), "at": row.fix_time.astimezone(TZ).isoformat(),
+            "accuracy_m": None if row.accuracy_m is None else float(row.accuracy_m)}
+
+
 def retention_days() -> int:
     return get_runtime().settings.positions_retention_days
 

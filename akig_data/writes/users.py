@@ -1,9 +1,11 @@
-"""The people who may log in: accounts, passwords (argon2id), TOTP second factor, API tokens.
+"""The people who may log in: accounts, passwords (argon2id), TOTP second factor, API and device tokens.
 
 Passwords are hashed with argon2-cffi's argon2id defaults (RFC 9106 low-memory profile); a hash made
 with older parameters is upgraded at the next successful login. API tokens are random, shown once,
 and stored as their SHA-256 (a token is 32 random bytes, so a fast hash is enough and lets the server
 look one up by its hash). TOTP is RFC 6238 through pyotp, 30-second steps, one step of clock drift.
+Device tokens are the field agents' phones' logins (`POST /api/agent/login`): one per phone, so that a
+lost phone is cut off alone; they are stored like API tokens and accepted wherever an API token is.
 Every change is written to the audit trail by the caller's `actor`.
 """
 
@@ -13,6 +15,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 
 import pyotp
@@ -47,6 +50,7 @@ class User:
     totp_secret: str | None
     password_changed_at: dt.datetime
     token_created_at: dt.datetime | None = None
+    agent_name: str | None = None
 
     @property
     def needs_totp(self) -> bool:
@@ -60,7 +64,7 @@ class User:
 
 _SELECT = """
 SELECT u.id, u.username, u.role, o.owner_ref, a.agent_ref, u.active, u.totp_confirmed, u.totp_secret,
-       u.password_changed_at, u.token_created_at
+       u.password_changed_at, u.token_created_at, a.full_name
   FROM users u LEFT JOIN owners o ON o.id = u.owner_id LEFT JOIN agents a ON a.id = u.agent_id
 """
 
@@ -255,10 +259,145 @@ def revoke_token(username: str, *, actor: str, address: str = "cli") -> None:
 
 
 def user_for_token(token: str) -> User | None:
-    """The active user holding this API token, or None."""
+    """The active user holding this API token or this live device token, or None. Both are bearer
+    tokens: every route that takes an API token takes a device token the same way."""
     if not token or len(token) > 200:
         return None
+    if token.startswith(DEVICE_PREFIX):
+        return _user_for_device_token(token)
     with translated_errors(), get_runtime().engine.connect() as conn:
         row = conn.execute(sa.text(_SELECT + " WHERE u.token_hash = :h AND u.active"),
                            {"h": _token_hash(token)}).first()
+    return _row_to_user(row) if row else None
+
+
+# --- device tokens ------------------------------------------------------------------------------
+
+DEVICE_PREFIX = "akigd_"
+MAX_LABEL = 80
+# last_used_at is written at most once a minute per device: every request of a phone (a GPS batch every
+# 30 seconds, the day's list) would otherwise be a write to PostgreSQL, for a date nobody needs finer.
+_LAST_USED_STEP = "1 minute"
+
+
+@dataclass(frozen=True)
+class Device:
+    """One phone's login: its id, its name as the phone gave it, and whether it still works."""
+
+    id: int
+    username: str
+    label: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    revoked_by: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def clean_label(label) -> str:
+    """The device's name as stored: text from the phone, so untrusted. Control characters (a terminal
+    escape sequence in `akig users devices`) become spaces, runs of spaces one, and it is cut to 80
+    characters rather than refused (a phone's model name must never stop an agent from logging in).
+    Anything else, HTML included, stays as typed: it is plain text wherever it is shown."""
+    if label is None:
+        return ""
+    if not isinstance(label, str):
+        raise InvalidParameter("device : texte attendu (le nom de l'appareil).")
+    text = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in label)
+    return " ".join(text.split())[:MAX_LABEL]
+
+
+def issue_device_token(username: str, label=None, *, actor: str, address: str = "cli") -> tuple[str, int]:
+    """A new device token for this user: (token, device id). Returned once, stored hashed; the user's
+    other devices and his API token go on working."""
+    token = DEVICE_PREFIX + secrets.token_urlsafe(32)
+    label = clean_label(label)
+    with translated_errors(), get_runtime().engine.begin() as conn:
+        user_id = _require(conn, username)
+        device_id = conn.execute(sa.text("INSERT INTO device_tokens (user_id, token_hash, label) "
+                                         "VALUES (:u, :h, :l) RETURNING id"),
+                                 {"u": user_id, "h": _token_hash(token), "l": label}).scalar_one()
+        audit.record(conn, actor=actor, action="device_issue", target=username, address=address,
+                     details={"device_id": device_id, "label": label})
+    return token, int(device_id)
+
+
+_DEVICES = """
+SELECT d.id, u.username, d.label, d.created_at, d.last_used_at, d.revoked_at, d.revoked_by
+  FROM device_tokens d JOIN users u ON u.id = d.user_id
+"""
+
+
+def list_devices(username: str) -> list[Device]:
+    """The user's devices, oldest first, revoked ones included (the list says what became of each)."""
+    with translated_errors(), get_runtime().engine.connect() as conn:
+        user_id = _require(conn, username)
+        rows = conn.execute(sa.text(_DEVICES + " WHERE d.user_id = :u ORDER BY d.created_at, d.id"), {"u": user_id})
+        return [Device(*row) for row in rows]
+
+
+def revoke_device(username: str, device_id, *, actor: str, address: str = "cli") -> Device:
+    """Cut off one device of this user (a lost phone): its token stops working at its next request.
+    An id that is not one of this user's devices is refused, and so is one already revoked (saying when
+    and by whom), so that a typo never reports a success."""
+    try:
+        device_id = int(device_id)
+    except (TypeError, ValueError):
+        raise InvalidParameter(f"Numéro d'appareil invalide : {device_id!r}.") from None
+    with translated_errors(), get_runtime().engine.begin() as conn:
+        user_id = _require(conn, username)
+        row = conn.execute(sa.text(_DEVICES + " WHERE d.id = :i AND d.user_id = :u FOR UPDATE OF d"),
+                           {"i": device_id, "u": user_id}).first()
+        if row is None:
+            raise InvalidParameter(f"Appareil inconnu : {device_id} n'est pas un appareil de {username!r} "
+                                   f"(akig users devices {username} les liste).")
+        if row.revoked_at is not None:
+            raise InvalidParameter(f"L'appareil {device_id} de {username!r} est déjà révoqué "
+                                   f"(le {row.revoked_at:%Y-%m-%d %H:%M}, par {row.revoked_by}).")
+        revoked = conn.execute(sa.text("UPDATE device_tokens SET revoked_at = now(), revoked_by = :by WHERE id = :i "
+                                       "RETURNING revoked_at"), {"by": actor, "i": device_id}).scalar_one()
+        audit.record(conn, actor=actor, action="device_revoke", target=username, address=address,
+                     details={"device_id": device_id, "label": row.label})
+    return Device(row.id, row.username, row.label, row.created_at, row.last_used_at, revoked, actor)
+
+
+def revoke_device_token(token: str, *, address: str | None = None) -> Device | None:
+    """The phone's own logout: revoke the live device token it holds. None when the token is not a
+    live device token (unknown, revoked already, or its account disabled): nothing to log out."""
+    if not token or not token.startswith(DEVICE_PREFIX) or len(token) > 200:
+        return None
+    with translated_errors(), get_runtime().engine.begin() as conn:
+        row = conn.execute(sa.text(
+            "SELECT d.id, u.username, u.role, d.label, d.created_at, d.last_used_at FROM device_tokens d"
+            " JOIN users u ON u.id = d.user_id WHERE d.token_hash = :h AND d.revoked_at IS NULL AND u.active"
+            " FOR UPDATE OF d"), {"h": _token_hash(token)}).first()
+        if row is None:
+            return None
+        revoked = conn.execute(sa.text("UPDATE device_tokens SET revoked_at = now(), revoked_by = :by WHERE id = :i "
+                                       "RETURNING revoked_at"), {"by": row.username, "i": row.id}).scalar_one()
+        audit.record(conn, actor=row.username, role=row.role, action="device_revoke", target=row.username,
+                     address=address, details={"device_id": row.id, "label": row.label, "by": "logout"})
+    return Device(row.id, row.username, row.label, row.created_at, row.last_used_at, revoked, row.username)
+
+
+_DEVICE_USER = """
+WITH found AS (
+    SELECT d.id, d.user_id, d.last_used_at
+      FROM device_tokens d JOIN users du ON du.id = d.user_id
+     WHERE d.token_hash = :h AND d.revoked_at IS NULL AND du.active
+), touched AS (
+    UPDATE device_tokens d SET last_used_at = now()
+      FROM found f
+     WHERE d.id = f.id AND (f.last_used_at IS NULL OR f.last_used_at < now() - CAST(:step AS interval))
+)
+""" + _SELECT + " WHERE u.id = (SELECT user_id FROM found)"
+
+
+def _user_for_device_token(token: str) -> User | None:
+    """The active user of a live device token, noting when the device was last used."""
+    with translated_errors(), get_runtime().engine.begin() as conn:
+        row = conn.execute(sa.text(_DEVICE_USER), {"h": _token_hash(token), "step": _LAST_USED_STEP}).first()
     return _row_to_user(row) if row else None

@@ -4,9 +4,12 @@ Panel's auth provider does not cover these routes (FIELD-NOTES): each handler de
 call it.
 
 * /api/health is open on purpose and says nothing secret;
+* /api/agent/login is open too: it is where the agents' phone app trades a password (and a TOTP code)
+  for a device token, under the browser login's lockout;
 * every other /api/* route needs an API token (`Authorization: Bearer akig_...`, from
-  `akig users token`) or a logged-in session cookie, checks the role against akig_data.access.roles, and is
-  rate-limited per token or user and per address (429 with Retry-After);
+  `akig users token`), a phone's device token (`Bearer akigd_...`) or a logged-in session cookie, checks
+  the role against akig_data.access.roles, and is rate-limited per token or user and per address (429
+  with Retry-After);
 * /metrics needs the bearer token of AKIG_METRICS_TOKEN (and answers 404 when none is configured).
 """
 
@@ -19,7 +22,7 @@ from tornado.ioloop import IOLoop
 from tornado.web import HTTPError, RequestHandler
 
 from akig_data import config, reads
-from akig_data.writes import collection, positions, users
+from akig_data.writes import audit, collection, positions, users
 from akig_data.reports import spreadsheet as export
 from akig_data.observe import health, metrics
 from akig_data.reads import registry
@@ -43,6 +46,40 @@ class JSONHandler(RequestHandler):
 
     def write_error_json(self, status: int, message: str, **extra) -> None:
         self.write_json({"error": message, **extra}, status)
+
+    def json_object(self, max_body: int) -> dict | None:
+        """The request's body as a JSON object, or None once a 4xx says why not (413 too big, 400 not
+        JSON or not an object)."""
+        if len(self.request.body) > max_body:
+            self.refused(len(self.request.body))
+            self.write_error_json(413, f"Corps de requête trop gros (au plus {max_body // 1024} Kio).", field="body")
+            return None
+        try:
+            body = json.loads(self.request.body or b"null")
+        except (ValueError, UnicodeDecodeError):
+            self.refused(None)
+            self.write_error_json(400, "JSON invalide.", field="body")
+            return None
+        if not isinstance(body, dict):
+            self.refused(None)
+            self.write_error_json(400, "Un objet JSON est attendu.", field="body")
+            return None
+        return body
+
+    def refused(self, body) -> None:
+        """Called when a request is refused as bad input (a hook for counting refusals)."""
+
+    def rate_limited(self, address: str, username: str | None = None) -> bool:
+        """Count this request against the address's (and the user's) budget of the minute; True once a
+        429 with Retry-After has been written."""
+        per_user, per_address = api_limits()
+        keys = [(f"addr:{address}", per_address)] + ([(f"user:{username}", per_user)] if username else [])
+        verdict = throttle.rate_limit(keys)
+        if verdict.allowed:
+            return False
+        self.set_header("Retry-After", str(verdict.retry_after))
+        self.write_error_json(429, "Trop de requêtes : réessayez plus tard.", retry_after=verdict.retry_after)
+        return True
 
 
 class HealthHandler(JSONHandler):
@@ -82,22 +119,9 @@ class AuthenticatedHandler(JSONHandler):
         await self._serve(args, body=None)
 
     async def post(self, *args) -> None:
-        if len(self.request.body) > self.max_body:
-            self.refused(len(self.request.body))
-            self.write_error_json(413, f"Corps de requête trop gros (au plus {self.max_body // 1024} Kio).",
-                                  field="body")
-            return
-        try:
-            body = json.loads(self.request.body or b"null")
-        except (ValueError, UnicodeDecodeError):
-            self.refused(None)
-            self.write_error_json(400, "JSON invalide.", field="body")
-            return
-        if not isinstance(body, dict):
-            self.refused(None)
-            self.write_error_json(400, "Un objet JSON est attendu.", field="body")
-            return
-        await self._serve(args, body=body)
+        body = self.json_object(self.max_body)
+        if body is not None:
+            await self._serve(args, body=body)
 
     async def _serve(self, args, body: dict | None) -> None:
         address = self.request.remote_ip or "?"
@@ -107,12 +131,7 @@ class AuthenticatedHandler(JSONHandler):
         except DatabaseUnavailable as exc:
             self.write_error_json(503, str(exc))
             return
-        per_user, per_address = api_limits()
-        keys = [(f"addr:{address}", per_address)] + ([(f"user:{who.username}", per_user)] if who else [])
-        verdict = throttle.rate_limit(keys)
-        if not verdict.allowed:
-            self.set_header("Retry-After", str(verdict.retry_after))
-            self.write_error_json(429, "Trop de requêtes : réessayez plus tard.", retry_after=verdict.retry_after)
+        if self.rate_limited(address, who.username if who else None):
             return
         if who is None:
             self.set_header("WWW-Authenticate", 'Bearer realm="akig"')
@@ -150,9 +169,6 @@ class AuthenticatedHandler(JSONHandler):
 
     def handle_post(self, who: Principal, body: dict, address: str, *args) -> tuple[int, object]:
         raise HTTPError(405)
-
-    def refused(self, body) -> None:
-        """Called when a request is refused as bad input (a hook for counting refusals)."""
 
     def handle(self, who: Principal, *args) -> tuple[int, object]:
         raise HTTPError(405)
@@ -384,6 +400,211 @@ class RouteOptimizeHandler(AuthenticatedHandler):
         return 200, route_planning.optimize_request(body)
 
 
+# --- the agents' phone app -------------------------------------------------------------------------
+#
+# The phone logs in once with the agent's password (and his TOTP code when his account has a factor) and
+# gets a device token of its own (akig_data.writes.users): one per phone, revoked alone when the phone is
+# lost. The token is a bearer token like an API token, so every other route (writes, GPS batches) takes it
+# as it is. These routes set no cookie and read none but the day's (which also serves a logged-in
+# browser): no XSRF token is needed, since nothing here is authorised by a cookie a browser would send
+# on its own.
+
+AGENTS_ONLY = "Cette application est réservée aux agents de recouvrement."
+ENROL_FIRST = "Activez d'abord la double authentification depuis un ordinateur."
+CODE_REQUIRED = "Code à 6 chiffres requis."
+CODE_WRONG = "Code incorrect."
+
+
+class AgentLoginHandler(JSONHandler):
+    """POST /api/agent/login {"username", "password", "code"?, "device"?}: 201 with a device token, the
+    same checks as the browser's login form (dashboards.server.auth): lockout per username and address,
+    argon2, the TOTP code when the account has a factor, every success and failure audited."""
+
+    route = "/api/agent/login"
+    FIELDS = ("username", "password", "code", "device")
+
+    async def post(self) -> None:
+        address = self.request.remote_ip or "?"
+        body = self.json_object(MAX_BODY)
+        if body is None:
+            return
+        problem = self._check(body)
+        if problem:
+            self.write_error_json(400, problem, field="body")
+            return
+        if self.rate_limited(address):
+            return
+        try:
+            status, payload = await IOLoop.current().run_in_executor(None, self._login, body, address)
+        except DatabaseUnavailable as exc:
+            self.write_error_json(503, str(exc))
+            return
+        except AkigError as exc:
+            self.write_error_json(400, str(exc))
+            return
+        if status == 429:
+            self.set_header("Retry-After", str(payload["retry_after"]))
+        self.write_json(payload, status)
+
+    def _check(self, body: dict) -> str | None:
+        unknown = sorted(set(body) - set(self.FIELDS))
+        if unknown:
+            return f"Champ inconnu : {', '.join(unknown)} (champs : {', '.join(self.FIELDS)})."
+        missing = [f for f in ("username", "password") if not isinstance(body.get(f), str) or not body[f]]
+        if missing:
+            return f"Champ obligatoire manquant : {', '.join(missing)} (texte attendu)."
+        wrong = [f for f in ("code", "device") if body.get(f) is not None and not isinstance(body[f], str)]
+        if wrong:
+            return f"Texte attendu : {', '.join(wrong)}."
+        if len(body["username"]) > 200 or len(body["password"]) > 1024:
+            return "Identifiant ou mot de passe trop long."
+        return None
+
+    def _login(self, body: dict, address: str) -> tuple[int, dict]:
+        """In a thread: argon2 costs tens of milliseconds of CPU on purpose, and the event loop goes on
+        serving the apps meanwhile."""
+        import math
+
+        username = body["username"].strip().lower()[:80]
+        left = auth.locked_for(username, address)
+        if left > 0:
+            retry = max(1, math.ceil(left))
+            return 429, {"error": auth.LOCKED.format(minutes=max(1, round(left / 60))), "retry_after": retry}
+        user = users.verify_password(username, body["password"])
+        if user is None:
+            auth.login_failed(username, address, "password")
+            return 401, {"error": auth.GENERIC_FAILURE}
+        if not user.agent_ref:
+            self._refused(user, address, "not_an_agent")
+            return 403, {"error": AGENTS_ONLY}
+        if user.needs_totp:
+            if not user.totp_confirmed:
+                self._refused(user, address, "totp_not_enrolled")
+                return 403, {"error": ENROL_FIRST}
+            code = (body.get("code") or "").strip()
+            if not code:
+                return 401, {"error": CODE_REQUIRED, "needs_code": True}
+            if not users.check_totp(user.totp_secret, code):
+                auth.login_failed(user.username, address, "totp")
+                return 401, {"error": CODE_WRONG, "needs_code": True}
+        token, device_id = users.issue_device_token(user.username, body.get("device"), actor=user.username,
+                                                    address=address)
+        auth.login_succeeded(user, address, {"via": "agent_app", "device_id": device_id})
+        return 201, {"token": token, "device_id": device_id,
+                     "user": {"username": user.username, "role": user.role, "agent_ref": user.agent_ref,
+                              "agent_name": user.agent_name}}
+
+    @staticmethod
+    def _refused(user: users.User, address: str, reason: str) -> None:
+        """The right password, but this account may not use the phone app: audited, not counted as a
+        failure (nothing was guessed)."""
+        audit.record(actor=user.username, role=user.role, action="login_refused", address=address,
+                     details={"reason": reason, "via": "agent_app"})
+
+
+def _bearer(handler: RequestHandler) -> str:
+    header = handler.request.headers.get("Authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else ""
+
+
+class AgentLogoutHandler(JSONHandler):
+    """POST /api/agent/logout with the phone's device token: revokes that token (200 {"revoked": true});
+    any other caller, or a token already revoked, gets 401."""
+
+    route = "/api/agent/logout"
+
+    async def post(self) -> None:
+        address = self.request.remote_ip or "?"
+        if self.rate_limited(address):
+            return
+        token = _bearer(self)
+        if not token.startswith(users.DEVICE_PREFIX):
+            self._unauthorized("Jeton d'appareil requis (Authorization: Bearer akigd_…).")
+            return
+        try:
+            device = await IOLoop.current().run_in_executor(
+                None, lambda: users.revoke_device_token(token, address=address))
+        except DatabaseUnavailable as exc:
+            self.write_error_json(503, str(exc))
+            return
+        if device is None:
+            self._unauthorized("Jeton d'appareil inconnu ou déjà révoqué.")
+            return
+        self.write_json({"revoked": True})
+
+    def _unauthorized(self, message: str) -> None:
+        self.set_header("WWW-Authenticate", 'Bearer realm="akig"')
+        self.write_error_json(401, message)
+
+
+class AgentTodayHandler(AuthenticatedHandler):
+    """GET /api/agent/today?date=YYYY-MM-DD: the caller's own day (default today in Conakry) as his phone
+    shows it: his missions in route order with each lease's last contact and pending promise (the
+    agent_day read), his newest GPS fix of the day, and the phone's settings. There is no parameter for
+    another agent: the day is always the caller's, so an agent's phone can never ask for a colleague's."""
+
+    route = "/api/agent/today"
+
+    def handle(self, who: Principal):
+        import datetime as dt
+
+        from akig_data.clock import TZ, today
+        from akig_data.runtime import get_runtime
+
+        if not who.agent_ref:
+            raise AccessDenied("Accès refusé : cette application est réservée aux agents de recouvrement.")
+        unknown = sorted(set(self.request.query_arguments) - {"date"})
+        if unknown:
+            raise InvalidParameter(f"Paramètre inconnu : {', '.join(unknown)} (paramètre : date ; la journée est "
+                                   "toujours celle de l'agent connecté).")
+        text = self.get_query_argument("date", None)
+        try:
+            day = dt.date.fromisoformat(text) if text else today()
+        except ValueError:
+            raise InvalidParameter("date : format AAAA-MM-JJ attendu.") from None
+        frame = _run("agent_day", agent_ref=who.agent_ref, day=day)
+        user = users.get(who.username)
+        settings = get_runtime().settings
+        tiles = settings.tiles_url
+        return 200, {
+            "agent_ref": who.agent_ref,
+            "agent_name": user.agent_name if user else None,
+            "date": day.isoformat(),
+            "tiles_url": None if tiles.lower() == "off" else tiles,
+            "settings": {"position_interval_s": settings.agent_position_interval_s,
+                         "low_battery": settings.agent_low_battery},
+            "position": positions.day_latest(who.agent_ref, day),
+            "missions": [_mission(row, TZ) for row in export.records(frame)],
+        }
+
+
+def _mission(row: dict, tz) -> dict:
+    """One row of the agent_day read as the phone app takes it: times with their offset (Conakry), money
+    as integers, the last contact and the pending promise as nested objects (null when none)."""
+    import pandas as pd
+
+    def moment(value):
+        return None if value is None else pd.Timestamp(value).tz_convert(tz).isoformat()
+
+    contact = None
+    if row["last_contact_at"] is not None:
+        contact = {"at": moment(row["last_contact_at"]), "kind": row["last_contact_kind"],
+                   "outcome": row["last_contact_outcome"]}
+    promise = None
+    if row["promise_amount"] is not None:
+        promise = {"amount": int(row["promise_amount"]), "due_date": row["promise_due_date"],
+                   "status": row["promise_status"]}
+    return {
+        "mission_ref": row["mission_ref"], "route_order": row["route_order"], "kind": row["kind"],
+        "eta": moment(row["eta"]), "status": row["status"], "lease_ref": row["lease_ref"],
+        "tenant_ref": row["tenant_ref"], "full_name": row["full_name"], "phone": row["phone"],
+        "site_ref": row["site_ref"], "site_name": row["site_name"], "commune": row["commune"],
+        "quartier": row["quartier"], "lat": row["lat"], "lon": row["lon"],
+        "arrears": None if row["arrears"] is None else int(row["arrears"]),
+        "last_contact": contact, "promise": promise,
+    }
+
+
 class ApiNotFoundHandler(JSONHandler):
     """Any other /api/ path: a JSON 404 (API clients never get an HTML page)."""
 
@@ -433,6 +654,9 @@ def routes() -> list[tuple]:
         (r"/api/map/late-sites", LateSitesHandler),
         (r"/api/agents/positions", AgentPositionsHandler),
         (r"/api/routes/optimize", RouteOptimizeHandler),
+        (r"/api/agent/login", AgentLoginHandler),
+        (r"/api/agent/logout", AgentLogoutHandler),
+        (r"/api/agent/today", AgentTodayHandler),
         (r"/api/.*", ApiNotFoundHandler),
         (r"/metrics", MetricsHandler),
     ]

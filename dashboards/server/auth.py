@@ -207,6 +207,33 @@ CODE_FAILURE = "Code de vérification incorrect."
 LOCKED = "Trop de tentatives. Réessayez dans {minutes} minutes."
 
 
+def locked_for(username: str, address: str) -> float:
+    """Seconds before this username and this address may try to log in again (0: now). A refused try is
+    counted and audited. The browser's login form and the phone app's login share it (and the next two),
+    so that a lock set by one holds for the other."""
+    left = throttle.login_locked_for(username, address)
+    if left > 0:
+        metrics.LOGIN_ATTEMPTS.labels("locked").inc()
+        audit.record(actor=username[:80] or "?", action="login_locked", address=address)
+    return left
+
+
+def login_failed(username: str, address: str, reason: str) -> None:
+    """Count a failed login (a wrong password, a wrong code) against the username and the address; the
+    fifth in 15 minutes locks them."""
+    metrics.LOGIN_ATTEMPTS.labels("failure").inc()
+    if throttle.login_failed(username, address):
+        metrics.LOCKOUTS.inc()
+    audit.record(actor=username[:80] or "?", action="login_failed", address=address, details={"reason": reason})
+
+
+def login_succeeded(user: users.User, address: str, details: dict | None = None) -> None:
+    """A login went through: it clears the username's failures and is audited."""
+    metrics.LOGIN_ATTEMPTS.labels("success").inc()
+    throttle.login_succeeded(user.username, address)
+    audit.record(actor=user.username, role=user.role, action="login", address=address, details=details)
+
+
 def _safe_next(target: str | None) -> str:
     """Only a path of this server (never another site: no open redirect)."""
     target = (target or "/").strip()
@@ -303,20 +330,14 @@ class LoginHandler(_AuthPage):
             self.password_form(next_url, str(exc), status=503)
 
     def _locked(self, username: str, next_url: str) -> bool:
-        left = throttle.login_locked_for(username, self.address)
+        left = locked_for(username, self.address)
         if left <= 0:
             return False
-        metrics.LOGIN_ATTEMPTS.labels("locked").inc()
-        audit.record(actor=username[:80] or "?", action="login_locked", address=self.address)
         self.password_form(next_url, LOCKED.format(minutes=max(1, round(left / 60))), username, status=429)
         return True
 
     def _failed(self, username: str, reason: str) -> None:
-        metrics.LOGIN_ATTEMPTS.labels("failure").inc()
-        if throttle.login_failed(username, self.address):
-            metrics.LOCKOUTS.inc()
-        audit.record(actor=username[:80] or "?", action="login_failed", address=self.address,
-                     details={"reason": reason})
+        login_failed(username, self.address, reason)
 
     async def _password_step(self, next_url: str) -> None:
         username = self.get_argument("username", "").strip().lower()[:80]
@@ -379,12 +400,10 @@ class LoginHandler(_AuthPage):
         self._open_session(user, next_url)
 
     def _open_session(self, user: users.User, next_url: str) -> None:
-        metrics.LOGIN_ATTEMPTS.labels("success").inc()
-        throttle.login_succeeded(user.username, self.address)
         nonce = login_sessions.open_session(user.username, settings().session_seconds, self.address)
         self.set_signed_cookie(COOKIE, new_session_value(user.username, nonce), expires_days=None,
                                **self._cookie_flags())
-        audit.record(actor=user.username, role=user.role, action="login", address=self.address)
+        login_succeeded(user, self.address)
         self.redirect(next_url)
 
 

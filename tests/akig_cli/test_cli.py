@@ -35,7 +35,7 @@ COMMANDS = {
     "": ["import", "query", "serve", "db", "demo", "users", "audit", "tenant", "missions", "report", "simulate",
          "positions"],
     "db": ["init", "status"], "demo": ["seed", "up"],
-    "users": ["add", "passwd", "disable", "enable", "list", "totp", "token"], "audit": ["verify", "show"],
+    "users": ["add", "passwd", "disable", "enable", "list", "totp", "token", "devices"], "audit": ["verify", "show"],
     "tenant": ["export", "erase"], "missions": ["generate"], "report": ["daily", "folder"], "simulate": ["agents"],
     "positions": ["prune"],
 }
@@ -218,3 +218,33 @@ def test_demo_runs_one_server_process_per_two_cores():
     from akig_cli.demo import demo_processes
 
     assert [demo_processes(cores) for cores in (1, 2, 3, 4, 6, 8, 16)] == [1, 1, 1, 2, 3, 4, 4]
+
+
+def test_users_devices_lists_and_revokes_a_phone(cli_env):
+    from akig_data.writes import audit, users
+
+    assert runner.invoke(app, ["users", "add", "awa", "--role", "analyst", "--password-stdin"],
+                         input="Awa-password-9\n").exit_code == 0
+    assert run("users", "devices", "awa").output.strip() == "no device for awa"
+    lost, lost_id = users.issue_device_token("awa", "Tecno Spark 10", actor="awa")
+    kept, kept_id = users.issue_device_token("awa", "<b>Itel</b>\x1b[2J", actor="awa")
+    users.user_for_token(kept)
+    listing = run("users", "devices", "awa")
+    assert listing.exit_code == 0
+    lines = listing.output.splitlines()
+    assert lines[0].split() == ["ID", "CREATED", "LAST", "USED", "STATE", "LABEL"]
+    assert lines[1].split()[0] == str(lost_id) and "never" in lines[1] and lines[1].endswith("Tecno Spark 10")
+    assert lines[2].split()[0] == str(kept_id) and "never" not in lines[2] and lines[2].endswith("<b>Itel</b> [2J")
+    assert "\x1b" not in listing.output and " active " in lines[1]
+    revoked = run("users", "devices", "awa", "--revoke", str(lost_id))
+    assert revoked.exit_code == 0 and revoked.output.strip() == f"device {lost_id} (Tecno Spark 10) revoked for awa"
+    assert users.user_for_token(lost) is None and users.user_for_token(kept).username == "awa"
+    assert audit.entries(action="device_revoke")["actor"][0].startswith("cli")
+    assert "revoked" in run("users", "devices", "awa").output.splitlines()[1]
+    again = run("users", "devices", "awa", "--revoke", str(lost_id))
+    assert again.exit_code == 2 and "déjà révoqué" in again.output
+    unknown = run("users", "devices", "awa", "--revoke", "999999")
+    assert unknown.exit_code == 2 and "Appareil inconnu : 999999" in unknown.output
+    assert run("users", "devices", "awa", "--revoke", "deux").exit_code == 2   # not a number: typer refuses it
+    nobody = run("users", "devices", "nobody")
+    assert nobody.exit_code == 2 and "Utilisateur inconnu" in nobody.output

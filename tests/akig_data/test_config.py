@@ -147,6 +147,7 @@ def test_an_empty_environment_gives_the_defaults():
     assert (s.env, s.production, s.cookie_secret, s.session_secret, s.session_seconds) == (
         "development", False, None, None, 8 * 3600)
     assert (s.agent_lease_days, s.positions_retention_days, s.score_weights) == (7, 90, (60.0, 20.0, 20.0))
+    assert (s.agent_position_interval_s, s.agent_low_battery) == (30, 0.15)
     assert (s.tiles_url, s.live_interval_s, s.live_refresh_s) == (
         "https://tile.openstreetmap.org/{Z}/{X}/{Y}.png", 0.5, 10.0)
     assert (s.scheduler_tick_s, s.daily_report_at, s.reports_dir) == (60.0, dt.time(19, 0), Path("reports"))
@@ -160,7 +161,9 @@ def test_values_are_parsed_to_their_types():
         "AKIG_TRUST_PROXY_HEADERS": "1", "AKIG_ENV": " Production ", "AKIG_SESSION_HOURS": "0.5",
         "AKIG_SCORE_WEIGHTS": "1,2,3", "AKIG_DAILY_REPORT_AT": "07:30", "AKIG_AGENT_LEASE_DAYS": "0",
         "AKIG_TILES_URL": "off", "AKIG_ALERT_SITE_ARREARS_HIGH": "5e6", "AKIG_METRICS_TOKEN": "t0ken",
+        "AKIG_AGENT_POSITION_INTERVAL_S": "600", "AKIG_AGENT_LOW_BATTERY": "0",
     })
+    assert s.agent_position_interval_s == 600 and s.agent_low_battery == 0.0
     assert s.database_url == "postgres://u:p@db:5432/akig" and s.cache_disabled and s.home == Path("/srv/akig")
     assert s.cache_ttl == 60 and s.row_security is False and s.trust_proxy_headers is True
     assert s.allowed_origins == ("akig.example.org", "x.org:8443")
@@ -183,6 +186,13 @@ def test_values_are_parsed_to_their_types():
                                    "pas '0'."),
     ("AKIG_UNUSED_SESSION_S", "1m", "AKIG_UNUSED_SESSION_S : un nombre de secondes entre 1 et 3600 est attendu"),
     ("AKIG_UNUSED_SESSION_S", "3601", "AKIG_UNUSED_SESSION_S : un nombre de secondes entre 1 et 3600"),
+    ("AKIG_AGENT_POSITION_INTERVAL_S", "4", "AKIG_AGENT_POSITION_INTERVAL_S attend un nombre entier de secondes "
+                                            "entre 5 et 600 (reçu '4')."),
+    ("AKIG_AGENT_POSITION_INTERVAL_S", "601", "AKIG_AGENT_POSITION_INTERVAL_S attend un nombre entier de secondes"),
+    ("AKIG_AGENT_LOW_BATTERY", "15%", "AKIG_AGENT_LOW_BATTERY attend un nombre entre 0 et 1 (0.15 pour 15 %) "
+                                      "(reçu '15%')."),
+    ("AKIG_AGENT_LOW_BATTERY", "1.5", "AKIG_AGENT_LOW_BATTERY attend un nombre entre 0 et 1"),
+    ("AKIG_AGENT_LOW_BATTERY", "nan", "AKIG_AGENT_LOW_BATTERY attend un nombre entre 0 et 1"),
     ("AKIG_API_RATE_PER_USER", "beaucoup", "AKIG_API_RATE_PER_USER attend un nombre entier d'au moins 1"),
     ("AKIG_SESSION_HOURS", "0", "AKIG_SESSION_HOURS attend un nombre d'heures supérieur à 0 (reçu '0')."),
     ("AKIG_LIVE_INTERVAL_S", "nan", "AKIG_LIVE_INTERVAL_S attend un nombre de secondes supérieur à 0"),

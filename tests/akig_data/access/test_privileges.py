@@ -119,7 +119,7 @@ def test_the_writes_still_keep_the_derived_tables_exact(seeded):
 # --- tables the read roles may not read --------------------------------------------------------------
 
 NOT_READS = {
-    "login_sessions": READ_ROLES, "login_locks": READ_ROLES,
+    "login_sessions": READ_ROLES, "login_locks": READ_ROLES, "device_tokens": READ_ROLES,
     "lease_dues_drift": READ_ROLES, "lease_payment_totals_drift": READ_ROLES, "site_month_totals_drift": READ_ROLES,
     "schema_migrations": READ_ROLES, "scheduled_runs": READ_ROLES, "dues_horizon": READ_ROLES,
     "agent_positions": ("akig_read_owner",), "alert_events": ("akig_read_owner",),
