@@ -137,16 +137,20 @@ def _entry(page, index: int = 0):
     return page.locator("#outbox > li").nth(index)
 
 
-def _token(page) -> str:
-    """The device token the app keeps in IndexedDB."""
+def _session(page) -> dict:
+    """What the app keeps of its login in IndexedDB: the device token, its id, the user."""
     return page.evaluate("""() => new Promise((resolve, reject) => {
         const open = indexedDB.open('akig-agent');
         open.onsuccess = () => {
             const get = open.result.transaction('kv').objectStore('kv').get('session');
-            get.onsuccess = () => { resolve(get.result.token); open.result.close(); };
+            get.onsuccess = () => { resolve(get.result); open.result.close(); };
             get.onerror = () => reject(get.error);
         };
     })""")
+
+
+def _token(page) -> str:
+    return _session(page)["token"]
 
 
 def _api(field, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:
@@ -370,8 +374,10 @@ def test_on_duty_the_positions_reach_the_server(field, browser):
 def test_a_revoked_device_gets_the_login_again(field, browser):
     context, page, problems = _phone(browser, field)
     _log_in(page, field)
-    token = _token(page)
-    revoke_device(field, token)
+    session = _session(page)
+    token = session["token"]
+    assert token.startswith("akigd_") and session["user"]["agent_ref"] == field.agent_ref
+    revoke_device(field, session["device_id"])
     page.reload()   # the app asks for the day: 401, so it forgets everything and asks for a login
     page.get_by_role("heading", name="Connexion").wait_for(timeout=10_000)
     page.get_by_text("connectez-vous à nouveau").wait_for()
@@ -382,13 +388,13 @@ def test_a_revoked_device_gets_the_login_again(field, browser):
     assert problems == []
 
 
-def revoke_device(field, token: str) -> None:
+def revoke_device(field, device_id: int) -> None:
     """What a manager does with `akig users devices NAME --revoke ID`."""
     runtime.configure(settings_for(field.url, field.redis_url))
     try:
         from akig_data.writes import users
 
-        users.revoke_token(AGENT_USER, actor="test")
+        users.revoke_device(AGENT_USER, device_id, actor="test")
     finally:
         runtime.reset()
 
