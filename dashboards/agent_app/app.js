@@ -211,9 +211,11 @@ function renderStatus() {
 function renderMap() {
   const missions = (state.today && state.today.missions) || [];
   drawMap($("map"), {
+    // The visits only, numbered as in the list: a call needs no trip.
     stops: missions.map((m, i) => ({
-      lat: Number(m.lat), lon: Number(m.lon), number: i + 1, done: m.status === "done",
-    })),
+      lat: m.lat === null ? NaN : Number(m.lat), lon: m.lon === null ? NaN : Number(m.lon), number: i + 1,
+      done: m.status === "done", visit: m.kind === "visit",
+    })).filter((stop) => stop.visit),
     position: state.position ? { lat: Number(state.position.lat), lon: Number(state.position.lon) } : null,
     tilesUrl: state.today && state.today.tiles_url,
   });
@@ -260,7 +262,7 @@ function missionCard(m, number) {
       el("p", { className: "links" },
         m.phone && el("a", { href: `tel:${String(m.phone).replace(/[^\d+]/g, "")}`, className: "link-button" },
           `Appeler ${m.phone}`),
-        Number.isFinite(Number(m.lat)) && m.lat !== null && el("a", { href: geoLink(m), className: "link-button" },
+        m.lat !== null && m.lon !== null && el("a", { href: geoLink(m), className: "link-button" },
           "Itinéraire", hidden(` vers ${m.site_name || ""}`))),
       el("div", { className: "actions" }, ...["call", "visit", "promise", "payment"].map(action)),
       mine.length > 0 && el("ul", { className: "mission-entries", "aria-label": "Enregistré sur ce téléphone" },

@@ -37,13 +37,13 @@ function svgElement(name, attributes) {
   return el;
 }
 
-// stops: [{lat, lon, label, number, done}], position: {lat, lon} or null.
+// stops: [{lat, lon, number, done}] in route order, position: {lat, lon} or null.
 export function drawMap(container, { stops, position, tilesUrl }) {
   container.replaceChildren();
   const located = stops.filter((s) => Number.isFinite(s.lat) && Number.isFinite(s.lon));
   const points = [...located];
   if (position && Number.isFinite(position.lat) && Number.isFinite(position.lon)) points.push(position);
-  const count = `${located.length} arrêt${located.length > 1 ? "s" : ""}`;
+  const count = `${located.length} visite${located.length > 1 ? "s" : ""}`;
   container.setAttribute("aria-label", `Carte : ${count}${position ? " et votre position" : ""}`);
   if (points.length === 0) {
     const empty = document.createElement("p");
@@ -98,7 +98,7 @@ export function drawMap(container, { stops, position, tilesUrl }) {
     const route = located.map((s) => { const q = at(s); return `${q.x.toFixed(1)},${q.y.toFixed(1)}`; }).join(" ");
     svg.append(svgElement("polyline", { points: route, class: "map-route" }));
   }
-  for (const stop of located) {
+  for (const stop of [...located].reverse()) {   // the next stops drawn last, on top
     const q = at(stop);
     const group = svgElement("g", { class: stop.done ? "map-stop done" : "map-stop" });
     group.append(svgElement("circle", { cx: q.x, cy: q.y, r: 11 }));
