@@ -216,7 +216,7 @@ def cases(as_of: dt.date, owner_ref: str, refs: dict) -> list[tuple[str, dict, s
         out.append((spec.name, kwargs, why_not))
         if spec.name == "site_kpis":  # over the year to date as well: the widest window the apps ask for
             out.append((spec.name, {**kwargs, "date_from": as_of.replace(month=1, day=1)}, why_not))
-        if "agent_ref" in names and spec.name != "agent_daily":  # one agent's view as well
+        if "agent_ref" in names and spec.name not in ("agent_daily", "agent_day"):  # one agent's view as well
             out.append((spec.name, {**kwargs, "agent_ref": refs["agent_ref"]}, why_not))
         if "owner_ref" in names:
             out.append((spec.name, {**kwargs, "owner_ref": owner_ref}, why_not))
