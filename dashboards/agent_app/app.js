@@ -45,7 +45,7 @@ function el(tag, props = {}, ...children) {
 function announce(message) {
   const live = $("announce");
   live.textContent = "";
-  // a separate task, so that the same message twice is announced twice
+  // emptied first and filled a moment later, so that the same message twice is announced twice
   setTimeout(() => { live.textContent = message; }, 50);
 }
 
