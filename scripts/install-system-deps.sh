@@ -2,10 +2,23 @@
 # Debian packages the test suite needs: chromium (browser tests, driven by Playwright's Python package;
 # browsers are never downloaded), poppler-utils (pdftotext, pdftoppm: reports), prometheus (promtool:
 # checks and unit-tests ops/alert_rules.yml), nginx and openssl (`nginx -t` on ops/nginx/akig.conf), curl
-# (ops/blue-green.sh's health checks, run by its test).
+# (ops/blue-green.sh's health checks, run by its test). Then axe-core (the accessibility checks of the
+# agents' phone app), pinned in tests/browser/axe/package-lock.json, with npm when node is there.
 # Installs them when missing and we are root (CI) or have sudo; otherwise says what to install and
 # carries on: the browser tests then skip with that reason.
 set -euo pipefail
+axe() {
+  local dir
+  dir="$(dirname "$0")/../tests/browser/axe"
+  [ -f "$dir/node_modules/axe-core/axe.min.js" ] && return 0
+  if command -v npm >/dev/null 2>&1; then
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null \
+      || echo "npm ci failed: the accessibility test of the agents' app will be skipped" >&2
+  else
+    echo "npm is missing: the accessibility test of the agents' app will be skipped" >&2
+  fi
+}
+trap axe EXIT   # after the Debian packages (or at once when none is missing)
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)

@@ -74,6 +74,14 @@ def test_the_wheel_carries_every_module(wheel):
     assert [m for m in modules if m not in packed] == []
 
 
+def test_the_wheel_carries_the_agent_app(wheel):
+    """dashboards/agent_app/ is not a Python package: its files go in as package data (pyproject.toml)."""
+    files = sorted(str(p.relative_to(REPO)) for p in (REPO / "dashboards" / "agent_app").iterdir() if p.is_file())
+    with zipfile.ZipFile(wheel) as archive:
+        packed = set(archive.namelist())
+    assert "dashboards/agent_app/index.html" in files and [f for f in files if f not in packed] == []
+
+
 def test_an_install_of_the_wheel_finds_its_migrations(wheel, tmp_path):
     """The wheel unpacked as site-packages would hold it, imported ahead of the editable install."""
     site = tmp_path / "site"

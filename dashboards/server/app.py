@@ -11,7 +11,7 @@ import panel as pn
 from akig_data import config
 from dashboards import catalog, template
 from dashboards.apps import alerts, audit, desk, home, leaderboard, live_map, owner
-from dashboards.server import auth, api as http_handlers, logs as server_logs, metrics as server_metrics
+from dashboards.server import agent_app, auth, api as http_handlers, logs as server_logs, metrics as server_metrics
 
 # Each catalog path and its app (a dashboards.view.View), built once per session.
 APPS = {
@@ -95,7 +95,7 @@ def serve(port: int = 5006, address: str = "127.0.0.1", num_procs: int = 1, show
         show=show,
         title={entry.path: f"AKIG — {entry.title}" for entry in catalog.entries()},
         websocket_origin=allowed_origins(address, port),
-        extra_patterns=http_handlers.routes(),
+        extra_patterns=http_handlers.routes() + agent_app.routes(),   # /agent: the phone app, token-based
         auth_provider=auth.AkigAuthProvider(),
         cookie_secret=auth_settings.secret,
         # Signed page sessions: Bokeh makes the session ids and signs them and their tokens, and refuses an
