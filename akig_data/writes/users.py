@@ -136,13 +136,21 @@ def _require(conn, username: str) -> int:
 
 
 def set_password(username: str, password: str, *, actor: str, address: str = "cli") -> None:
-    """New password; sessions opened before it stop being valid (see dashboards.server.auth)."""
+    """New password; sessions opened before it stop being valid (see dashboards.server.auth), and so do
+    the phones' device tokens: a password is changed when it may have leaked, and a phone logged in with
+    the old one must log in again (each revoked token is in the audit trail)."""
     check_password_strength(password)
     with translated_errors(), get_runtime().engine.begin() as conn:
         user_id = _require(conn, username)
         conn.execute(sa.text("UPDATE users SET password_hash = :h, password_changed_at = now() WHERE id = :i"),
                      {"h": _hasher.hash(password), "i": user_id})
         audit.record(conn, actor=actor, action="user_passwd", target=username, address=address)
+        ended = conn.execute(sa.text(
+            "UPDATE device_tokens SET revoked_at = now(), revoked_by = :actor "
+            "WHERE user_id = :i AND revoked_at IS NULL RETURNING id"), {"i": user_id, "actor": actor}).scalars().all()
+        for device_id in ended:
+            audit.record(conn, actor=actor, action="device_revoke", target=username, address=address,
+                         details={"device_id": device_id, "by": "password_change"})
 
 
 def set_active(username: str, active: bool, *, actor: str, address: str = "cli") -> None:

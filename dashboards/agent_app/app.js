@@ -7,7 +7,7 @@ import {
 } from "./format.js";
 import { Duty } from "./duty.js";
 import { drawMap } from "./map.js";
-import { fixes, kv, outbox, reopen, wipe } from "./store.js";
+import { fixes, kv, markWiped, outbox, reopen, wipe } from "./store.js";
 import { flushFixes, flushOutbox } from "./sync.js";
 
 const SEND_EVERY_MS = 60000;       // the outbox is tried again this often while something waits
@@ -114,6 +114,7 @@ async function login(event) {
   if (answer.ok && answer.data && answer.data.token) {
     state.session = { token: answer.data.token, device_id: answer.data.device_id, user: answer.data.user };
     reopen();
+    await claimHeldEntries(answer.data.user.username);
     await kv.set("session", state.session);
     $("password").value = "";
     $("code").value = "";
@@ -528,9 +529,54 @@ async function forget() {
   }
 }
 
+// A revoked token (a lost phone, or a new password) wipes the day and the fixes, but not the entries that
+// were still waiting: they are the agent's own work (a payment collected in cash, a promise), and losing
+// them would lose money. They are kept for that agent only, and sent once he logs in again on this phone;
+// anybody else logging in here makes them go, unsent (the server would credit them to the wrong agent).
 async function revoked() {
+  // The day's fetch and the outbox's send both learn of the revocation; the first one handles it.
+  if (state.revoking || !state.session) return;
+  state.revoking = true;
+  try {
+    await forgetRevoked();
+  } finally {
+    state.revoking = false;
+  }
+}
+
+async function forgetRevoked() {
+  const waiting = (await outbox.all()).filter((e) => e.state === "pending");
+  const owner = state.session && state.session.user && state.session.user.username;
   await forget();
-  showLogin("Cet appareil a été déconnecté par un responsable (ou la session a expiré) : connectez-vous à nouveau.");
+  if (waiting.length && owner) {
+    reopen();
+    for (const { seq, ...entry } of waiting) await outbox.add({ ...entry, held_for: owner });
+    await kv.set("held_for", owner);
+    markWiped();   // nothing else is written until the next login
+  }
+  state.entries = [];
+  const kept = waiting.length && owner
+    ? ` ${waiting.length} envoi${waiting.length > 1 ? "s" : ""} en attente ser${waiting.length > 1 ? "ont" : "a"} `
+      + `envoyé${waiting.length > 1 ? "s" : ""} quand ${owner} se reconnectera sur ce téléphone.`
+    : "";
+  showLogin("Cet appareil a été déconnecté par un responsable (ou la session a expiré) : connectez-vous à nouveau."
+    + kept);
+}
+
+// Entries kept from a revoked login: sent by the same agent, dropped for anybody else.
+async function claimHeldEntries(username) {
+  const holder = await kv.get("held_for");
+  if (!holder) return;
+  for (const entry of await outbox.all()) {
+    if (!entry.held_for) continue;
+    if (holder === username) {
+      delete entry.held_for;
+      await outbox.put(entry);
+    } else {
+      await outbox.remove(entry.seq);
+    }
+  }
+  await kv.remove("held_for");
 }
 
 async function logout() {

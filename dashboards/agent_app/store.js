@@ -15,6 +15,11 @@ export function reopen() {
   wiped = false;
 }
 
+// No write until the next login, without deleting what is stored (the entries kept for their agent).
+export function markWiped() {
+  wiped = true;
+}
+
 function promised(request) {
   return new Promise((resolve, reject) => {
     request.onsuccess = () => resolve(request.result);

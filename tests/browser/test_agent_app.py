@@ -389,6 +389,33 @@ def test_a_revoked_device_gets_the_login_again(field, browser):
     assert problems == []
 
 
+def test_an_entry_waiting_when_the_device_is_revoked_is_sent_after_the_agent_logs_in_again(field, browser):
+    """A revoked phone forgets the day, but not the agent's unsent work (a promise taken offline): it is
+    kept for him and sent once he logs in again; nobody else's login may send it."""
+    lease = field.leases[2]
+    due = (dt.date.today() + dt.timedelta(days=5)).isoformat()
+    context, page, problems = _phone(browser, field)
+    _log_in(page, field)
+    page.evaluate("navigator.serviceWorker.ready")
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=10_000)
+    device_id = _session(page)["device_id"]
+    context.set_offline(True)
+    _record(page, lease, "Promesse", **{"Montant promis (GNF)": "250000", "Date promise": due})
+    page.get_by_text("1 envoi en attente").wait_for()
+    revoke_device(field, device_id)
+    context.set_offline(False)
+    page.reload()
+    page.locator("#login-error", has_text=f"quand {AGENT_USER} se reconnectera").wait_for(timeout=10_000)
+    taken = ("SELECT count(*) FROM promises p JOIN leases l ON l.id = p.lease_id WHERE l.lease_ref = :l "
+             "AND p.amount = 250000 AND p.due_date = :d")
+    assert _rows(field, taken, l=lease, d=dt.date.fromisoformat(due))[0][0] == 0
+    _log_in(page, field)
+    page.locator("#sync-status", has_text="rien en attente").wait_for(timeout=20_000)
+    assert _rows(field, taken, l=lease, d=dt.date.fromisoformat(due))[0][0] == 1
+    context.close()
+    assert problems == []
+
+
 def revoke_device(field, device_id: int) -> None:
     """What a manager does with `akig users devices NAME --revoke ID`."""
     runtime.configure(settings_for(field.url, field.redis_url))

@@ -108,6 +108,22 @@ def test_a_disabled_account_s_devices_stop_working_until_it_is_enabled(seeded, a
     assert users.user_for_token(token).username == "fode"
 
 
+def test_a_new_password_ends_the_phones_logins(seeded, agent):
+    phone, phone_id = users.issue_device_token(agent, "Tecno Spark 10", actor="fode")
+    users.issue_device_token(agent, "Itel A70", actor="fode")
+    api_token = users.rotate_token(agent, actor="t")
+    users.set_password(agent, "Another-horse-43", actor="admin")
+    assert users.user_for_token(phone) is None
+    assert users.user_for_token(api_token).username == "fode"   # a script's token is not a login
+    assert stored(seeded.engine, phone_id).revoked_by == "admin"
+    assert all(d.revoked_at is not None for d in users.list_devices(agent))
+    ended = audit.entries(action="device_revoke")
+    assert len(ended) == 2 and set(ended["actor"]) == {"admin"}
+    # a phone logging in with the new password works again
+    fresh, _ = users.issue_device_token(agent, "Tecno Spark 10", actor="fode")
+    assert users.user_for_token(fresh).username == "fode"
+
+
 def test_a_hostile_label_is_kept_as_plain_text_and_cut_to_eighty(seeded, agent):
     hostile = '<img src=x onerror="alert(1)">\x1b[31m rouge\n' + "é" * 100
     _, device_id = users.issue_device_token(agent, hostile, actor="fode")
