@@ -343,7 +343,7 @@ def test_a_refused_entry_stays_with_the_servers_message(field, browser):
     assert problems == []
 
 
-def test_on_duty_the_positions_reach_the_server(field, browser):
+def test_on_duty_the_positions_reach_the_server_and_the_live_map(field, browser):
     context, page, problems = _phone(browser, field, geolocation={"latitude": 9.5412, "longitude": -13.6771,
                                                                  "accuracy": 15})
     _log_in(page, field)
@@ -366,6 +366,15 @@ def test_on_duty_the_positions_reach_the_server(field, browser):
             break
         page.wait_for_timeout(250)
     assert any(abs(lat - 9.545) < 1e-6 for lat, _ in stored())
+    # ops see him move on the live map, exactly as from the simulator's posts
+    from dashboards.widgets import map_layers
+    from tests.dashboards.apps.test_live_map import open_map, wait_for_marker
+
+    live, live_problems = open_map(browser, field.base, user="t-ops")
+    x, y = map_layers.mercator([-13.6700], [9.5450])
+    wait_for_marker(live, field.agent_ref, float(x[0]), float(y[0]))
+    live.close()
+    assert live_problems == []
     page.get_by_role("switch", name=re.compile("En tournée")).uncheck()
     page.get_by_text("Suivi GPS arrêté").wait_for()
     context.close()
