@@ -381,6 +381,43 @@ def test_on_duty_the_positions_reach_the_server_and_the_live_map(field, browser)
     assert problems == []
 
 
+# Chromium has no battery emulation: the page gets a battery whose level and charging state the test sets,
+# with the events the Battery Status API sends when they change.
+FAKE_BATTERY = """(() => {
+    const battery = new EventTarget();
+    battery.level = 0.08; battery.charging = false;
+    window.__battery = battery;
+    navigator.getBattery = () => Promise.resolve(battery);
+})()"""
+
+
+def test_on_duty_the_tracking_pauses_on_a_low_battery_until_it_charges(field, browser):
+    lat, lon = 9.5333, -13.6601
+    context, page, problems = _phone(browser, field, geolocation={"latitude": lat, "longitude": lon, "accuracy": 12})
+    context.add_init_script(FAKE_BATTERY)
+    _log_in(page, field)
+    page.get_by_role("switch", name=re.compile("En tournée")).check()
+    page.locator("#duty-status", has_text="Batterie faible (8 %)").wait_for(timeout=10_000)
+
+    def here() -> int:
+        return _rows(field, "SELECT count(*) FROM agent_positions p JOIN agents a ON a.id = p.agent_id "
+                            "WHERE a.agent_ref = :a AND abs(p.lat - :lat) < 1e-6 AND abs(p.lon - :lon) < 1e-6",
+                     a=field.agent_ref, lat=lat, lon=lon)[0][0]
+
+    page.wait_for_timeout(6_000)   # more than the interval (5 s here): nothing taken, nothing posted
+    assert here() == 0
+    page.evaluate("() => { window.__battery.charging = true; window.__battery.dispatchEvent(new Event('chargingchange')); }")
+    page.locator("#duty-status", has_text="En tournée").wait_for(timeout=10_000)
+    for _ in range(60):
+        if here():
+            break
+        page.wait_for_timeout(250)
+    assert here() >= 1
+    page.get_by_role("switch", name=re.compile("En tournée")).uncheck()
+    context.close()
+    assert problems == []
+
+
 def test_a_revoked_device_gets_the_login_again(field, browser):
     context, page, problems = _phone(browser, field)
     _log_in(page, field)
