@@ -1,4 +1,5 @@
-"""Take the documentation's screenshots of the owner dashboard (run it on the `demo` data set):
+"""Take the documentation's screenshots of the apps and of the agents' phone app (run it on the `demo` data
+set, today's missions planned):
 
     AKIG_DATABASE_URL=... AKIG_REDIS_URL=... .venv/bin/python docs/take_screenshots.py
 
@@ -89,12 +90,47 @@ def main() -> None:
             time.sleep(1)
             page.screenshot(path=str(OUT / "accueil.png"))
             shoot_live_map(page, base)
+            shoot_agent_app(browser, base)
             browser.close()
         shoot_daily_report()
     finally:
         proc.terminate()
         proc.wait(10)
     print("\n".join(str(p.relative_to(ROOT)) for p in sorted(OUT.glob("*.png"))))
+
+
+def shoot_agent_app(browser, base: str) -> None:
+    """The agents' phone app at 360×640: its login, then the day of the agent with the most visits today
+    (an account `bench-agent-phone` for him, created on first use)."""
+    import sqlalchemy as sa
+
+    from akig_data.runtime import get_runtime
+    from akig_data.writes import users
+    from bench.dashboard import BENCH_PASSWORD
+
+    name = "bench-agent-phone"
+    if users.get(name) is None:
+        with get_runtime().engine.connect() as conn:
+            agent_ref = conn.execute(sa.text(
+                "SELECT a.agent_ref FROM missions m JOIN agents a ON a.id = m.agent_id WHERE m.day = current_date "
+                "AND m.kind = 'visit' GROUP BY a.agent_ref ORDER BY count(*) DESC, a.agent_ref LIMIT 1")).scalar()
+        users.add(name, BENCH_PASSWORD, "agent", agent_ref=agent_ref, actor="bench")
+    context = browser.new_context(viewport={"width": 360, "height": 640}, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True, locale="fr-FR", geolocation={"latitude": 9.535, "longitude": -13.68},
+                                  permissions=["geolocation"])
+    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("http://127.0.0.1", "ws://"))
+                  else r.abort())
+    page = context.new_page()
+    page.goto(base + "/agent")
+    page.get_by_label("Identifiant").wait_for()
+    page.screenshot(path=str(OUT / "agent_connexion.png"))
+    page.get_by_label("Identifiant").fill(name)
+    page.get_by_label("Mot de passe").fill(BENCH_PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.locator("#missions > li").first.wait_for(timeout=30_000)
+    time.sleep(1)
+    page.screenshot(path=str(OUT / "agent_aujourdhui.png"))
+    context.close()
 
 
 def shoot_live_map(page, base: str) -> None:
