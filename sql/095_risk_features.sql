@@ -2,11 +2,12 @@
 -- full within 10 and 30 days of their date, or not), each site's dues and collections per month (for the
 -- cash forecast's baselines), and the stored models (akig_data/risk, `akig model train`).
 --
--- No leakage: a feature at as-of date D uses only what the ledger and the collection work showed on D.
+-- No leakage: a feature at as-of date D uses only what the ledger and the collection work showed before D
+-- (the morning of D: a payment, call or promise dated D or later changes nothing).
 -- risk_due_paid_on gives, for every due, the day its lease's payments first covered it (FIFO: the lease's
 -- payments up to that day reach its cumulative dues up to and including it) computed from every payment;
--- that day is <= D exactly when the payments dated <= D cover the due, so comparing it with D (or with
--- a due date + 10 <= D) never looks past D. Calls, visits and promises are taken when made on or before D;
+-- that day is <= D - 1 exactly when the payments dated before D cover the due, so comparing it with D - 1
+-- (or with a due date + 10 <= D - 1) never looks past it. Calls, visits and promises are taken when made before D;
 -- a promise counts as kept or broken only once its date is past.
 --
 -- Personal attributes (names, phones, e-mails, gender) are never read here. The functions follow the read
@@ -78,9 +79,9 @@ $$;
 -- Whether each due dated p_from..p_to was paid in full within 10 and 30 days of its date; NULL while that
 -- is not known on p_known_by (the due's date + the horizon is after it). The target of the risk models.
 CREATE FUNCTION risk_due_outcomes(p_from date, p_to date, p_known_by date, p_owner_ref text DEFAULT NULL)
-RETURNS TABLE (lease_ref text, due_date date, late_10 boolean, late_30 boolean)
+RETURNS TABLE (lease_ref text, due_date date, amount bigint, late_10 boolean, late_30 boolean)
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER AS $$
-    SELECT l.lease_ref, d.due_date,
+    SELECT l.lease_ref, d.due_date, d.amount,
            CASE WHEN d.due_date + 10 <= p_known_by
                 THEN NOT coalesce(d.fully_paid_on <= d.due_date + 10, false) END,
            CASE WHEN d.due_date + 30 <= p_known_by
@@ -90,8 +91,8 @@ LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER AS $$
      WHERE d.due_date BETWEEN p_from AND p_to
 $$;
 
--- The features of each lease running on each date of p_as_of (started on or before it, not ended) for its
--- next due (the first one dated after the as-of date). docs/explanation/risk-and-forecast.md lists them.
+-- The features of each lease running on each date D of p_as_of (started on or before D, not ended before it)
+-- for its next due (the first one dated D or later), from the facts dated before D (the morning of D). docs/explanation/risk-and-forecast.md lists them.
 CREATE FUNCTION risk_features_at(p_as_of date[], p_owner_ref text DEFAULT NULL)
 RETURNS TABLE (as_of date, lease_ref text, site_ref text, owner_ref text, commune text,
                next_due_date date, next_due_amount bigint,
@@ -100,7 +101,7 @@ RETURNS TABLE (as_of date, lease_ref text, site_ref text, owner_ref text, commun
                late_share_all double precision, on_time_share_all double precision,
                arrears bigint, arrears_months double precision, credit_months double precision,
                arrears_age_days integer, payments_6m integer, partial_payments_6m integer,
-               days_since_payment integer,
+               days_since_payment integer, paid_6m bigint,
                promises_kept_12m integer, promises_broken_12m integer, promises_partial_12m integer,
                promises_pending integer,
                calls_90d integer, calls_unreached_90d integer, calls_refused_90d integer,
@@ -115,17 +116,18 @@ SET enable_nestloop = off
 SET jit = off
 AS $$
     WITH snaps AS (
-        SELECT DISTINCT x.s FROM unnest(p_as_of) AS x(s)
+        -- s: the as-of date; k: the last day whose facts are used (the morning of s: nothing dated s or later).
+        SELECT DISTINCT x.s, x.s - 1 AS k FROM unnest(p_as_of) AS x(s)
     ), active AS MATERIALIZED (
-        SELECT n.s, sl.lease_id, sl.site_id, sl.owner_id, sl.rent, sl.first_mi, sl.due_day,
-               greatest(sl.first_mi, last_due_month(n.s, sl.due_day) + 1) AS next_mi,
-               last_due_month(n.s, sl.due_day) AS last_mi,
-               last_due_month(n.s - 10, sl.due_day) AS closed_mi,
-               last_due_month(n.s - 30, sl.due_day) AS closed30_mi
+        SELECT n.s, n.k, sl.lease_id, sl.site_id, sl.owner_id, sl.rent, sl.first_mi, sl.due_day,
+               greatest(sl.first_mi, last_due_month(n.k, sl.due_day) + 1) AS next_mi,
+               last_due_month(n.k, sl.due_day) AS last_mi,
+               last_due_month(n.k - 10, sl.due_day) AS closed_mi,
+               last_due_month(n.k - 30, sl.due_day) AS closed30_mi
           FROM snaps n
           JOIN scoped_leases(p_owner_ref) sl
-            ON sl.start_date <= n.s AND (sl.end_date IS NULL OR sl.end_date > n.s)
-         WHERE greatest(sl.first_mi, last_due_month(n.s, sl.due_day) + 1) <= coalesce(sl.end_mi, 2147483647)
+            ON sl.start_date <= n.s AND (sl.end_date IS NULL OR sl.end_date >= n.s)
+         WHERE greatest(sl.first_mi, last_due_month(n.k, sl.due_day) + 1) <= coalesce(sl.end_mi, 2147483647)
     ), dues AS MATERIALIZED (
         SELECT * FROM risk_due_paid_on(p_owner_ref)
     ), history AS (
@@ -145,7 +147,7 @@ AS $$
                count(*) FILTER (WHERE d.mi <= a.last_mi AND d.fully_paid_on <= d.due_date)::integer AS on_time_all,
                max(d.cum_due) FILTER (WHERE d.mi <= a.last_mi) AS due_total,
                min(d.due_date) FILTER (WHERE d.mi <= a.last_mi
-                                         AND NOT coalesce(d.fully_paid_on <= a.s, false)) AS oldest_unpaid
+                                         AND NOT coalesce(d.fully_paid_on <= a.k, false)) AS oldest_unpaid
           FROM active a
           JOIN dues d ON d.lease_id = a.lease_id AND d.mi <= a.last_mi
          GROUP BY a.s, a.lease_id
@@ -154,14 +156,15 @@ AS $$
         -- (snapshot, lease) cost a minute for the `small` data set's two years of snapshots.
         SELECT p.lease_id, p.paid_on, p.amount
           FROM payments p JOIN scoped_leases(p_owner_ref) sl ON sl.lease_id = p.lease_id
-         WHERE p.paid_on <= (SELECT max(n.s) FROM snaps n)
+         WHERE p.paid_on <= (SELECT max(n.k) FROM snaps n)
     ), paid AS (
         SELECT a.s, a.lease_id, sum(p.amount)::bigint AS paid,
-               count(*) FILTER (WHERE p.paid_on > a.s - 182)::integer AS payments_6m,
-               count(*) FILTER (WHERE p.paid_on > a.s - 182 AND p.amount < a.rent)::integer AS partial_6m,
+               coalesce(sum(p.amount) FILTER (WHERE p.paid_on > a.k - 182), 0)::bigint AS paid_6m,
+               count(*) FILTER (WHERE p.paid_on > a.k - 182)::integer AS payments_6m,
+               count(*) FILTER (WHERE p.paid_on > a.k - 182 AND p.amount < a.rent)::integer AS partial_6m,
                max(p.paid_on) AS last_paid
           FROM active a
-          JOIN pays p ON p.lease_id = a.lease_id AND p.paid_on <= a.s
+          JOIN pays p ON p.lease_id = a.lease_id AND p.paid_on <= a.k
          GROUP BY a.s, a.lease_id
     ), promise_paid AS MATERIALIZED (
         SELECT pr.lease_id, pr.created_on, pr.due_date, pr.amount, pp.paid
@@ -174,25 +177,25 @@ AS $$
                  AND p.paid_at >= (pr.created_on - 1)::timestamp AT TIME ZONE 'UTC'
                  AND p.paid_at < (pr.due_date + 2)::timestamp AT TIME ZONE 'UTC'
           ) pp
-         WHERE pr.created_on <= (SELECT max(n.s) FROM snaps n)
+         WHERE pr.created_on <= (SELECT max(n.k) FROM snaps n)
     ), promised AS (
         SELECT a.s, a.lease_id,
-               count(*) FILTER (WHERE q.due_date < a.s AND q.due_date >= a.s - 365 AND q.paid >= q.amount)::integer AS kept,
-               count(*) FILTER (WHERE q.due_date < a.s AND q.due_date >= a.s - 365 AND q.paid = 0)::integer AS broken,
-               count(*) FILTER (WHERE q.due_date < a.s AND q.due_date >= a.s - 365
+               count(*) FILTER (WHERE q.due_date <= a.k AND q.due_date > a.k - 365 AND q.paid >= q.amount)::integer AS kept,
+               count(*) FILTER (WHERE q.due_date <= a.k AND q.due_date > a.k - 365 AND q.paid = 0)::integer AS broken,
+               count(*) FILTER (WHERE q.due_date <= a.k AND q.due_date > a.k - 365
                                   AND q.paid > 0 AND q.paid < q.amount)::integer AS part,
-               count(*) FILTER (WHERE q.due_date >= a.s)::integer AS pending
+               count(*) FILTER (WHERE q.due_date > a.k)::integer AS pending
           FROM active a
-          JOIN promise_paid q ON q.lease_id = a.lease_id AND q.created_on <= a.s
+          JOIN promise_paid q ON q.lease_id = a.lease_id AND q.created_on <= a.k
          GROUP BY a.s, a.lease_id
     ), contacts AS MATERIALIZED (
         SELECT c.lease_id, timezone('Africa/Conakry', c.called_at)::date AS day, true AS is_call, c.outcome
           FROM calls c JOIN scoped_leases(p_owner_ref) sl ON sl.lease_id = c.lease_id
-         WHERE c.called_at < ((SELECT max(n.s) FROM snaps n) + 1)::timestamp AT TIME ZONE 'Africa/Conakry'
+         WHERE c.called_at < (SELECT max(n.s) FROM snaps n)::timestamp AT TIME ZONE 'Africa/Conakry'
         UNION ALL
         SELECT v.lease_id, timezone('Africa/Conakry', v.visited_at)::date, false, v.outcome
           FROM visits v JOIN scoped_leases(p_owner_ref) sl ON sl.lease_id = v.lease_id
-         WHERE v.visited_at < ((SELECT max(n.s) FROM snaps n) + 1)::timestamp AT TIME ZONE 'Africa/Conakry'
+         WHERE v.visited_at < (SELECT max(n.s) FROM snaps n)::timestamp AT TIME ZONE 'Africa/Conakry'
     ), contacted AS (
         SELECT a.s, a.lease_id,
                count(*) FILTER (WHERE c.is_call)::integer AS calls,
@@ -202,7 +205,7 @@ AS $$
                count(*) FILTER (WHERE NOT c.is_call AND c.outcome IN ('absent', 'refused'))::integer AS absent,
                count(*) FILTER (WHERE c.outcome = 'promise')::integer AS promised
           FROM active a
-          JOIN contacts c ON c.lease_id = a.lease_id AND c.day > a.s - 90 AND c.day <= a.s
+          JOIN contacts c ON c.lease_id = a.lease_id AND c.day > a.k - 90 AND c.day <= a.k
          GROUP BY a.s, a.lease_id
     )
     SELECT a.s, l.lease_ref, st.site_ref, o.owner_ref, st.commune,
@@ -218,7 +221,7 @@ AS $$
            greatest(0, coalesce(pd.paid, 0) - coalesce(h.due_total, 0))::double precision / a.rent,
            coalesce(a.s - h.oldest_unpaid, 0)::integer,
            coalesce(pd.payments_6m, 0), coalesce(pd.partial_6m, 0),
-           (a.s - pd.last_paid)::integer,
+           (a.s - pd.last_paid)::integer, coalesce(pd.paid_6m, 0)::bigint,
            coalesce(pm.kept, 0), coalesce(pm.broken, 0), coalesce(pm.part, 0), coalesce(pm.pending, 0),
            coalesce(c.calls, 0), coalesce(c.unreached, 0), coalesce(c.refused, 0),
            coalesce(c.visits, 0), coalesce(c.absent, 0), coalesce(c.promised, 0)
@@ -242,7 +245,7 @@ RETURNS TABLE (as_of date, lease_ref text, site_ref text, owner_ref text, commun
                late_share_all double precision, on_time_share_all double precision,
                arrears bigint, arrears_months double precision, credit_months double precision,
                arrears_age_days integer, payments_6m integer, partial_payments_6m integer,
-               days_since_payment integer,
+               days_since_payment integer, paid_6m bigint,
                promises_kept_12m integer, promises_broken_12m integer, promises_partial_12m integer,
                promises_pending integer,
                calls_90d integer, calls_unreached_90d integer, calls_refused_90d integer,
