@@ -81,7 +81,7 @@ def cash_forecast(as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Ta
     history["late_30"] = history["late_30"].astype(float)
     months = sql_table("SELECT * FROM risk_site_months(CAST(:from_mi AS integer), CAST(:to_mi AS integer),"
                        " CAST(:owner_ref AS text))", from_mi=mi - 7, to_mi=mi - 2, owner_ref=owner_ref).to_pandas()
-    g = forecast.late_share(history, months)
+    g = forecast.late_shares(history, months)
     out = forecast.simulate(frame.assign(rent=frame["next_due_amount"]), as_of, g)
     schema = pa.schema([("owner_ref", pa.string()), ("site_ref", pa.string()), ("month", pa.date32()),
                         ("period", pa.string()), ("dues", pa.int64()), ("expected", pa.int64()),
