@@ -16,7 +16,7 @@ app = typer.Typer(help="Late-payment risk models: train, backtest, show the stor
 
 
 def _as_of(value: Optional[str]):
-
+    """--as-of: YYYY-MM-DD, default today in Conakry (a wrong date exits 2, as --date does elsewhere)."""
     from akig_cli.common import parse_day
 
     return parse_day(value)
@@ -68,13 +68,10 @@ def backtest(
 @app.command("show")
 def show() -> None:
     """The stored models, newest first: id, horizon, version, training window and metrics."""
-    import sqlalchemy as sa
+    from akig_data.risk import model
 
-    runtime = open_runtime()
-    with runtime.engine.connect() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT id, horizon_days, version, trained_as_of, window_from, window_to, metrics::text AS metrics,"
-            " created_at FROM risk_models ORDER BY created_at DESC, id DESC")).all()
+    open_runtime()
+    rows = model.stored()
     for r in rows:
         typer.echo(f"{r.id:>4} {r.horizon_days:>3} d  {r.version}  as of {r.trained_as_of}  "
                    f"({r.window_from} .. {r.window_to})  {r.metrics}")

@@ -142,6 +142,20 @@ def store(model: RiskModel) -> int:
     return model_id
 
 
+_STORED = ("SELECT id, horizon_days, version, trained_as_of, window_from, window_to, metrics::text AS metrics,"
+           " created_at FROM risk_models ORDER BY created_at DESC, id DESC")
+
+
+def stored() -> list:
+    """The stored models, newest first (without their bytes): `akig model show`."""
+    import sqlalchemy as sa
+
+    from akig_data.runtime import get_runtime
+
+    with get_runtime().engine.connect() as conn:
+        return conn.execute(sa.text(_STORED)).all()
+
+
 _LOADED: dict[int, RiskModel] = {}
 _LOCK = threading.Lock()
 
