@@ -15,11 +15,11 @@ ROLE_LABELS = {
 
 # Reads about sites and money totals: no tenant's name or phone in them.
 SITE_READS = frozenset({"late_sites", "collections_by_site", "arrears_by_site", "site_kpis", "period_kpis", "monthly_trend", "portfolio_summary",
-                        "sites", "owners"})
+                        "sites", "owners", "cash_forecast"})
 # Reads that name tenants (names, phones, ledgers).
 TENANT_READS = frozenset({"arrears_by_lease", "good_payers", "late_tenants", "promises", "punctuality_by_cohort",
                           "search_tenants", "site_units", "tenant_card", "tenant_leases", "tenant_ledger",
-                          "tenant_timeline", "missions"})
+                          "tenant_timeline", "missions", "lease_risk"})
 # Agents' results: no tenant in them.
 TEAM_READS = frozenset({"agent_performance", "agent_daily", "leaderboard", "leaderboard_month", "daily_stats"})
 # The day's routes (agent, stop order, site, ETA, status; no tenant): the live map's route layer.

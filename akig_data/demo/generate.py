@@ -1,8 +1,20 @@
 """The synthetic data set: owners, sites, units, tenants, leases with five payment behaviours, agents
-with zones, and the last months of calls, visits, promises and GPS tracks.
+with zones, the collection work (calls, visits, promises) on late dues, and GPS tracks.
 
 Deterministic for a given (scale, seed, until): the same arguments give the same rows, byte for byte.
 Payments are generated with numpy over all dues at once (6 M dues at `large` scale), never row by row.
+
+Made to be fair to a model that predicts late payment (akig_data/risk), not easy for it:
+
+* a tenant's behaviour drifts: each month a hidden state (on time, often late, partial, stopped, ahead)
+  moves along a Markov chain (TRANSITIONS): a good payer can lose his job and pay late for a while, a
+  late payer can recover; tenants drawn as "stopped" pay like late payers until they stop;
+* seasons matter (akig_data/demo/calendar.py): in September-October (school fees), Ramadan and the weeks
+  around Tabaski, good payers are sometimes late and late payers later or short;
+* the collection work follows what the ledger shows, not the hidden state: agents call and visit leases
+  whose due is still unpaid five days after its date, over the whole history, and a promise is kept or
+  broken only by the payments that follow it;
+* no stored column carries the hidden state or the behaviour drawn for a tenant.
 """
 
 from __future__ import annotations
@@ -13,6 +25,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from akig_data.demo.calendar import hard_days
 from akig_data.demo.names import COMPANY_FORMS, FEMALE, MALE, SURNAMES
 from akig_data.demo.places import COMMUNE_WEIGHTS, COMMUNES, SITE_NAMES, SITE_PREFIXES, UNIT_KINDS
 
@@ -35,6 +48,24 @@ SCALES = {
 # Tenants' payment behaviours and their shares.
 BEHAVIOURS = ("on_time", "often_late", "partial", "stopped", "ahead")
 BEHAVIOUR_SHARES = (0.42, 0.25, 0.13, 0.08, 0.12)
+# Monthly moves of the hidden state (rows: from, columns: to, in BEHAVIOURS' order; what is left stays).
+# A good payer loses his job about once in seven years; a late payer recovers in about two years.
+TRANSITIONS = np.array([
+    #  on_time  late    partial stopped ahead
+    [0.0,     0.012,  0.006,  0.0015, 0.004],   # on_time
+    [0.040,   0.0,    0.010,  0.004,  0.0],     # often_late
+    [0.025,   0.025,  0.0,    0.006,  0.0],     # partial
+    [0.0,     0.030,  0.0,    0.0,    0.0],     # stopped (starts paying again, late)
+    [0.010,   0.005,  0.0,    0.0,    0.0],     # ahead
+])
+# In a hard month (calendar.hard_days): share of good payers who are late, extra share of late payers who
+# skip the month, and what a partial payer manages to pay of his usual share.
+HARD_LATE_SHARE = 0.15
+HARD_SKIP_SHARE = 0.06
+HARD_PARTIAL_FACTOR = 0.8
+# Contacts on a due still unpaid five days after its date (per due, Poisson means).
+CALLS_PER_LATE_DUE = 0.9
+VISITS_PER_LATE_DUE = 0.35
 METHODS = ("cash", "orange_money", "mtn_momo", "bank")
 METHOD_SHARES = (0.35, 0.33, 0.20, 0.12)
 CALL_OUTCOMES = ("no_answer", "wrong_number", "reached", "refused", "promise", "paid")
@@ -249,8 +280,9 @@ class DemoGenerator:
         agents_by_commune = {c: [i for i, z in enumerate(agent_zone) if z == c] for c in communes}
         site_agents = [agents_by_commune[site_commune[s]] for s in range(sc.sites)]
 
-        out.append(self._payments(arrays, behaviour, leases, agents, site_agents))
-        out.extend(self._collection_history(arrays, behaviour, leases, agents, site_agents,
+        payments, dues = self._payments(arrays, behaviour, leases, agents, site_agents)
+        out.append(payments)
+        out.extend(self._collection_history(arrays, dues, leases, agents, site_agents,
                                             np.array(site_lat), np.array(site_lon)))
         out.append(self._tracks(agents, agent_zone))
         return out
@@ -261,7 +293,31 @@ class DemoGenerator:
         return w / w.sum()
 
     # -- payments -------------------------------------------------------------------------------------
-    def _payments(self, a: dict, behaviour: np.ndarray, leases: list, agents: list, site_agents: list) -> Table:
+    def _states(self, behaviour: np.ndarray, first: np.ndarray, n: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """Each due's hidden state (0..4, BEHAVIOURS' order), dues ordered by lease then month: the tenant's
+        drawn behaviour at the lease's first due, then one step of TRANSITIONS a month. Tenants drawn as
+        "stopped" pay like late payers until their stop month (1 to 18 months before the data's end) and
+        pay nothing from then on."""
+        rng = self.rng
+        on_time, often_late, partial, stopped, ahead = range(5)
+        stop_month = last - rng.integers(1, 19, size=len(n))
+        drawn_stopped = behaviour == stopped
+        current = np.where(drawn_stopped, often_late, behaviour)
+        cumulative = np.cumsum(TRANSITIONS, axis=1)
+        starts = np.cumsum(n) - n
+        state = np.empty(int(n.sum()), dtype=np.int64)
+        for k in range(int(n.max()) if n.size else 0):
+            forced = drawn_stopped & (first + k >= stop_month)
+            current = np.where(forced, stopped, current)
+            has = n > k
+            state[starts[has] + k] = current[has]
+            u = rng.random(len(n))
+            moved = (u[:, None] < cumulative[current]).argmax(axis=1)
+            current = np.where(u < cumulative[current, -1], moved, current)
+        return state
+
+    def _payments(self, a: dict, behaviour: np.ndarray, leases: list, agents: list, site_agents: list
+                  ) -> tuple[Table, dict]:
         rng = self.rng
         until = _days(self.until)
         first = first_due_month(a["start"], a["due_day"])
@@ -273,22 +329,26 @@ class DemoGenerator:
         mi = first[lease] + offset
         due = due_in_month(mi, a["due_day"][lease])
         rent = a["rent"][lease]
-        b = behaviour[lease]
+        b = self._states(behaviour, first, n, last)
+        hard = hard_days(due)
         size = lease.size
         on_time, often_late, partial, stopped, ahead = range(5)
-        # Stopped payers stop 1 to 18 months before the end of the data.
-        stop_month = last - rng.integers(1, 19, size=len(n))
         delay = np.select(
             [b == on_time, b == often_late, b == partial, b == stopped, b == ahead],
             [rng.integers(-5, 1, size), rng.integers(3, 31, size), rng.integers(0, 21, size),
              rng.integers(0, 16, size), rng.integers(-25, -4, size)],
         )
         delay = delay + np.where((b == on_time) & (rng.random(size) < 0.04), rng.integers(3, 15, size), 0)
-        fraction = np.where(b == partial, rng.uniform(0.4, 0.9, size), 1.0)
+        good = (b == on_time) | (b == ahead)
+        delay = np.where(good & hard & (rng.random(size) < HARD_LATE_SHARE), rng.integers(5, 26, size), delay)
+        delay = delay + np.where((b == often_late) & hard, rng.integers(0, 11, size), 0)
+        fraction = np.where(b == partial, rng.uniform(0.4, 0.9, size) * np.where(hard, HARD_PARTIAL_FACTOR, 1.0),
+                            1.0)
         pays = np.ones(size, dtype=bool)
-        pays &= ~((b == often_late) & (rng.random(size) < 0.04))
-        pays &= ~((b == on_time) & (rng.random(size) < 0.01))
-        pays &= ~((b == stopped) & (mi >= stop_month[lease]))
+        skip = rng.random(size)
+        pays &= ~((b == often_late) & (skip < 0.04 + np.where(hard, HARD_SKIP_SHARE, 0.0)))
+        pays &= ~((b == on_time) & (skip < 0.01))
+        pays &= ~(b == stopped)
         amount = (np.round(rent * fraction / 5_000) * 5_000).astype(np.int64)
         day = due + delay
         # Partial payers catch up on about a third of their months, 25 to 60 days later.
@@ -320,62 +380,99 @@ class DemoGenerator:
                 yield (f"PAY-{i + 1:08d}", lease_refs[lease_all[i]], paid_at[i], int(amount_all[i]),
                        METHODS[method[i]], agent)
 
-        return Table("payments", ("payment_ref", "lease_ref", "paid_at", "amount", "method", "agent_ref"), rows(), count)
+        dues = dict(lease=lease, due=due, cum_due=(offset + 1) * rent, state=b,
+                    pay_lease=lease_all, pay_day=day_all, pay_amount=amount_all)
+        return (Table("payments", ("payment_ref", "lease_ref", "paid_at", "amount", "method", "agent_ref"),
+                      rows(), count), dues)
 
     # -- calls, visits, promises ----------------------------------------------------------------------
-    def _collection_history(self, a, behaviour, leases, agents, site_agents, site_lat, site_lon) -> list[Table]:
+    @staticmethod
+    def _paid_by(dues: dict, day: np.ndarray) -> np.ndarray:
+        """What each due's lease had paid by `day` (one day per due), from the generated payments."""
+        span = np.int64(1 << 32)
+        keys = dues["pay_lease"].astype(np.int64) * span + dues["pay_day"]
+        order = np.argsort(keys, kind="stable")
+        keys, cum = keys[order], np.concatenate([[0], np.cumsum(dues["pay_amount"][order])])
+        lease = dues["lease"].astype(np.int64)
+        upto = np.searchsorted(keys, lease * span + day, side="right")
+        before = np.searchsorted(keys, lease * span, side="left")
+        return cum[upto] - cum[before]
+
+    def _collection_history(self, a, dues, leases, agents, site_agents, site_lat, site_lon) -> list[Table]:
+        """Calls and visits on every due still unpaid five days after its date (FIFO: the lease's payments
+        do not cover its dues so far), in the 35 days that follow, over the whole history; a call or visit
+        ending in a promise adds a promise of the arrears (one to two months' rent, sometimes half of it) within 3 to 21 days.
+        Tenants who have stopped paying answer less and refuse more; nothing else of the hidden state
+        shows. Whether a promise is kept is left to the payments (the promises read decides)."""
         rng = self.rng
         until = _days(self.until)
-        window = 90
-        active = (a["start"] <= until - 30) & (a["end"] >= until - window)
-        late_kind = np.isin(behaviour, (1, 2, 3))  # often late, partial, stopped
-        targets = np.flatnonzero(active & late_kind)
+        check = dues["due"] + 5
+        behind = (check < until) & (self._paid_by(dues, check) < dues["cum_due"])
+        idx = np.flatnonzero(behind)
+        arrears = dues["cum_due"][idx] - self._paid_by(dues, check)[idx]
+        events = []
+        for kind, mean in (("call", CALLS_PER_LATE_DUE), ("visit", VISITS_PER_LATE_DUE)):
+            count = rng.poisson(mean, idx.size)
+            which = np.repeat(np.arange(idx.size), count)
+            day = check[idx][which] + rng.integers(0, 35, which.size)
+            ok = day < until
+            which, day = which[ok], day[ok]
+            day = day - ((day + 3) % 7 == 6)  # no Sunday (1970-01-01 was a Thursday)
+            events.append((kind, which, day))
         calls, visits, promises = [], [], []
-        for li in targets:
-            site = a["site"][li]
-            pool = site_agents[site]
-            if not pool:
-                continue
-            lease_ref = leases[li][0]
-            rent = int(a["rent"][li])
-            for kind, count in (("call", rng.poisson(3)), ("visit", rng.poisson(1.2))):
-                for _ in range(count):
-                    day = until - int(rng.integers(1, window))
-                    weekday = int((day + 3) % 7)  # 1970-01-01 was a Thursday
-                    if weekday >= 6:  # Sunday
-                        day -= 1
-                    at = day * 86_400 + int(rng.integers(8 * 3600, 17 * 3600))
-                    agent = agents[pool[int(rng.integers(len(pool)))]][0]
-                    if kind == "call":
-                        outcome = CALL_OUTCOMES[rng.choice(len(CALL_OUTCOMES), p=CALL_SHARES)]
-                        calls.append((f"CALL-{len(calls) + 1:07d}", lease_ref, agent, at, outcome))
-                    else:
-                        outcome = VISIT_OUTCOMES[rng.choice(len(VISIT_OUTCOMES), p=VISIT_SHARES)]
-                        far = rng.random() < 0.06
-                        spread = 0.012 if far else 0.00015
-                        lat = site_lat[site] + rng.normal(0, spread)
-                        lon = site_lon[site] + rng.normal(0, spread)
-                        distance = float(haversine_m(site_lat[site], site_lon[site], lat, lon))
-                        visits.append((f"VIS-{len(visits) + 1:07d}", lease_ref, agent, at, outcome,
-                                       round(lat, 6), round(lon, 6), round(float(rng.uniform(4, 30)), 1),
-                                       round(distance, 1)))
-                    if outcome == "promise":
-                        due = day + int(rng.integers(3, 22))
-                        amount = int(round(rent * (1, 1, 1.5, 2)[rng.integers(4)] / 5_000) * 5_000)
-                        promises.append((f"PROM-{len(promises) + 1:06d}", lease_ref, agent, at, due, amount))
-
-        def stamp(rows: list[tuple], position: int) -> list[tuple]:
-            text = _iso_times(np.array([r[position] for r in rows], dtype=np.int64)) if rows else []
-            return [r[:position] + (text[i],) + r[position + 1:] for i, r in enumerate(rows)]
-
-        promises = stamp(promises, 3)
-        promises = [p[:4] + (str(np.datetime64(p[4], "D")),) + p[5:] for p in promises]
+        for kind, which, day in events:
+            order = np.lexsort((which, day))
+            which, day = which[order], day[order]
+            seconds = day * 86_400 + rng.integers(8 * 3600, 17 * 3600, day.size)
+            dues_i = idx[which]
+            lease_i = dues["lease"][dues_i]
+            stopped = dues["state"][dues_i] == 3
+            outcomes, shares = (CALL_OUTCOMES, CALL_SHARES) if kind == "call" else (VISIT_OUTCOMES, VISIT_SHARES)
+            shares = np.array(shares)
+            evasive = np.array([o in ("no_answer", "absent", "refused") for o in outcomes])
+            shy = np.where(evasive, shares * 1.8, shares * 0.6)
+            outcome = np.where(stopped,
+                               rng.choice(len(outcomes), size=day.size, p=shy / shy.sum()),
+                               rng.choice(len(outcomes), size=day.size, p=shares))
+            pick = rng.integers(0, 1 << 30, day.size)
+            far = rng.random(day.size) < 0.06
+            noise = rng.normal(0, 1, (day.size, 2))
+            accuracy = rng.uniform(4, 30, day.size)
+            promise_days = rng.integers(3, 22, day.size)
+            promise_share = rng.choice([0.5, 1.0, 1.0, 1.0], size=day.size)
+            text = _iso_times(seconds)
+            for j in range(day.size):
+                li = int(lease_i[j])
+                site = a["site"][li]
+                pool = site_agents[site]
+                if not pool:
+                    continue
+                lease_ref = leases[li][0]
+                agent = agents[pool[int(pick[j]) % len(pool)]][0]
+                name = outcomes[outcome[j]]
+                if kind == "call":
+                    calls.append((f"CALL-{len(calls) + 1:07d}", lease_ref, agent, text[j], name))
+                else:
+                    spread = 0.012 if far[j] else 0.00015
+                    lat = site_lat[site] + noise[j, 0] * spread
+                    lon = site_lon[site] + noise[j, 1] * spread
+                    distance = float(haversine_m(site_lat[site], site_lon[site], lat, lon))
+                    visits.append((f"VIS-{len(visits) + 1:07d}", lease_ref, agent, text[j], name,
+                                   round(lat, 6), round(lon, 6), round(float(accuracy[j]), 1), round(distance, 1)))
+                if name == "promise":
+                    rent = int(a["rent"][li])
+                    owed = min(max(int(arrears[which[j]]), rent), 2 * rent)
+                    amount = max(5_000, int(round(owed * promise_share[j] / 5_000) * 5_000))
+                    promises.append((int(seconds[j]), lease_ref, agent, text[j],
+                                     str(np.datetime64(int(day[j] + promise_days[j]), "D")), amount))
+        promises.sort(key=lambda p: (p[0], p[1]))
+        promises = [(f"PROM-{i + 1:06d}",) + p[1:] for i, p in enumerate(promises)]
         return [
             Table("promises", ("promise_ref", "lease_ref", "agent_ref", "created_at", "due_date", "amount"),
                   promises, len(promises)),
-            Table("calls", ("call_ref", "lease_ref", "agent_ref", "called_at", "outcome"), stamp(calls, 3), len(calls)),
+            Table("calls", ("call_ref", "lease_ref", "agent_ref", "called_at", "outcome"), calls, len(calls)),
             Table("visits", ("visit_ref", "lease_ref", "agent_ref", "visited_at", "outcome", "lat", "lon",
-                             "accuracy_m", "distance_m"), stamp(visits, 3), len(visits)),
+                             "accuracy_m", "distance_m"), visits, len(visits)),
         ]
 
     # -- GPS tracks -----------------------------------------------------------------------------------

@@ -26,13 +26,15 @@ from akig_data.reads.portfolio import (arrears_by_lease, arrears_by_site, collec
                                        portfolio_summary, promises, punctuality_by_cohort, site_kpis, site_units,
                                        sites)
 from akig_data.reads.registry import REGISTRY, ReadSpec, execute, table_to_frame
+from akig_data.reads.risk import cash_forecast, lease_risk
 from akig_data.reads.shared import LEDGER_TABLES
 from akig_data.reads.tenants import search_tenants, tenant_card, tenant_leases, tenant_ledger, tenant_timeline
 
 __all__ = [
     "LEDGER_TABLES", "agent_daily", "agent_day", "agent_performance", "agent_routes", "alerts", "alerts_opened",
-    "all_reads", "arrears_by_lease", "arrears_by_site", "collections_by_site", "daily_stats", "get", "good_payers",
-    "late_sites", "late_tenants", "leaderboard", "leaderboard_month", "missions", "monthly_trend", "owners",
+    "all_reads", "arrears_by_lease", "arrears_by_site", "cash_forecast", "collections_by_site", "daily_stats", "get",
+    "good_payers", "late_sites", "late_tenants", "leaderboard", "lease_risk", "leaderboard_month", "missions",
+    "monthly_trend", "owners",
     "period_kpis", "portfolio_summary", "promises", "punctuality_by_cohort", "run", "search_tenants",
     "site_kpis", "site_units", "sites", "tenant_card", "tenant_leases", "tenant_ledger", "tenant_timeline",
 ]

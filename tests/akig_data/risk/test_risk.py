@@ -1,0 +1,154 @@
+"""Late-payment risk and cash forecast on the small data set: features without leakage, trained models
+stored and served, owner scoping, French reasons without anything personal, the forecast's consistency, and
+the backtest command. Models are trained once per module with few iterations (seconds, not minutes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from akig_cli.main import app
+from akig_data import reads, runtime
+from akig_data.access import scope
+from akig_data.errors import InvalidParameter
+from akig_data.risk import features as F
+from akig_data.risk import model as M
+from akig_data.risk.reasons import NO_SIGNAL
+from tests.conftest import SMALL_UNTIL, settings_for
+
+AS_OF = dt.date(2026, 4, 1)
+
+
+@pytest.fixture(scope="module")
+def trained_db(databases, seeded_template, redis_url) -> str:
+    """A copy of the small data set with a 10-day and a 30-day model trained on what was known on SMALL_UNTIL."""
+    name = databases.create("risk", template=seeded_template)
+    runtime.configure(settings_for(databases.url(name), redis_url))
+    try:
+        for horizon in F.HORIZONS:
+            M.store(M.train(SMALL_UNTIL, horizon, months=12, max_iter=15, holdout_days=0))
+    finally:
+        runtime.reset()
+    return databases.url(name)
+
+
+@pytest.fixture()
+def trained(trained_db, redis_url):
+    rt = runtime.configure(settings_for(trained_db, redis_url))
+    yield rt
+    runtime.reset()
+
+
+def _lease_with_history(frame):
+    return frame.sort_values(["tenure_months", "lease_ref"]).iloc[-1]["lease_ref"]
+
+
+def test_a_payment_or_a_call_on_or_after_the_as_of_date_changes_no_feature(seeded):
+    before = F.features_at([AS_OF]).set_index("lease_ref")
+    lease = _lease_with_history(before.reset_index())
+    with seeded.engine.begin() as conn:
+        lease_id = conn.execute(sa.text("SELECT id FROM leases WHERE lease_ref = :r"), {"r": lease}).scalar_one()
+        agent_id = conn.execute(sa.text("SELECT min(id) FROM agents")).scalar_one()
+        for i, day in enumerate((AS_OF, AS_OF + dt.timedelta(days=3))):
+            conn.execute(sa.text(
+                "INSERT INTO payments (payment_ref, lease_id, paid_at, amount, method)"
+                " VALUES (:ref, :lease, :at, 7000000, 'cash')"),
+                {"ref": f"PAY-LATER-{i}", "lease": lease_id, "at": dt.datetime.combine(day, dt.time(9), dt.timezone.utc)})
+            conn.execute(sa.text(
+                "INSERT INTO calls (call_ref, lease_id, agent_id, called_at, outcome) VALUES (:ref, :lease, :agent, :at, 'refused')"),
+                {"ref": f"CALL-LATER-{i}", "lease": lease_id, "agent": agent_id,
+                 "at": dt.datetime.combine(day, dt.time(10), dt.timezone.utc)})
+    after = F.features_at([AS_OF]).set_index("lease_ref")
+    assert after.loc[lease].equals(before.loc[lease])
+    # ...while the same payment the day before does change what the lease shows (the check can fail).
+    with seeded.engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO payments (payment_ref, lease_id, paid_at, amount, method) VALUES ('PAY-EARLIER', :lease, :at, 7000000, 'cash')"),
+            {"lease": lease_id, "at": dt.datetime.combine(AS_OF - dt.timedelta(days=1), dt.time(9), dt.timezone.utc)})
+    earlier = F.features_at([AS_OF]).set_index("lease_ref")
+    assert earlier.loc[lease, "days_since_payment"] == 1
+    assert not earlier.loc[lease].equals(before.loc[lease])
+
+
+def test_no_personal_attribute_is_a_feature():
+    assert not {"full_name", "name", "phone", "email", "gender", "tenant_ref"} & set(F.FEATURES)
+
+
+def test_training_stores_a_model_row_per_horizon_and_the_read_scores_every_running_lease(trained):
+    with trained.engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT horizon_days, trained_as_of, window_to, features, metrics FROM risk_models")).all()
+    assert sorted(r.horizon_days for r in stored) == [10, 30]
+    assert all(r.window_to < r.trained_as_of == SMALL_UNTIL for r in stored)
+    assert all("late_last_6" in r.features["numeric"] and r.metrics["rows"] > 0 for r in stored)
+    risk = reads.lease_risk(as_of=SMALL_UNTIL)
+    running = F.features_at([SMALL_UNTIL])
+    assert sorted(risk["lease_ref"]) == sorted(running["lease_ref"]) and len(risk) > 100
+    for column in ("p_late_10", "p_late_30"):
+        assert risk[column].between(0, 1).all()
+    assert (risk["p_late_30"] <= risk["p_late_10"]).all()
+    assert not risk["model"].str.startswith("rule").any()
+
+
+def test_reasons_are_short_french_text_without_names_or_phones(trained):
+    risk = reads.lease_risk(as_of=SMALL_UNTIL)
+    with trained.engine.connect() as conn:
+        people = conn.execute(sa.text("SELECT full_name, phone FROM tenants")).all()
+    words = {part for p in people for part in p.full_name.split() if len(part) > 3}
+    digits = {re.sub(r"\D", "", p.phone)[-6:] for p in people if p.phone}
+    for text in risk["reasons"]:
+        assert text and len(text) < 200
+        assert not any(w in text for w in words), text
+        assert not any(d in re.sub(r"\D", "", text) for d in digits if len(re.sub(r"\D", "", text)) >= 6), text
+    risky = risk[risk["p_late_10"] > 0.8]["reasons"]
+    assert (risky != NO_SIGNAL).mean() > 0.8
+    assert risky.str.contains(r"retards? sur|arriérés|promesses? non tenues?|paiements? partiels?|aucun paiement|sans contact").any()
+
+
+def test_an_owner_gets_only_his_own_leases(trained):
+    everyone = reads.lease_risk(as_of=SMALL_UNTIL)
+    owner = "OWN-0001"
+    scope.set_principal_resolver(lambda: scope.Principal("p", "owner", owner))
+    try:
+        mine = reads.run("lease_risk", as_of=SMALL_UNTIL)
+        forecast = reads.run("cash_forecast", as_of=SMALL_UNTIL)
+        with pytest.raises(InvalidParameter):
+            reads.run("lease_risk", as_of=SMALL_UNTIL, owner_ref="OWN-0002")
+    finally:
+        scope.set_principal_resolver(None)
+    assert set(mine["owner_ref"]) == {owner} == set(forecast["owner_ref"])
+    assert sorted(mine["lease_ref"]) == sorted(everyone[everyone["owner_ref"] == owner]["lease_ref"])
+
+
+def test_the_forecast_interval_holds_its_mean_and_owners_add_up_their_sites(trained):
+    fc = reads.cash_forecast(as_of=SMALL_UNTIL)
+    assert len(fc["month"].unique()) == 4
+    assert ((fc["low_80"] <= fc["expected"]) & (fc["expected"] <= fc["high_80"])).all()
+    owners, sites = fc[fc["site_ref"].isna()], fc[fc["site_ref"].notna()]
+    summed = sites.groupby(["owner_ref", "month"])[["expected", "dues"]].sum()
+    count = sites.groupby(["owner_ref", "month"]).size()
+    for row in owners.itertuples():
+        key = (row.owner_ref, row.month)
+        assert row.dues == summed.loc[key, "dues"]
+        assert abs(row.expected - summed.loc[key, "expected"]) <= count.loc[key]   # rounding to the franc only
+    assert (owners["expected"] > 0).all()
+
+
+def test_without_a_model_the_reads_answer_with_the_plain_rule(small_data):
+    risk = reads.lease_risk(as_of=SMALL_UNTIL)
+    assert (risk["model"] == "rule:recent-lateness").all() and risk["p_late_10"].between(0, 1).all()
+
+
+def test_backtest_command_prints_the_tables(trained, monkeypatch):
+    s = trained.settings
+    monkeypatch.setenv("AKIG_DATABASE_URL", s.database_url)
+    monkeypatch.setenv("AKIG_REDIS_URL", s.redis_url)
+    monkeypatch.setenv("AKIG_CACHE_PREFIX", s.cache_prefix)
+    result = CliRunner().invoke(app, ["model", "backtest", "--as-of", "2026-07-01", "--origins", "2", "--months", "6",
+                                      "--max-iter", "10"])
+    assert result.exit_code == 0, result.output
+    assert "| 10 days | all |" in result.output and "| 30 days | without arrears |" in result.output
+    assert "Calibration, 10 days" in result.output and "MAPE model" in result.output
