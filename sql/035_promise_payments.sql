@@ -28,6 +28,9 @@ ALTER TABLE promise_payments ENABLE ROW LEVEL SECURITY;
 CREATE POLICY promise_payments_all ON promise_payments TO akig_read_all USING (true);
 CREATE POLICY promise_payments_owner ON promise_payments TO akig_read_owner USING (promise_id IN (SELECT id FROM promises));
 GRANT SELECT ON promise_payments TO akig_read_all, akig_read_owner;
+-- the writing role reads it too: the alert rules (akig_data/alerts) run the reads' functions as akig_write
+CREATE POLICY promise_payments_write ON promise_payments TO akig_write USING (true);
+GRANT SELECT ON promise_payments TO akig_write;
 
 -- What promise_payments should hold: each promise's payments from created_on to due_date, bounded on
 -- paid_at a day wider (paid_on is paid_at's date in Africa/Conakry, less than a day from UTC) so that only
