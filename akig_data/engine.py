@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -96,18 +96,21 @@ def translate_error(exc: sa.exc.DBAPIError) -> Exception:
     return exc
 
 
-def arrow_from_result(description: Iterable[Any], rows: list[tuple]) -> pa.Table:
+def arrow_from_result(description: Iterable[Any], rows: Sequence[Sequence[Any]]) -> pa.Table:
     """Build an Arrow table from a DBAPI description and rows, typed by column OID."""
+    description = list(description)
+    # One transposition in C instead of one Python loop over the rows per column: for the largest reads
+    # (60,000 rows of 13 columns) the loops cost more than the driver's own parsing of the rows.
+    columns = list(zip(*rows)) if rows else [() for _ in description]
     names: list[str] = []
     arrays: list[pa.Array] = []
-    for index, col in enumerate(description):
+    for col, values in zip(description, columns):
         names.append(col.name)
-        values = [row[index] for row in rows]
         arrow_type = _ARROW_BY_OID.get(col.type_code)
         if arrow_type is None:
             arrays.append(pa.array(values) if values else pa.array([], type=pa.string()))
             continue
-        if pa.types.is_floating(arrow_type):
+        if pa.types.is_floating(arrow_type) and col.type_code == 1700:  # numeric comes back as Decimal
             values = [None if v is None else float(v) for v in values]
         elif pa.types.is_timestamp(arrow_type) and arrow_type.tz:
             values = [None if v is None else v.astimezone(dt.timezone.utc) for v in values]
@@ -137,6 +140,9 @@ def fetch_arrow(engine: Engine, sql: str, params: dict[str, Any], scope: str = "
         if row_security:
             conn.execute(_SCOPE_SQL, {"scope": scope, "role": ROLE_ALL if scope == "*" else ROLE_OWNER})
         result = conn.execute(sa.text(sql), params)
+        # The driver's own tuples: SQLAlchemy's Row objects, built for each row and then turned back into
+        # tuples, cost more than the driver's parsing of them for the largest reads.
         description = result.cursor.description
-        rows = result.fetchall()
-    return arrow_from_result(description, [tuple(r) for r in rows])
+        rows = result.cursor.fetchall()
+        result.close()
+    return arrow_from_result(description, rows)

@@ -30,6 +30,9 @@ OWNER_TABLES = {
     "visits": "SELECT l.owner_id FROM visits v JOIN leases l ON l.id = v.lease_id",
     "lease_dues": "SELECT l.owner_id FROM lease_dues d JOIN leases l ON l.id = d.lease_id",
     "lease_payment_totals": "SELECT l.owner_id FROM lease_payment_totals t JOIN leases l ON l.id = t.lease_id",
+    "lease_punctuality": "SELECT l.owner_id FROM lease_punctuality t JOIN leases l ON l.id = t.lease_id",
+    "promise_payments": "SELECT l.owner_id FROM promise_payments t JOIN promises p ON p.id = t.promise_id "
+                        "JOIN leases l ON l.id = p.lease_id",
 }
 
 
