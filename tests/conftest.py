@@ -32,6 +32,32 @@ SMALL_UNTIL = dt.date(2026, 6, 30)
 FORCE_EMBEDDED = os.environ.get("AKIG_TEST_EMBEDDED") == "1"  # the seeded test data set ends here: tests do not move with the calendar
 
 
+# The test files that take longest (a server, browsers, live-map updates), run first. `make test` gives
+# whole files to its two workers in collection order, one file at a time as each worker frees up: with
+# these at the end (their folders sort late), one worker ran them alone for the last minutes of the run
+# while the other was done. Listed by measured duration, longest first; the others keep their order.
+LONGEST_FIRST = (
+    "tests/dashboards/apps/test_live_map.py",
+    "tests/dashboards/server/test_security_http.py",
+    "tests/browser/test_agent_app.py",
+    "tests/dashboards/io/test_live_feed_and_map.py",
+    "tests/akig_cli/test_process_lifetime.py",
+    "tests/dashboards/server/test_server.py",
+    "tests/dashboards/apps/test_desk_and_leaderboard.py",
+    "tests/dashboards/server/test_agent_api.py",
+    "tests/akig_data/test_embedded.py",
+    "tests/notebooks/test_notebooks.py",
+    "tests/dashboards/server/test_resilience.py",
+    "tests/akig_data/reads/test_site_month_totals.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
+    root = str(config.rootpath) + "/"
+    items.sort(key=lambda item: rank.get(str(item.path).removeprefix(root), len(rank)))
+
+
 def pytest_configure(config):
     """SIGTERM (a CI job cancelled or timed out, `kill`) and SIGHUP (the terminal closed) stop the run the
     way Ctrl-C does: pytest tears the session down (servers stopped, databases dropped, the embedded Redis

@@ -267,11 +267,12 @@ def test_a_call_and_a_visit_reach_the_desk(field, browser):
     _record(page, lease_visit, "Visite", **{"Résultat de la visite": "absent"})
     page.locator("#outbox .badge-sent").nth(1).wait_for(timeout=20_000)
     assert page.locator("#sync-status").inner_text().endswith("rien en attente")
-    (visit,) = _rows(field, "SELECT v.lat, v.lon, v.accuracy_m, v.outcome, v.proof FROM visits v JOIN leases l "
-                            "ON l.id = v.lease_id WHERE l.lease_ref = :l AND v.recorded_by = :u",
+    (visit,) = _rows(field, "SELECT v.lat, v.lon, v.accuracy_m, v.distance_m, v.outcome, v.proof FROM visits v "
+                            "JOIN leases l ON l.id = v.lease_id WHERE l.lease_ref = :l AND v.recorded_by = :u",
                      l=lease_visit, u=AGENT_USER)
     assert (visit.lat, visit.lon, visit.accuracy_m, visit.outcome, visit.proof) == (
         pytest.approx(lat, abs=1e-6), pytest.approx(lon, abs=1e-6), 12, "absent", True)
+    assert 0 <= visit.distance_m < 1   # the phone stood at the site: its distance to it is stored with the visit
     (call,) = _rows(field, "SELECT c.outcome, c.note FROM calls c JOIN leases l ON l.id = c.lease_id "
                            "WHERE l.lease_ref = :l AND c.recorded_by = :u", l=lease_call, u=AGENT_USER)
     assert tuple(call) == ("reached", "Rappeler lundi")
@@ -451,7 +452,7 @@ def test_an_entry_waiting_when_the_device_is_revoked_is_sent_after_the_agent_log
     revoke_device(field, device_id)
     context.set_offline(False)
     page.reload()
-    page.locator("#login-error", has_text=f"quand {AGENT_USER} se reconnectera").wait_for(timeout=10_000)
+    page.locator("#login-error", has_text=f"quand {AGENT_USER} se reconnectera").wait_for(timeout=30_000)
     taken = ("SELECT count(*) FROM promises p JOIN leases l ON l.id = p.lease_id WHERE l.lease_ref = :l "
              "AND p.amount = 250000 AND p.due_date = :d")
     assert _rows(field, taken, l=lease, d=dt.date.fromisoformat(due))[0][0] == 0
