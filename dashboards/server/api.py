@@ -101,6 +101,12 @@ def api_limits() -> tuple[int, int]:
     return settings.api_rate_per_user, settings.api_rate_per_address
 
 
+def _bearer(handler: RequestHandler) -> str | None:
+    """The token of an `Authorization: Bearer …` header (None without such a header)."""
+    header = handler.request.headers.get("Authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+
 class AuthenticatedHandler(JSONHandler):
     """Resolves the caller (token or session), applies the rate limit, then runs `handle` in a thread
     with the data layer acting as that caller."""
@@ -109,9 +115,9 @@ class AuthenticatedHandler(JSONHandler):
 
     def _caller(self) -> tuple[Principal | None, bool]:
         """(who, whether he came with a session cookie rather than a token)."""
-        header = self.request.headers.get("Authorization", "")
-        if header.lower().startswith("bearer "):
-            user = users.user_for_token(header[7:].strip())
+        token = _bearer(self)
+        if token is not None:
+            user = users.user_for_token(token)
             return (Principal(user.username, user.role, user.owner_ref, user.agent_ref) if user else None), False
         return auth.principal_from_cookie(self.get_cookie(auth.COOKIE)), True
 
@@ -502,11 +508,6 @@ class AgentLoginHandler(JSONHandler):
                      details={"reason": reason, "via": "agent_app"})
 
 
-def _bearer(handler: RequestHandler) -> str:
-    header = handler.request.headers.get("Authorization", "")
-    return header[7:].strip() if header.lower().startswith("bearer ") else ""
-
-
 class AgentLogoutHandler(JSONHandler):
     """POST /api/agent/logout with the phone's device token: revokes that token (200 {"revoked": true});
     any other caller, or a token already revoked, gets 401."""
@@ -517,7 +518,7 @@ class AgentLogoutHandler(JSONHandler):
         address = self.request.remote_ip or "?"
         if self.rate_limited(address):
             return
-        token = _bearer(self)
+        token = _bearer(self) or ""
         if not token.startswith(users.DEVICE_PREFIX):
             self._unauthorized("Jeton d'appareil requis (Authorization: Bearer akigd_…).")
             return
