@@ -555,12 +555,24 @@ async function forgetRevoked() {
     markWiped();   // nothing else is written until the next login
   }
   state.entries = [];
-  const kept = waiting.length && owner
-    ? ` ${waiting.length} envoi${waiting.length > 1 ? "s" : ""} en attente ser${waiting.length > 1 ? "ont" : "a"} `
-      + `envoyé${waiting.length > 1 ? "s" : ""} quand ${owner} se reconnectera sur ce téléphone.`
-    : "";
-  showLogin("Cet appareil a été déconnecté par un responsable (ou la session a expiré) : connectez-vous à nouveau."
-    + kept);
+  showLogin(REVOKED + (waiting.length && owner ? ` ${heldNotice(waiting.length, owner)}` : ""));
+}
+
+const REVOKED = "Cet appareil a été déconnecté par un responsable (ou la session a expiré) : connectez-vous à nouveau.";
+
+function heldNotice(count, owner) {
+  const many = count > 1;
+  return `${count} envoi${many ? "s" : ""} en attente ser${many ? "ont" : "a"} envoyé${many ? "s" : ""} quand ${owner} `
+    + "se reconnectera sur ce téléphone.";
+}
+
+// The login shown when the app opens without a session: after a revocation with entries kept for their
+// agent, it says so again (the app may have been closed, or reloaded, since the revocation was learnt).
+async function loginScreenMessage() {
+  const owner = await kv.get("held_for");
+  if (!owner) return "";
+  const held = (await outbox.all()).filter((e) => e.held_for === owner).length;
+  return held ? `${REVOKED} ${heldNotice(held, owner)}` : "";
 }
 
 // Entries kept from a revoked login: sent by the same agent, dropped for anybody else.
@@ -622,7 +634,7 @@ async function start() {
     });
   }
   state.session = (await kv.get("session")) || null;
-  if (state.session) await openToday(); else showLogin();
+  if (state.session) await openToday(); else showLogin(await loginScreenMessage());
   document.body.dataset.ready = "1";
 }
 
