@@ -521,6 +521,10 @@ async function toggleDuty() {
 async function forget() {
   duty.stop({ flush: false });   // the fixes not sent go with the rest
   await wipe();
+  await forgetCaches();
+}
+
+async function forgetCaches() {
   if (window.caches) {
     // The app shell (no personal data) stays, so the login still opens offline; anything else goes.
     for (const name of await caches.keys()) {
@@ -545,17 +549,27 @@ async function revoked() {
 }
 
 async function forgetRevoked() {
-  const waiting = (await outbox.all()).filter((e) => e.state === "pending");
   const owner = state.session && state.session.user && state.session.user.username;
-  await forget();
-  if (waiting.length && owner) {
-    reopen();
-    for (const { seq, ...entry } of waiting) await outbox.add({ ...entry, held_for: owner });
+  const entries = await outbox.all();
+  const waiting = owner ? entries.filter((e) => e.state === "pending") : [];
+  if (!waiting.length) {
+    await forget();
+  } else {
+    // Not a wipe of the whole database and a copy back: the app may be closed at any moment, and the
+    // entries must never be without their mark. Mark them first, then delete the rest store by store.
+    duty.stop({ flush: false });
+    for (const entry of entries) {
+      if (entry.state === "pending") await outbox.put({ ...entry, held_for: owner });
+      else await outbox.remove(entry.seq);
+    }
     await kv.set("held_for", owner);
+    for (const key of ["session", "today", "todayAt", "duty"]) await kv.remove(key);
+    await fixes.removeUpTo(Number.MAX_SAFE_INTEGER);
     markWiped();   // nothing else is written until the next login
+    await forgetCaches();
   }
   state.entries = [];
-  showLogin(REVOKED + (waiting.length && owner ? ` ${heldNotice(waiting.length, owner)}` : ""));
+  showLogin(REVOKED + (waiting.length ? ` ${heldNotice(waiting.length, owner)}` : ""));
 }
 
 const REVOKED = "Cet appareil a été déconnecté par un responsable (ou la session a expiré) : connectez-vous à nouveau.";
