@@ -71,7 +71,7 @@ def test_demo_up_on_embedded_servers_serves_the_demo_data(tmp_path):
             raise AssertionError(f"no answer from akig demo up:\n{log.read_text()}")
         finally:
             proc.terminate()
-            proc.wait(30)
+            proc.wait(60)   # it stops its embedded PostgreSQL and Redis: slow on a loaded machine
 
     output, health = run_once()
     assert "Loading the small data set" in output
