@@ -29,7 +29,10 @@ def parse_day(date: str | None) -> dt.date:
         raise  # pragma: no cover - fail has raised
 
 
-def stop_like_ctrl_c() -> None:
+STOP_GRACE_S = 30.0
+
+
+def stop_like_ctrl_c(grace_s: float = STOP_GRACE_S) -> None:
     """SIGTERM (kill, a service manager, `docker stop`) and SIGHUP (the terminal closed) end a long-running
     command the way Ctrl-C does: Python unwinds, `finally` blocks and exit handlers run, and those stop the
     embedded Redis (and PostgreSQL) this process started (akig_data.embedded). Python's default for both
@@ -38,7 +41,7 @@ def stop_like_ctrl_c() -> None:
     Forked server processes (--num-procs) inherit this; their exit handlers leave the embedded servers to
     the process that started them, and they get SIGTERM when that process ends (end_with_parent), so
     that none keeps serving on its own. A second signal during the clean-up is ignored so that it cannot
-    cut the clean-up short (SIGKILL still ends everything)."""
+    cut the clean-up short (SIGKILL still ends everything); the stop is bounded instead (end_after)."""
     import signal
 
     stopping = []
@@ -47,11 +50,54 @@ def stop_like_ctrl_c() -> None:
         if stopping:
             return
         stopping.append(signum)
+        end_after(grace_s)
         sys.exit(0)
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, stop)
     os.register_at_fork(after_in_child=end_with_parent)
+
+
+def end_after(grace_s: float) -> None:
+    """A stop that has not ended after `grace_s` seconds is finished by force. Python's unwinding waits for
+    every worker thread to end (a thread-pool task that never returns holds the process forever) and the
+    exit handlers may wait on PostgreSQL; a service manager would then SIGKILL the command and leave the
+    embedded servers running. So a watchdog thread prints where every thread is (to find the cause), stops
+    the embedded servers itself, ends the child processes (the simulated agents) and exits with code 1."""
+    import faulthandler
+    import threading
+    import time
+
+    def force() -> None:
+        time.sleep(grace_s)
+        sys.stderr.write(f"akig: the stop has taken more than {grace_s:g} s; where each thread is, then a forced "
+                         "stop:\n")
+        sys.stderr.flush()
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        embedded = sys.modules.get("akig_data.embedded")   # no import now: Python is shutting down
+        if embedded is not None:
+            # In a thread of its own: what holds the stop may hold this too; the children are killed anyway.
+            stopper = threading.Thread(target=embedded.stop_all, name="akig-stop-embedded", daemon=True)
+            stopper.start()
+            stopper.join(15)
+        _kill_children()
+        os._exit(1)
+
+    threading.Thread(target=force, name="akig-stop-deadline", daemon=True).start()
+
+
+def _kill_children() -> None:
+    """SIGKILL every live child process of this one (found in /proc: no dependency for a last resort)."""
+    import contextlib
+    import signal
+    from pathlib import Path
+
+    me = str(os.getpid())
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()   # state ppid ...
+            if fields[1] == me and fields[0] != "Z":
+                os.kill(int(stat.parent.name), signal.SIGKILL)
 
 
 def end_with_parent() -> None:

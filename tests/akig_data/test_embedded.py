@@ -71,7 +71,11 @@ def test_demo_up_on_embedded_servers_serves_the_demo_data(tmp_path):
             raise AssertionError(f"no answer from akig demo up:\n{log.read_text()}")
         finally:
             proc.terminate()
-            proc.wait(60)   # it stops its embedded PostgreSQL and Redis: slow on a loaded machine
+            try:   # it stops its embedded PostgreSQL and Redis (slow on a loaded machine), by force after 30 s
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise AssertionError(f"akig demo up did not stop within 60 s:\n{log.read_text()}") from None
 
     output, health = run_once()
     assert "Loading the small data set" in output
