@@ -37,18 +37,26 @@ FORCE_EMBEDDED = os.environ.get("AKIG_TEST_EMBEDDED") == "1"  # the seeded test 
 # these at the end (their folders sort late), one worker ran them alone for the last minutes of the run
 # while the other was done. Listed by measured duration, longest first; the others keep their order.
 LONGEST_FIRST = (
-    "tests/dashboards/apps/test_live_map.py",
     "tests/dashboards/server/test_security_http.py",
+    "tests/dashboards/apps/test_live_map.py",
     "tests/browser/test_agent_app.py",
-    "tests/dashboards/io/test_live_feed_and_map.py",
+    "tests/akig_data/access/test_privileges.py",
     "tests/akig_cli/test_process_lifetime.py",
+    "tests/dashboards/io/test_live_feed_and_map.py",
     "tests/dashboards/server/test_server.py",
-    "tests/dashboards/apps/test_desk_and_leaderboard.py",
-    "tests/dashboards/server/test_agent_api.py",
+    "tests/dashboards/server/test_access_table.py",
+    "tests/browser/test_escaping.py",
+    "tests/browser/test_owner_dashboard.py",
+    "tests/akig_data/writes/test_collection.py",
+    "tests/akig_data/writes/test_users_audit.py",
+    "tests/akig_data/writes/test_importer.py",
     "tests/akig_data/test_embedded.py",
-    "tests/notebooks/test_notebooks.py",
-    "tests/dashboards/server/test_resilience.py",
-    "tests/akig_data/reads/test_site_month_totals.py",
+    "tests/akig_data/risk/test_risk.py",
+    "tests/dashboards/server/test_metrics.py",
+    "tests/browser/test_url_escaping.py",
+    "tests/dashboards/apps/test_desk_and_leaderboard.py",
+    "tests/ops/test_compose_nginx_docker.py",
+    "tests/dashboards/server/test_session_durability.py",
 )
 
 

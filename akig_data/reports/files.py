@@ -12,13 +12,17 @@ import datetime as dt
 import logging
 from pathlib import Path
 
-from akig_data.reports import gather as daily_report, pdf as report_pdf, xlsx as report_xlsx
+import importlib
+
+from akig_data.reports import gather as daily_report
 from akig_data import config, reads
 from akig_data.errors import InvalidParameter
 
 log = logging.getLogger(__name__)
 
-FORMATS = {"pdf": report_pdf.render, "xlsx": report_xlsx.render}
+# Each format's renderer module, imported when a report is first made: matplotlib and reportlab cost
+# about 0.6 s at every server start otherwise, and most server processes never make a PDF.
+FORMATS = {"pdf": "akig_data.reports.pdf", "xlsx": "akig_data.reports.xlsx"}
 MIME = {"pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
@@ -35,7 +39,12 @@ def filename(day: dt.date, owner_ref: str | None, fmt: str) -> str:
 def render(day: dt.date, owner_ref: str | None, fmt: str) -> bytes:
     """The report's bytes; a day in the future or before any data raises InvalidParameter (French)."""
     check_format(fmt)
-    return FORMATS[fmt](daily_report.build(day, owner_ref))
+    return renderer(fmt)(daily_report.build(day, owner_ref))
+
+
+def renderer(fmt: str):
+    """The function that turns a gathered report into the bytes of a `fmt` file."""
+    return importlib.import_module(FORMATS[check_format(fmt)]).render
 
 
 def reports_dir() -> Path:
@@ -67,8 +76,8 @@ def write_folder(day: dt.date, folder: Path | None = None) -> str:
             skipped += 1
             continue
         try:
-            for fmt, writer in FORMATS.items():
-                _write_atomically(target / filename(day, owner_ref, fmt), writer(report))
+            for fmt in FORMATS:
+                _write_atomically(target / filename(day, owner_ref, fmt), renderer(fmt)(report))
                 written += 1
         except Exception as exc:  # one owner's failure must not cost the others their report
             log.exception("daily report for %s failed", owner_ref or "all owners")

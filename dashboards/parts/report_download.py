@@ -69,7 +69,7 @@ class ReportDownload(pn.viewable.Viewer):
         except AkigError as exc:   # e.g. the database went away since the date was checked
             self.message.param.update(object=escape_markdown(exc), visible=True)
             raise
-        data = report_files.FORMATS[fmt](report)
+        data = report_files.renderer(fmt)(report)
         audited_export(report_files.filename(self.day, owner_ref, fmt).rsplit(".", 1)[0], fmt,
                        sum(len(table) for table in report.tables.values()))
         return io.BytesIO(data)
