@@ -43,22 +43,26 @@ def _scored(frame: pd.DataFrame, m10, m30) -> pd.DataFrame:
     return frame
 
 
-@read(depends_on=RISK_TABLES, ttl=3600)
+@read(depends_on=RISK_TABLES, ttl=3600, version=2)
 def lease_risk(as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
-    """Each running lease's risk that its next due is not paid in full within 10 and 30 days, with the main reasons (French)."""
+    """Each running lease (and its tenant)'s risk that its next due is not paid in full within 10 and 30 days, with the main reasons (French)."""
     from akig_data.risk.reasons import explain
 
     frame = _features(as_of, owner_ref)
     m10 = _model(10, frame)
     frame = _scored(frame, m10, _model(30, frame))
     frame["reasons"] = explain(m10, frame, frame["p_late_10"].to_numpy())
+    tenants = sql_table("SELECT * FROM lease_tenants(CAST(:owner_ref AS text))", owner_ref=owner_ref).to_pandas()
+    frame = frame.merge(tenants, on="lease_ref", how="left")
     out = pd.DataFrame({
-        "lease_ref": frame["lease_ref"], "site_ref": frame["site_ref"], "owner_ref": frame["owner_ref"],
+        "lease_ref": frame["lease_ref"], "tenant_ref": frame["tenant_ref"], "full_name": frame["full_name"],
+        "phone": frame["phone"], "site_ref": frame["site_ref"], "owner_ref": frame["owner_ref"],
         "next_due_date": frame["next_due_date"].dt.date, "next_due_amount": frame["next_due_amount"].astype("int64"),
         "p_late_10": frame["p_late_10"].astype(float), "p_late_30": frame["p_late_30"].astype(float),
         "reasons": frame["reasons"], "model": m10.version if m10.model_id is None else f"{m10.model_id}:{m10.version}",
     }).sort_values(["p_late_10", "lease_ref"], ascending=[False, True])
-    schema = pa.schema([("lease_ref", pa.string()), ("site_ref", pa.string()), ("owner_ref", pa.string()),
+    schema = pa.schema([("lease_ref", pa.string()), ("tenant_ref", pa.string()), ("full_name", pa.string()),
+                        ("phone", pa.string()), ("site_ref", pa.string()), ("owner_ref", pa.string()),
                         ("next_due_date", pa.date32()), ("next_due_amount", pa.int64()), ("p_late_10", pa.float64()),
                         ("p_late_30", pa.float64()), ("reasons", pa.string()), ("model", pa.string())])
     return pa.Table.from_pandas(out, schema=schema, preserve_index=False)

@@ -130,4 +130,20 @@ def build(day: dt.date, owner_ref: str | None = None) -> DailyReport:
     report.tables["Dix plus gros impayés"] = pd.DataFrame({
         "Locataire": late["full_name"], "Site": late["site_name"], "Impayés (GNF)": _ints(late["arrears"]),
         "Jours de retard": _ints(late["days_late"])})
+    report.tables["Locataires à risque"] = at_risk(day, owner_ref)
     return report
+
+
+RISK_ROWS = 10
+
+
+def at_risk(day: dt.date, owner_ref: str | None) -> pd.DataFrame:
+    """The tenants most likely to pay their next due late (lease_risk, riskiest first): whom to call before
+    the due date, with the main reasons in French."""
+    risk = reads.lease_risk(as_of=day, owner_ref=owner_ref).head(RISK_ROWS)
+    return pd.DataFrame({
+        "Locataire": risk["full_name"], "Site": risk["site_ref"],
+        "Échéance": [pd.Timestamp(d).strftime("%d/%m/%Y") for d in risk["next_due_date"]],
+        "Montant (GNF)": _ints(risk["next_due_amount"]),
+        "Risque à 10 jours (%)": (risk["p_late_10"].astype("float64") * 100).round().astype("int64"),
+        "Raisons": risk["reasons"]})

@@ -252,6 +252,8 @@ def render(report: DailyReport, generated_at: dt.datetime | None = None) -> byte
     if len(t["Nouvelles alertes"]):
         story += _table(t["Nouvelles alertes"], width)
     story += [*section("Les dix plus gros impayés", "Dix plus gros impayés", "Aucun impayé à cette date."),
+              *section("Locataires à risque : à appeler avant l'échéance", "Locataires à risque",
+                       "Aucun bail en cours à cette date."),
               # the detail last: the first page is the day at a glance
               *section("Détail : encaissé ce jour par site", "Encaissé par site", "Aucun paiement enregistré ce jour.",
                        total=True),

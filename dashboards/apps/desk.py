@@ -32,6 +32,10 @@ from dashboards.widgets.tabs import lazy_tabs
 from dashboards.parts.tenant_card import TenantDetail
 
 
+AT_RISK_DAYS = 7      # dues this close are worth a call now
+AT_RISK_P = 0.5       # more likely than not to be paid late (10 days)
+
+
 class Desk(View):
     day = param.CalendarDate(default=None, label="Journée", doc="Journée")
     agent_ref = param.String(default="", label="Agent", doc="Agent ('' = tous)")
@@ -135,6 +139,27 @@ class Desk(View):
             "quand": "Échéance", "tenant_ref": "Locataire", "lease_ref": "Bail", "agent_ref": "Agent",
             "amount": "Promis (GNF)", "paid": "Payé (GNF)", "status": "État"}), money=("Promis (GNF)", "Payé (GNF)"))
 
+    def at_risk_frame(self) -> pd.DataFrame:
+        """Tenants whose next due falls within AT_RISK_DAYS days of the desk's day and who are more likely than
+        not to pay it late (lease_risk at 10 days), riskiest first: a call before the due date is cheaper
+        than a visit after it."""
+        risk = reads.lease_risk(as_of=self.day)
+        days = (pd.to_datetime(risk["next_due_date"]) - pd.Timestamp(self.day)).dt.days
+        soon = risk[(days <= AT_RISK_DAYS) & (risk["p_late_10"] >= AT_RISK_P)]
+        return pd.DataFrame({
+            "Locataire": soon["tenant_ref"], "Nom": soon["full_name"], "Téléphone": soon["phone"].fillna(""),
+            "Bail": soon["lease_ref"], "Site": soon["site_ref"],
+            "Échéance": [pd.Timestamp(d).strftime("%d/%m/%Y") for d in soon["next_due_date"]],
+            "Montant (GNF)": soon["next_due_amount"], "Retard à 10 j (%)": soon["p_late_10"] * 100,
+            "Pourquoi": soon["reasons"]}).reset_index(drop=True)
+
+    def at_risk_pane(self):
+        frame = self.at_risk_frame()
+        if frame.empty:
+            return pn.pane.Alert(f"Aucun locataire à risque dont l'échéance tombe dans les {AT_RISK_DAYS} jours.",
+                                 alert_type="success", sizing_mode="stretch_width")
+        return table(frame, money=("Montant (GNF)",), percent=("Retard à 10 j (%)",), page_size=15)
+
     def stats_pane(self):
         if self.is_agent:
             return self.own_stats_pane()
@@ -234,5 +259,8 @@ class Desk(View):
                          ("Par agent", lambda: bound(self.agents_pane)),
                          ("Promesses", lambda: [pn.pane.Markdown("#### Promesses à échéance aujourd'hui et rompues hier"),
                                                 bound(self.promises_pane)]),
+                         ("À risque", lambda: [pn.pane.Markdown(f"#### À appeler avant l'échéance (dans les {AT_RISK_DAYS} "
+                                                                "jours, retard plus probable que non)"),
+                                               bound(self.at_risk_pane)]),
                          sizing_mode="stretch_width")
         return [bound(self.stats_pane), tabs]

@@ -22,14 +22,16 @@ from dashboards.widgets.cards import kpi_card, kpi_row
 from dashboards.parts.downloads import export_buttons
 from dashboards.parts.report_download import report_card
 from dashboards.parts.site_card import SiteDetail, late_tenants_display
-from dashboards.widgets.tables import as_percent, table
+from dashboards.widgets.tables import as_percent, french_dates, table
 from dashboards.widgets.tabs import lazy_tabs
 from dashboards.parts.tenant_card import TenantDetail
 
 URL_KEYS = {"owner_ref": "proprietaire", "site_ref": "site", "as_of": "date", "period": "periode",
             "tenant_ref": "locataire"}
-TABS = ["Synthèse", "Impayés", "Sites", "Locataires", "Fiche locataire"]
+TABS = ["Synthèse", "Impayés", "Sites", "Locataires", "Prévisions", "Fiche locataire"]
 MAX_SITE_OPTIONS = 200
+FORECAST_PAST_MONTHS = 6   # months shown as they were, before this month and the forecast
+RISK_ROWS = 10
 
 
 def change(current, previous, *, rate: bool = False, good_when_up: bool | None = True) -> tuple[str, str]:
@@ -141,6 +143,59 @@ class OwnerDashboard(View):
         trend.attrs["as_of"] = self.as_of  # the charts mark the last month "en cours" when it is not over
         return trend
 
+    def forecast_frame(self) -> pd.DataFrame:
+        """The last months as they were (due, collected), this month (collected so far, and so far plus the
+        rest expected) and the next three (expected), with the 80 % interval: of the site chosen, else of the
+        owner chosen (an interval cannot be added up across owners: with all owners, see forecast_by_owner)."""
+        current = pd.Timestamp(self.as_of).to_period("M").to_timestamp().date()
+        trend = self.trend_frame().tail(FORECAST_PAST_MONTHS + 1)
+        forecast = reads.cash_forecast(as_of=self.as_of, **self.scope())
+        forecast = forecast.assign(month=[pd.Timestamp(m).date() for m in forecast["month"]])
+        if self.site_ref:
+            ahead = forecast[forecast["site_ref"] == self.site_ref]
+        else:
+            ahead = forecast[forecast["site_ref"].isna() & (forecast["owner_ref"] == self.owner_ref)]
+        none = float("nan")
+        rows = []
+        for month, due, collected in zip(trend["month"], trend["due"], trend["collected"]):
+            month = pd.Timestamp(month).date()
+            if month < current:
+                rows.append((month, "passé", due, collected, none, none, none))
+            elif month == current:
+                now = ahead[ahead["month"] == current]
+                so_far = 0 if pd.isna(collected) else int(collected)
+                if len(now):
+                    rest = now.iloc[0]
+                    rows.append((month, "en cours", due, so_far, so_far + int(rest["expected"]),
+                                 so_far + int(rest["low_80"]), so_far + int(rest["high_80"])))
+                else:
+                    rows.append((month, "en cours", due, so_far, none, none, none))
+        for row in ahead[ahead["month"] > current].itertuples():
+            rows.append((row.month, "prévu", row.dues, none, row.expected, row.low_80, row.high_80))
+        return pd.DataFrame(rows, columns=["month", "state", "due", "collected", "expected", "low_80", "high_80"])
+
+    def forecast_by_owner(self) -> pd.DataFrame:
+        """Each owner's expected collections per period (the view of all owners)."""
+        forecast = reads.cash_forecast(as_of=self.as_of)
+        totals = forecast[forecast["site_ref"].isna()]
+        owners = reads.owners().set_index("owner_ref")["name"]
+        return pd.DataFrame({
+            "Propriétaire": [f"{owners.get(ref, ref)} ({ref})" for ref in totals["owner_ref"]],
+            "Période": totals["period"], "Dû (GNF)": totals["dues"], "Attendu (GNF)": totals["expected"],
+            "Bas à 80 % (GNF)": totals["low_80"], "Haut à 80 % (GNF)": totals["high_80"]}).reset_index(drop=True)
+
+    def risk_frame(self) -> pd.DataFrame:
+        """The tenants most at risk of paying their next due late, riskiest first, with the main reasons."""
+        risk = reads.lease_risk(as_of=self.as_of, **self.scope())
+        if self.site_ref:
+            risk = risk[risk["site_ref"] == self.site_ref]
+        risk = french_dates(risk.head(RISK_ROWS), ("next_due_date",))
+        return pd.DataFrame({
+            "Locataire": risk["tenant_ref"], "Nom": risk["full_name"], "Bail": risk["lease_ref"],
+            "Site": risk["site_ref"], "Prochaine échéance": risk["next_due_date"],
+            "Montant (GNF)": risk["next_due_amount"], "Retard à 10 j (%)": risk["p_late_10"] * 100,
+            "Retard à 30 j (%)": risk["p_late_30"] * 100, "Pourquoi": risk["reasons"]}).reset_index(drop=True)
+
     def arrears_frame(self) -> pd.DataFrame:
         frame = reads.arrears_by_site(as_of=self.as_of, **self.scope())
         return frame[frame["site_ref"] == self.site_ref] if self.site_ref else frame
@@ -205,6 +260,33 @@ class OwnerDashboard(View):
         widget.on_click(lambda event: self.open_tenant(frame.iloc[event.row]["Locataire"]))
         return pn.Column(widget, export_buttons(self.good_payers_frame, "bons_payeurs"), sizing_mode="stretch_width")
 
+    def risk_table(self):
+        frame = self.risk_frame()
+        if frame.empty:
+            return pn.pane.Alert("Aucun bail en cours : pas de risque à estimer.", alert_type="info")
+        widget = table(frame, money=("Montant (GNF)",), percent=("Retard à 10 j (%)", "Retard à 30 j (%)"),
+                       page_size=RISK_ROWS)
+        widget.on_click(lambda event: self.open_tenant(frame.iloc[event.row]["Locataire"]))
+        return pn.Column(widget, export_buttons(self.risk_frame, "locataires_a_risque",
+                                                money=("Montant (GNF)",)), sizing_mode="stretch_width")
+
+    def forecast_view(self):
+        if not self.owner_ref and not self.site_ref:
+            frame = self.forecast_by_owner()
+            money = ("Dû (GNF)", "Attendu (GNF)", "Bas à 80 % (GNF)", "Haut à 80 % (GNF)")
+            return pn.Column(
+                pn.pane.Alert("Choisissez un propriétaire (ou un site) pour voir sa courbe : les fourchettes de "
+                              "plusieurs propriétaires ne s'additionnent pas.", alert_type="info"),
+                table(frame, money=money, page_size=16),
+                export_buttons(self.forecast_by_owner, "previsions", money=money), sizing_mode="stretch_width")
+        frame = self.forecast_frame()
+        shown = frame.assign(month=[charts.month_label(m) for m in frame["month"]]).rename(columns={
+            "month": "Mois", "state": "", "due": "Dû (GNF)", "collected": "Encaissé (GNF)",
+            "expected": "Attendu (GNF)", "low_80": "Bas à 80 % (GNF)", "high_80": "Haut à 80 % (GNF)"})
+        money = ("Dû (GNF)", "Encaissé (GNF)", "Attendu (GNF)", "Bas à 80 % (GNF)", "Haut à 80 % (GNF)")
+        return pn.Column(charts.collections_forecast(frame), table(shown, money=money, page_size=12),
+                         sizing_mode="stretch_width")
+
     def search_results(self):
         if not self.search.strip():
             return pn.pane.Markdown("Nom, téléphone, logement ou site ; les fautes de frappe sont tolérées.",
@@ -262,7 +344,7 @@ class OwnerDashboard(View):
         # opened (dashboards.widgets.tabs): a chart is a few dozen Bokeh models, a table or a bound pane a
         # few Panel objects, and most sessions look at the summary only.
         self._tabs = lazy_tabs(*zip(TABS, [self._synthese_tab, self._arrears_tab, self._sites_tab,
-                                           self._tenants_tab, lambda: self.tenant]),
+                                           self._tenants_tab, self._forecast_tab, lambda: self.tenant]),
                                active=TABS.index("Fiche locataire") if self.tenant_ref else 0,
                                sizing_mode="stretch_width")
         return [self.bound(self.kpi_row, "owner_ref", "site_ref", "as_of", "period"), self._tabs]
@@ -284,7 +366,15 @@ class OwnerDashboard(View):
         return [pn.pane.Markdown("### Les 10 plus gros retards"),
                 self.bound(self.late_table, "owner_ref", "site_ref", "as_of", defer=True),
                 pn.pane.Markdown("### Bons payeurs"),
-                self.bound(self.good_payers_table, "owner_ref", "as_of", defer=True)]
+                self.bound(self.good_payers_table, "owner_ref", "as_of", defer=True),
+                pn.pane.Markdown("### Locataires à risque (prochaine échéance)"),
+                pn.pane.Markdown(RISK_NOTE, styles={"color": "#5f6b73", "font-size": "0.85em"}),
+                self.bound(self.risk_table, "owner_ref", "site_ref", "as_of", defer=True)]
+
+    def _forecast_tab(self):
+        return [pn.pane.Markdown("### Encaissements attendus"),
+                pn.pane.Markdown(FORECAST_NOTE, styles={"color": "#5f6b73", "font-size": "0.85em"}),
+                self.bound(self.forecast_view, "owner_ref", "site_ref", "as_of", defer=True)]
 
     def sidebar(self):
         sidebar = guarded(self._filters)
@@ -295,6 +385,13 @@ class OwnerDashboard(View):
                              ["as_of", "owner_ref"])
             sidebar.append(report)
         return sidebar
+
+
+RISK_NOTE = ("Probabilité que la prochaine échéance ne soit pas payée en entier 10 (et 30) jours après sa date, "
+             "d'après l'historique du bail et le travail de recouvrement ; cliquez sur une ligne pour la fiche.")
+FORECAST_NOTE = ("Ce mois-ci : l'encaissé à ce jour plus ce qui est attendu d'ici la fin du mois ; ensuite, les trois "
+                 "mois suivants. La fourchette contient l'encaissement réel 8 fois sur 10 si le modèle est juste ; "
+                 "les nouveaux baux et les départs ne sont pas prévus.")
 
 
 def current_owner_scope() -> str:

@@ -21,7 +21,7 @@ import math
 import pandas as pd
 import panel as pn
 from bokeh.models import (ColumnDataSource, FactorRange, HBar, HoverTool, Legend, LegendItem, Line,
-                          NumeralTickFormatter, Scatter, VBar)
+                          NumeralTickFormatter, Scatter, Segment, VBar)
 from bokeh.plotting import figure
 
 from akig_data.reports.gather import BUCKET_COLOURS
@@ -239,4 +239,55 @@ def daily_contacts(daily: pd.DataFrame, title: str) -> pn.viewable.Viewable:
     fig.y_range.start = 0
     fig.xaxis.major_label_orientation = SLANTED
     hover(fig, [("Jour", "@day"), ("Contacts utiles", "@contacts")], renderers=[dots])
+    return pane(fig)
+
+
+FORECAST_COLOR = "#7fc8a9"
+
+
+def forecast_source(frame: pd.DataFrame) -> dict[str, list]:
+    """The columns of the forecast chart (frame: month, state, due, collected, expected, low_80, high_80):
+    per month, what was due, what came in, and the expected amount beyond it with its 80 % interval, in
+    millions of GNF (bars) and exactly (hover). The current month's expected bar starts where its
+    collections so far end."""
+    collected = frame["collected"].fillna(0)
+    expected = frame["expected"]
+    labels = [month_label(m) + {"en cours": " (en cours)", "prévu": " (prévu)"}.get(s, "")
+              for m, s in zip(frame["month"], frame["state"])]
+    return {
+        "month": labels,
+        "due": _millions(frame["due"].fillna(0)), "collected": _millions(collected),
+        "rest_bottom": _millions(collected.where(expected.notna(), 0)),
+        "rest_top": _millions(expected.where(expected.notna(), collected)),
+        "low": _millions(frame["low_80"]), "high": _millions(frame["high_80"]),
+        "due_text": [fmt_gnf(v) for v in frame["due"]],
+        "collected_text": [fmt_gnf(v) if s != "prévu" else "–" for v, s in zip(frame["collected"], frame["state"])],
+        "expected_text": [fmt_gnf(v) if pd.notna(v) else "–" for v in expected],
+        "range_text": [f"{fmt_gnf(lo)} – {fmt_gnf(hi)}" if pd.notna(lo) else "–"
+                       for lo, hi in zip(frame["low_80"], frame["high_80"])],
+    }
+
+
+def collections_forecast(frame: pd.DataFrame) -> pn.viewable.Viewable:
+    """The months behind (due, collected) and ahead (expected, with the 80 % interval as a vertical line)."""
+    if frame.empty:
+        return empty("Aucune échéance ni aucune prévision pour ce choix.")
+    data = forecast_source(frame)
+    source = ColumnDataSource(data)
+    fig = chart("Encaissements : réalisés et attendus", height=HEIGHT + 20, x_range=FactorRange(*data["month"]),
+                y_label="millions GNF")
+    due = draw(fig, source, VBar(x="month", top="due", width=0.85, fill_color=DUE_COLOR, line_color=DUE_COLOR))
+    paid = draw(fig, source, VBar(x="month", top="collected", width=0.45, fill_color=PAID_COLOR, line_color=PAID_COLOR))
+    rest = draw(fig, source, VBar(x="month", bottom="rest_bottom", top="rest_top", width=0.45,
+                                  fill_color=FORECAST_COLOR, line_color=PAID_COLOR, line_dash="dashed"))
+    band = draw(fig, source, Segment(x0="month", y0="low", x1="month", y1="high", line_color="#1f2d3d", line_width=2))
+    fig.y_range.start = 0
+    fig.xaxis.major_label_orientation = SLANTED
+    fig.add_layout(Legend(items=[LegendItem(label="Dû", renderers=[due]), LegendItem(label="Encaissé", renderers=[paid]),
+                                 LegendItem(label="Attendu", renderers=[rest]),
+                                 LegendItem(label="Fourchette à 80 %", renderers=[band])],
+                          orientation="horizontal", location="top_left"), "above")
+    hover(fig, [("Mois", "@month"), ("Dû", "@due_text"), ("Encaissé", "@collected_text"),
+                ("Attendu (total du mois)", "@expected_text"), ("Fourchette à 80 %", "@range_text")],
+          renderers=[due])
     return pane(fig)

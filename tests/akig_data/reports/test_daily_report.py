@@ -22,7 +22,7 @@ def test_the_reports_numbers_are_the_reads(small_data):
     report = daily_report.build(DAY)
     assert list(report.tables) == ["Indicateurs", "Encaissé par site", "Encaissé par moyen", "Impayés par ancienneté",
                                    "Journée des agents", "Podium", "Promesses du jour", "Nouvelles alertes",
-                                   "Dix plus gros impayés"]
+                                   "Dix plus gros impayés", "Locataires à risque"]
     kpis = report.tables["Indicateurs"].set_index("Indicateur")
     day = reads.period_kpis(date_from=DAY, date_to=DAY).iloc[0]
     month = reads.period_kpis(date_from=DAY.replace(day=1), date_to=DAY).iloc[0]
@@ -39,6 +39,11 @@ def test_the_reports_numbers_are_the_reads(small_data):
     top = reads.late_tenants(as_of=DAY, limit=10)
     assert list(report.tables["Dix plus gros impayés"]["Impayés (GNF)"]) == list(top["arrears"])
     assert len(report.tables["Podium"]) <= 3
+    risk = reads.lease_risk(as_of=DAY).head(10)
+    at_risk = report.tables["Locataires à risque"]
+    assert list(at_risk["Locataire"]) == list(risk["full_name"]) and len(at_risk) == 10
+    assert list(at_risk["Risque à 10 jours (%)"]) == [round(p * 100) for p in risk["p_late_10"]]
+    assert at_risk["Raisons"].str.len().gt(0).all()
 
 
 def test_the_workbook_keeps_numbers_as_numbers(small_data, tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pandas as pd
 import panel as pn
 import pytest
 
@@ -184,3 +185,22 @@ def test_a_manager_logs_a_call_with_a_promise_in_the_browser(served, browser, sm
     assert int(calls_card.replace("\u202f", "")) == calls_before + 1
     assert page.get_by_text("Traceback").count() == 0
     page.close()
+
+
+def test_the_at_risk_tab_lists_the_dues_of_the_week_more_likely_late_than_not(planned):
+    from dashboards.apps.desk import AT_RISK_DAYS, AT_RISK_P
+    from tests.conftest import SMALL_UNTIL
+
+    desk = Desk(day=SMALL_UNTIL)
+    frame = desk.at_risk_frame()
+    risk = reads.lease_risk(as_of=SMALL_UNTIL)
+    soon = pd.Series([(d - SMALL_UNTIL).days <= AT_RISK_DAYS for d in risk["next_due_date"]], index=risk.index)
+    expected = risk[(risk["p_late_10"] >= AT_RISK_P) & soon]
+    assert len(frame) > 0 and frame["Bail"].tolist() == expected["lease_ref"].tolist()
+    assert (frame["Retard à 10 j (%)"] >= 50).all() and frame["Téléphone"].str.len().gt(0).all()
+    assert frame["Retard à 10 j (%)"].is_monotonic_decreasing
+    pane = desk.at_risk_pane()
+    assert isinstance(pane, pn.widgets.Tabulator) and pane.value["Bail"].tolist() == frame["Bail"].tolist()
+    tabs = desk.main()[1]
+    tabs.active = tabs._names.index("À risque")          # made when opened
+    assert tabs[tabs.active].select(pn.widgets.Tabulator)[0].value["Bail"].tolist() == frame["Bail"].tolist()

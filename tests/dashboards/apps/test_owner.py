@@ -168,3 +168,60 @@ def test_database_down_shows_a_banner_in_every_pane(small_data):
 )
 def test_change_against_the_previous_period(now, before, kwargs, expected):
     assert change(now, before, **kwargs) == expected
+
+
+def test_the_forecast_tab_shows_the_months_behind_and_the_forecast_ahead(small_data):
+    """For one owner: six months as they were, this month (collected so far plus the rest expected, with
+    the interval around it) and the next three, every figure the data layer's."""
+    owner = reads.owners()["owner_ref"].iloc[0]
+    dash = OwnerDashboard(as_of=SMALL_UNTIL, owner_ref=owner)
+    frame = dash.forecast_frame()
+    assert frame["state"].tolist() == ["passé"] * 6 + ["en cours"] + ["prévu"] * 3
+    forecast = reads.cash_forecast(as_of=SMALL_UNTIL, owner_ref=owner)
+    totals = forecast[forecast["site_ref"].isna()].reset_index(drop=True)
+    trend = reads.monthly_trend(as_of=SMALL_UNTIL, months=12, owner_ref=owner).tail(7).reset_index(drop=True)
+    assert frame["collected"].iloc[:7].astype("int64").tolist() == trend["collected"].astype("int64").tolist()
+    now = frame.iloc[6]
+    assert now["expected"] == now["collected"] + totals["expected"].iloc[0]
+    assert now["low_80"] <= now["expected"] <= now["high_80"]
+    assert frame["expected"].iloc[7:].astype("int64").tolist() == totals["expected"].iloc[1:].astype("int64").tolist()
+    view = dash.forecast_view()
+    figure = view.select(pn.pane.Bokeh)[0].object
+    source = figure.renderers[0].data_source.data
+    assert source["expected_text"][-1] == fmt.fmt_gnf(frame["expected"].iloc[-1])
+    assert source["month"][6].endswith("(en cours)") and source["month"][-1].endswith("(prévu)")
+    assert view.select(pn.widgets.Tabulator)[0].value["Attendu (GNF)"].iloc[-1] == frame["expected"].iloc[-1]
+
+    site = reads.sites(owner_ref=owner)["site_ref"].iloc[0]
+    dash.site_ref = site
+    by_site = dash.forecast_frame()
+    site_rows = forecast[forecast["site_ref"] == site]
+    assert by_site["expected"].iloc[7:].astype("int64").tolist() == site_rows["expected"].iloc[1:].astype("int64").tolist()
+
+
+def test_all_owners_get_each_owners_forecast_and_an_explanation(dash):
+    view = dash.forecast_view()
+    shown = texts(view)
+    assert "Choisissez un propriétaire" in shown
+    frame = dash.forecast_by_owner()
+    assert len(frame) == 4 * len(reads.owners())
+    assert set(frame["Période"]) >= {"reste du mois"}
+
+
+def test_the_tenants_at_risk_are_the_riskiest_with_their_names_and_reasons(dash):
+    frame = dash.risk_frame()
+    risk = reads.lease_risk(as_of=SMALL_UNTIL)
+    assert frame["Bail"].tolist() == risk["lease_ref"].head(10).tolist()
+    assert frame["Nom"].notna().all() and (frame["Pourquoi"].str.len() > 0).all()
+    assert frame["Retard à 10 j (%)"].is_monotonic_decreasing
+    card = reads.tenant_card(tenant_ref=frame["Locataire"].iloc[0], as_of=SMALL_UNTIL)
+    assert card["full_name"].iloc[0] == frame["Nom"].iloc[0]
+    shown = dash.risk_table().select(pn.widgets.Tabulator)[0].value
+    assert shown["Bail"].tolist() == frame["Bail"].tolist()
+
+
+def test_an_owner_sees_only_his_own_tenants_at_risk(small_data):
+    owner = reads.owners()["owner_ref"].iloc[1]
+    frame = OwnerDashboard(as_of=SMALL_UNTIL, owner_ref=owner).risk_frame()
+    own_sites = set(reads.sites(owner_ref=owner)["site_ref"])
+    assert len(frame) and set(frame["Site"]) <= own_sites
