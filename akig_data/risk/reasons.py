@@ -18,6 +18,7 @@ import pandas as pd
 MIN_PUSH = 0.01          # a family lowering the probability by less than a point is no reason
 MAX_REASONS = 3
 NO_SIGNAL = "aucun signal de retard marqué"
+SATURATED = 0.5          # from here a risk with no single reason is told by its figures worse than typical
 
 
 def _n(value: float) -> int:
@@ -118,5 +119,14 @@ def explain(model, frame: pd.DataFrame, probabilities: np.ndarray) -> list[str]:
             text = FAMILIES[family][1](row, typical)
             if text:
                 reasons.append(text)
+        if not reasons and probabilities[i] >= SATURATED:
+            # Several signals each enough alone (six late dues out of six, and months of arrears, and broken
+            # promises): putting back one family's typical values leaves the others to keep the probability
+            # where it is, so no push passes MIN_PUSH. Then the figures worse than typical are the reasons,
+            # strongest push first.
+            for family in np.argsort(-pushes[i]):
+                text = FAMILIES[family][1](row, typical)
+                if text and len(reasons) < MAX_REASONS:
+                    reasons.append(text)
         texts.append(" ; ".join(reasons) if reasons else NO_SIGNAL)
     return texts

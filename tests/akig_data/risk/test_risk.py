@@ -152,3 +152,26 @@ def test_backtest_command_prints_the_tables(trained, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "| 10 days | all |" in result.output and "| 30 days | without arrears |" in result.output
     assert "Calibration, 10 days" in result.output and "MAPE model" in result.output
+
+
+def test_a_risk_held_up_by_several_signals_is_told_by_its_figures():
+    """Two signals each enough alone: putting back one family's typical values leaves the probability at 1,
+    so no push counts; the figures worse than typical are then the reasons. A low risk keeps 'no signal'."""
+    import numpy as np
+    import pandas as pd
+
+    from akig_data.risk.features import FEATURES
+    from akig_data.risk.reasons import NO_SIGNAL, explain
+
+    class EitherSignal:
+        typical = {column: 0.0 for column in FEATURES} | {"tenure_months": 24.0, "days_since_payment": 10.0}
+
+        def predict(self, frame):
+            return np.where((frame["late_last_6"] >= 3) | (frame["arrears_months"] >= 1), 1.0, 0.1)
+
+    risky = dict(EitherSignal.typical, late_last_6=6.0, arrears_months=4.0, arrears_age_days=96.0)
+    calm = dict(EitherSignal.typical)
+    frame = pd.DataFrame([risky, calm])
+    texts = explain(EitherSignal(), frame, EitherSignal().predict(frame))
+    assert "6 retards sur les 6 dernières échéances" in texts[0] and "arriérés de 4,0 mois de loyer" in texts[0]
+    assert texts[1] == NO_SIGNAL
