@@ -20,7 +20,8 @@ def report_daily(
     out: Optional[str] = typer.Option(None, help="the file to write (default rapport-AAAA-MM-JJ[-OWNER].FORMAT)"),
 ) -> None:
     """Write the day's report: KPIs against yesterday and last month, collected by site and method, arrears
-    by age, agents' day and podium, promises kept and broken, new alerts, the ten largest arrears."""
+    by age, agents' day and podium, promises kept and broken, new alerts, the ten largest arrears, the
+    tenants at risk."""
     from akig_data.reports import files as report_files
     from akig_data.errors import AkigError
 

@@ -146,12 +146,12 @@ class Desk(View):
         risk = reads.lease_risk(as_of=self.day)
         days = (pd.to_datetime(risk["next_due_date"]) - pd.Timestamp(self.day)).dt.days
         soon = risk[(days <= AT_RISK_DAYS) & (risk["p_late_10"] >= AT_RISK_P)]
-        return pd.DataFrame({
-            "Locataire": soon["tenant_ref"], "Nom": soon["full_name"], "Téléphone": soon["phone"].fillna(""),
-            "Bail": soon["lease_ref"], "Site": soon["site_ref"],
+        return pd.DataFrame({   # what the caller needs first: whom, which number, when, how much, why
+            "Nom": soon["full_name"], "Téléphone": soon["phone"].fillna(""),
             "Échéance": [pd.Timestamp(d).strftime("%d/%m/%Y") for d in soon["next_due_date"]],
             "Montant (GNF)": soon["next_due_amount"], "Retard à 10 j (%)": soon["p_late_10"] * 100,
-            "Pourquoi": soon["reasons"]}).reset_index(drop=True)
+            "Pourquoi": soon["reasons"], "Site": soon["site_ref"], "Bail": soon["lease_ref"],
+            "Locataire": soon["tenant_ref"]}).reset_index(drop=True)
 
     def at_risk_pane(self):
         frame = self.at_risk_frame()

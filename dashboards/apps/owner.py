@@ -191,10 +191,10 @@ class OwnerDashboard(View):
             risk = risk[risk["site_ref"] == self.site_ref]
         risk = french_dates(risk.head(RISK_ROWS), ("next_due_date",))
         return pd.DataFrame({
-            "Locataire": risk["tenant_ref"], "Nom": risk["full_name"], "Bail": risk["lease_ref"],
-            "Site": risk["site_ref"], "Prochaine échéance": risk["next_due_date"],
+            "Nom": risk["full_name"], "Prochaine échéance": risk["next_due_date"],
             "Montant (GNF)": risk["next_due_amount"], "Retard à 10 j (%)": risk["p_late_10"] * 100,
-            "Retard à 30 j (%)": risk["p_late_30"] * 100, "Pourquoi": risk["reasons"]}).reset_index(drop=True)
+            "Retard à 30 j (%)": risk["p_late_30"] * 100, "Pourquoi": risk["reasons"], "Site": risk["site_ref"],
+            "Bail": risk["lease_ref"], "Locataire": risk["tenant_ref"]}).reset_index(drop=True)
 
     def arrears_frame(self) -> pd.DataFrame:
         frame = reads.arrears_by_site(as_of=self.as_of, **self.scope())
@@ -281,7 +281,7 @@ class OwnerDashboard(View):
                 export_buttons(self.forecast_by_owner, "previsions", money=money), sizing_mode="stretch_width")
         frame = self.forecast_frame()
         shown = frame.assign(month=[charts.month_label(m) for m in frame["month"]]).rename(columns={
-            "month": "Mois", "state": "", "due": "Dû (GNF)", "collected": "Encaissé (GNF)",
+            "month": "Mois", "state": "État", "due": "Dû (GNF)", "collected": "Encaissé (GNF)",
             "expected": "Attendu (GNF)", "low_80": "Bas à 80 % (GNF)", "high_80": "Haut à 80 % (GNF)"})
         money = ("Dû (GNF)", "Encaissé (GNF)", "Attendu (GNF)", "Bas à 80 % (GNF)", "Haut à 80 % (GNF)")
         return pn.Column(charts.collections_forecast(frame), table(shown, money=money, page_size=12),

@@ -257,7 +257,7 @@ def forecast_source(frame: pd.DataFrame) -> dict[str, list]:
     return {
         "month": labels,
         "due": _millions(frame["due"].fillna(0)), "collected": _millions(collected),
-        "rest_bottom": _millions(collected.where(expected.notna(), 0)),
+        "rest_bottom": _millions(collected),                                  # nothing expected: no height
         "rest_top": _millions(expected.where(expected.notna(), collected)),
         "low": _millions(frame["low_80"]), "high": _millions(frame["high_80"]),
         "due_text": [fmt_gnf(v) for v in frame["due"]],
