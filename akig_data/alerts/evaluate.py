@@ -49,6 +49,8 @@ def _write(conn: sa.Connection) -> None:
 def fired(rule: Rule, now: dt.datetime, conn: sa.Connection) -> pd.DataFrame:
     """The objects `rule` fires on at `now` (its local day is the rule's as_of)."""
     as_of = now.astimezone(dt.timezone.utc).astimezone(_tz()).date()
+    if rule.compute is not None:
+        return rule.compute(as_of, rule.current_threshold())[COLUMNS]
     rows = conn.execute(sa.text(rule.sql), {"as_of": as_of, "now": now, "threshold": rule.current_threshold()}).all()
     return pd.DataFrame([tuple(r) for r in rows], columns=COLUMNS)
 

@@ -8,7 +8,11 @@ akig_data.config, which refuses a value that is not a number), else its default.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from typing import Callable
+
+import pandas as pd
 
 from akig_data import config
 
@@ -20,7 +24,10 @@ class Rule:
     severity: str       # info, warning, critical
     threshold: float    # default; AKIG_ALERT_<CODE> overrides it
     unit: str
-    sql: str
+    sql: str = ""
+    # A rule whose figures come from Python (the cash forecast's simulation) rather than SQL:
+    # compute(as_of, threshold) returns the objects it fires on, the same columns as the SQL rules'.
+    compute: Callable[[dt.date, float], pd.DataFrame] | None = None
 
     @property
     def setting(self) -> str:
@@ -28,6 +35,33 @@ class Rule:
 
     def current_threshold(self) -> float:
         return config.load().alert_threshold(self.code, self.threshold)
+
+
+def forecast_below_due(as_of: dt.date, threshold: float) -> pd.DataFrame:
+    """Owners whose month, as forecast on its 1st (cash_forecast; what came in since counts when it is
+    more), should bring in less than `threshold` % of what falls due in it: warned while there is time to
+    act, not at the month's end."""
+    from akig_data import reads
+    from akig_data.reports.spreadsheet import format_gnf
+
+    columns = ["object_kind", "object_ref", "owner_ref", "detail", "value"]
+    month_start = as_of.replace(day=1)
+    forecast = reads.cash_forecast(as_of=month_start)
+    first = pd.Series([pd.Timestamp(m).date() == month_start for m in forecast["month"]], index=forecast.index,
+                      dtype=bool)
+    month = forecast[forecast["site_ref"].isna() & first]
+    collected = reads.site_kpis(date_from=month_start, date_to=as_of).groupby("owner_ref")["collected"].sum()
+    rows = []
+    for row in month.itertuples():
+        expected = max(int(row.expected), int(collected.get(row.owner_ref, 0)))
+        if row.dues <= 0:
+            continue
+        share = 100.0 * expected / row.dues
+        if share < threshold:
+            rows.append(("owner", row.owner_ref, row.owner_ref,
+                         f"Prévision du mois : {format_gnf(expected)} attendus sur {format_gnf(row.dues)} dus "
+                         f"({share:.0f} %)", share))
+    return pd.DataFrame(rows, columns=columns)
 
 
 _WORKING_HOURS = ("CAST(:now AS timestamptz) AT TIME ZONE 'Africa/Conakry' BETWEEN"
@@ -113,6 +147,11 @@ RULES: tuple[Rule, ...] = (
           FROM arrears_by_lease(CAST(:as_of AS date)) b JOIN leases l ON l.lease_ref = b.lease_ref
          WHERE b.arrears > 0 AND l.end_date BETWEEN CAST(:as_of AS date)
                AND CAST(:as_of AS date) + CAST(:threshold AS int)"""),
+)
+
+RULES += (
+    Rule("forecast_below_due", "Prévision du mois sous le seuil de ce qui est dû", "warning", 70, "%",
+         compute=forecast_below_due),
 )
 
 BY_CODE = {rule.code: rule for rule in RULES}

@@ -144,17 +144,16 @@ class OwnerDashboard(View):
         return trend
 
     def forecast_frame(self) -> pd.DataFrame:
-        """The last months as they were (due, collected), this month (collected so far, and so far plus the
-        rest expected) and the next three (expected), with the 80 % interval: of the site chosen, else of the
-        owner chosen (an interval cannot be added up across owners: with all owners, see forecast_by_owner)."""
+        """The last months as they were (due, collected), this month and the next three as forecast on the
+        1st of this month (cash_forecast at the month's start, as the backtest measures it), with the 80 %
+        interval; this month also shows what came in so far, and its figures never fall below it. Of the
+        site chosen, else of the owner chosen (an interval cannot be added up across owners: with all
+        owners, see forecast_by_owner).
+        A forecast made on the day itself would count only the dues still to fall due this month and miss
+        the money still to come on those already past: mid-month, it read half of what the month brings."""
         current = pd.Timestamp(self.as_of).to_period("M").to_timestamp().date()
         trend = self.trend_frame().tail(FORECAST_PAST_MONTHS + 1)
-        forecast = reads.cash_forecast(as_of=self.as_of, **self.scope())
-        forecast = forecast.assign(month=[pd.Timestamp(m).date() for m in forecast["month"]])
-        if self.site_ref:
-            ahead = forecast[forecast["site_ref"] == self.site_ref]
-        else:
-            ahead = forecast[forecast["site_ref"].isna() & (forecast["owner_ref"] == self.owner_ref)]
+        ahead = self._forecast_rows(reads.cash_forecast(as_of=current, **self.scope()))
         none = float("nan")
         rows = []
         for month, due, collected in zip(trend["month"], trend["due"], trend["collected"]):
@@ -162,26 +161,34 @@ class OwnerDashboard(View):
             if month < current:
                 rows.append((month, "passé", due, collected, none, none, none))
             elif month == current:
-                now = ahead[ahead["month"] == current]
                 so_far = 0 if pd.isna(collected) else int(collected)
+                now = ahead[ahead["month"] == current]
                 if len(now):
-                    rest = now.iloc[0]
-                    rows.append((month, "en cours", due, so_far, so_far + int(rest["expected"]),
-                                 so_far + int(rest["low_80"]), so_far + int(rest["high_80"])))
+                    month_row = now.iloc[0]
+                    rows.append((month, "en cours", int(month_row["dues"]), so_far,
+                                 *(max(int(month_row[c]), so_far) for c in ("expected", "low_80", "high_80"))))
                 else:
                     rows.append((month, "en cours", due, so_far, none, none, none))
         for row in ahead[ahead["month"] > current].itertuples():
             rows.append((row.month, "prévu", row.dues, none, row.expected, row.low_80, row.high_80))
         return pd.DataFrame(rows, columns=["month", "state", "due", "collected", "expected", "low_80", "high_80"])
 
+    def _forecast_rows(self, forecast: pd.DataFrame) -> pd.DataFrame:
+        """The forecast's rows of the site chosen, else of the owner chosen (his total rows)."""
+        forecast = forecast.assign(month=[pd.Timestamp(m).date() for m in forecast["month"]])
+        if self.site_ref:
+            return forecast[forecast["site_ref"] == self.site_ref]
+        return forecast[forecast["site_ref"].isna() & (forecast["owner_ref"] == self.owner_ref)]
+
     def forecast_by_owner(self) -> pd.DataFrame:
-        """Each owner's expected collections per period (the view of all owners)."""
-        forecast = reads.cash_forecast(as_of=self.as_of)
+        """Each owner's expected collections per month, as forecast on the 1st of this month (the view of all
+        owners)."""
+        forecast = reads.cash_forecast(as_of=pd.Timestamp(self.as_of).to_period("M").to_timestamp().date())
         totals = forecast[forecast["site_ref"].isna()]
         owners = reads.owners().set_index("owner_ref")["name"]
         return pd.DataFrame({
             "Propriétaire": [f"{owners.get(ref, ref)} ({ref})" for ref in totals["owner_ref"]],
-            "Période": totals["period"], "Dû (GNF)": totals["dues"], "Attendu (GNF)": totals["expected"],
+            "Mois": [charts.month_label(pd.Timestamp(m).date()) for m in totals["month"]], "Dû (GNF)": totals["dues"], "Attendu (GNF)": totals["expected"],
             "Bas à 80 % (GNF)": totals["low_80"], "Haut à 80 % (GNF)": totals["high_80"]}).reset_index(drop=True)
 
     def risk_frame(self) -> pd.DataFrame:
@@ -389,9 +396,9 @@ class OwnerDashboard(View):
 
 RISK_NOTE = ("Probabilité que la prochaine échéance ne soit pas payée en entier 10 (et 30) jours après sa date, "
              "d'après l'historique du bail et le travail de recouvrement ; cliquez sur une ligne pour la fiche.")
-FORECAST_NOTE = ("Ce mois-ci : l'encaissé à ce jour plus ce qui est attendu d'ici la fin du mois ; ensuite, les trois "
-                 "mois suivants. La fourchette contient l'encaissement réel 8 fois sur 10 si le modèle est juste ; "
-                 "les nouveaux baux et les départs ne sont pas prévus.")
+FORECAST_NOTE = ("Prévision faite le 1er du mois pour ce mois-ci (avec l'encaissé à ce jour) et les trois suivants. "
+                 "La fourchette contient l'encaissement réel 8 fois sur 10 si le modèle est juste ; les nouveaux "
+                 "baux et les départs ne sont pas prévus.")
 
 
 def current_owner_scope() -> str:

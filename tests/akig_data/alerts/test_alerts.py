@@ -181,3 +181,25 @@ def test_a_bad_threshold_setting_is_refused(monkeypatch):
     with pytest.raises(ValueError, match="AKIG_ALERT_SITE_ARREARS_HIGH"):
         alert_rules.BY_CODE["site_arrears_high"].current_threshold()
     assert len(alert_rules.RULES) >= 10
+
+
+def test_the_months_forecast_below_a_share_of_its_dues_warns_its_owner(seeded, monkeypatch):
+    """A rule computed in Python (the cash forecast's simulation): the share of the month's dues expected
+    on its 1st, or collected since when that is more; it fires below the threshold, not at it."""
+    from akig_data import reads
+
+    found = values(seeded, "forecast_below_due", 1e12, monkeypatch)      # every owner with dues this month
+    assert set(found) == set(reads.owners()["owner_ref"])
+    owner, share = min(found.items(), key=lambda kv: kv[1])
+    forecast = reads.cash_forecast(as_of=SMALL_UNTIL.replace(day=1))   # every owner's, as the evaluation asks
+    month = forecast[forecast["site_ref"].isna() & (forecast["owner_ref"] == owner)].iloc[0]
+    collected = reads.site_kpis(date_from=SMALL_UNTIL.replace(day=1), date_to=SMALL_UNTIL,
+                                owner_ref=owner)["collected"].sum()
+    assert share == pytest.approx(100 * max(month["expected"], collected) / month["dues"])
+    assert owner in fires(seeded, "forecast_below_due", threshold=share + 0.01, monkeypatch=monkeypatch)
+    assert owner not in fires(seeded, "forecast_below_due", threshold=share - 0.01, monkeypatch=monkeypatch)
+    rule = alert_rules.BY_CODE["forecast_below_due"]
+    monkeypatch.setenv(rule.setting, "1000")
+    with seeded.engine.connect() as conn:
+        detail = alerts.fired(rule, NOW, conn).set_index("object_ref").loc[owner, "detail"]
+    assert detail.startswith("Prévision du mois : ") and "attendus sur" in detail and "GNF dus" in detail

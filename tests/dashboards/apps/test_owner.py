@@ -171,25 +171,27 @@ def test_change_against_the_previous_period(now, before, kwargs, expected):
 
 
 def test_the_forecast_tab_shows_the_months_behind_and_the_forecast_ahead(small_data):
-    """For one owner: six months as they were, this month (collected so far plus the rest expected, with
-    the interval around it) and the next three, every figure the data layer's."""
+    """For one owner: six months as they were, this month and the next three as forecast on the 1st of this
+    month (this month with what came in so far, never above its figures), every figure the data layer's."""
     owner = reads.owners()["owner_ref"].iloc[0]
     dash = OwnerDashboard(as_of=SMALL_UNTIL, owner_ref=owner)
     frame = dash.forecast_frame()
     assert frame["state"].tolist() == ["passé"] * 6 + ["en cours"] + ["prévu"] * 3
-    forecast = reads.cash_forecast(as_of=SMALL_UNTIL, owner_ref=owner)
+    forecast = reads.cash_forecast(as_of=SMALL_UNTIL.replace(day=1), owner_ref=owner)
     totals = forecast[forecast["site_ref"].isna()].reset_index(drop=True)
     trend = reads.monthly_trend(as_of=SMALL_UNTIL, months=12, owner_ref=owner).tail(7).reset_index(drop=True)
     assert frame["collected"].iloc[:7].astype("int64").tolist() == trend["collected"].astype("int64").tolist()
     now = frame.iloc[6]
-    assert now["expected"] == now["collected"] + totals["expected"].iloc[0]
-    assert now["low_80"] <= now["expected"] <= now["high_80"]
+    assert now["due"] == totals["dues"].iloc[0]
+    assert now["expected"] == max(totals["expected"].iloc[0], now["collected"])
+    assert now["low_80"] == max(totals["low_80"].iloc[0], now["collected"]) <= now["expected"] <= now["high_80"]
     assert frame["expected"].iloc[7:].astype("int64").tolist() == totals["expected"].iloc[1:].astype("int64").tolist()
     view = dash.forecast_view()
     figure = view.select(pn.pane.Bokeh)[0].object
     source = figure.renderers[0].data_source.data
     assert source["expected_text"][-1] == fmt.fmt_gnf(frame["expected"].iloc[-1])
     assert source["month"][6].endswith("(en cours)") and source["month"][-1].endswith("(prévu)")
+    assert source["rest_top"][0] == source["rest_bottom"][0]            # a month behind has no expected bar
     assert view.select(pn.widgets.Tabulator)[0].value["Attendu (GNF)"].iloc[-1] == frame["expected"].iloc[-1]
 
     site = reads.sites(owner_ref=owner)["site_ref"].iloc[0]
@@ -205,7 +207,7 @@ def test_all_owners_get_each_owners_forecast_and_an_explanation(dash):
     assert "Choisissez un propriétaire" in shown
     frame = dash.forecast_by_owner()
     assert len(frame) == 4 * len(reads.owners())
-    assert set(frame["Période"]) >= {"reste du mois"}
+    assert frame["Mois"].iloc[0] == "juin 2026" and frame["Attendu (GNF)"].gt(0).all()
 
 
 def test_the_tenants_at_risk_are_the_riskiest_with_their_names_and_reasons(dash):
