@@ -12,11 +12,23 @@ from sqlalchemy.engine import make_url
 READ_ROLES = ("akig_read_owner", "akig_read_all")
 
 
+def _as_app(database_url: str):
+    return sa.create_engine(make_url(database_url).set(username="akig_app", password=None), poolclass=sa.pool.NullPool)
+
+
 @pytest.fixture()
-def app_engine(seeded):
-    """The test's database, connected as akig_app (the login role of the server)."""
-    engine = sa.create_engine(make_url(seeded.database_url).set(username="akig_app", password=None),
-                              poolclass=sa.pool.NullPool)
+def app_engine(small_db):
+    """The shared small data set, connected as akig_app (the login role of the server): for the refusals,
+    which change nothing (a database of each test's own cost a second of copying, some 40 times)."""
+    engine = _as_app(small_db)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture()
+def own_app_engine(seeded):
+    """The test's own database, connected as akig_app: for the tests that write or change the schema."""
+    engine = _as_app(seeded.database_url)
     yield engine
     engine.dispose()
 
@@ -54,11 +66,11 @@ def test_every_security_definer_function_ends_its_search_path_with_pg_temp(seede
     assert wrong == []
 
 
-def test_a_callers_temporary_table_never_runs_with_the_owners_rights(app_engine):
+def test_a_callers_temporary_table_never_runs_with_the_owners_rights(own_app_engine):
     """The attack pg_temp-last prevents: akig_write may run prune_positions (the daily pruning); it
     creates a temporary table named agent_positions with a trigger of its own. Without pg_temp last,
     the function's DELETE went to that table and fired the trigger as the tables' owner."""
-    with app_engine.connect() as conn, conn.begin():
+    with own_app_engine.connect() as conn, conn.begin():
         _become(conn, "akig_write")
         conn.execute(sa.text("CREATE TEMP TABLE agent_positions (t timestamptz)"))
         conn.execute(sa.text(
@@ -137,7 +149,7 @@ def test_the_read_roles_cannot_read_what_is_not_a_read(app_engine, table, role):
     assert "permission denied" in _refused(app_engine, role, f"SELECT * FROM {table} LIMIT 1")
 
 
-def test_no_partition_is_readable_directly(seeded, app_engine):
+def test_no_partition_is_readable_directly(seeded, own_app_engine):
     with seeded.engine.connect() as conn:
         partitions = conn.execute(sa.text(
             "SELECT inhrelid::regclass::text FROM pg_inherits"
@@ -145,25 +157,25 @@ def test_no_partition_is_readable_directly(seeded, app_engine):
     assert any(p.startswith("agent_positions_") for p in partitions)
     for partition in partitions:
         for role in READ_ROLES + ("akig_write",):
-            assert "permission denied" in _refused(app_engine, role, f"SELECT * FROM {partition} LIMIT 1")
+            assert "permission denied" in _refused(own_app_engine, role, f"SELECT * FROM {partition} LIMIT 1")
 
 
-def test_a_table_created_later_is_not_readable_until_granted(seeded, app_engine):
+def test_a_table_created_later_is_not_readable_until_granted(seeded, own_app_engine):
     """No default SELECT for the read roles: a future table without row security is not a leak."""
     with seeded.engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE later_notes (owner_id bigint, note text)"))
     for role in READ_ROLES:
-        assert "permission denied" in _refused(app_engine, role, "SELECT * FROM later_notes")
+        assert "permission denied" in _refused(own_app_engine, role, "SELECT * FROM later_notes")
 
 
-def test_an_owner_reads_his_alerts_only_even_without_a_filter(seeded, app_engine):
+def test_an_owner_reads_his_alerts_only_even_without_a_filter(seeded, own_app_engine):
     with seeded.engine.begin() as conn:
         conn.execute(sa.text(
             "INSERT INTO alerts (rule, severity, object_kind, object_ref, owner_ref, title, detail, first_seen,"
             " last_seen) VALUES ('r', 'info', 'site', 'S-A', 'OWN-0001', 't', 'd', now(), now()),"
             " ('r', 'info', 'site', 'S-B', 'OWN-0002', 't', 'd', now(), now()),"
             " ('r', 'info', 'agent', 'AGT-001', NULL, 't', 'd', now(), now())"))
-    with app_engine.connect() as conn:
+    with own_app_engine.connect() as conn:
         with conn.begin():
             _become(conn, "akig_read_owner", "OWN-0001")
             assert conn.execute(sa.text("SELECT array_agg(object_ref) FROM alerts")).scalar() == ["S-A"]
