@@ -100,17 +100,22 @@ def collected_vs_due_source(trend: pd.DataFrame) -> dict[str, list]:
     }
 
 
+def due_and_collected(title: str, data: dict[str, list]):
+    """A months chart with what was due (wide light bar) and what was collected (narrow dark bar inside it):
+    (figure, source, due renderer, collected renderer), for the charts that add to it."""
+    source = ColumnDataSource(data)
+    fig = chart(title, height=HEIGHT + 20, x_range=FactorRange(*data["month"]), y_label="millions GNF")
+    due = draw(fig, source, VBar(x="month", top="due", width=0.85, fill_color=DUE_COLOR, line_color=DUE_COLOR))
+    paid = draw(fig, source, VBar(x="month", top="collected", width=0.45, fill_color=PAID_COLOR,
+                                  line_color=PAID_COLOR))
+    return fig, source, due, paid
+
+
 def collected_vs_due(trend: pd.DataFrame) -> pn.viewable.Viewable:
     """Per month, what was due (wide light bar) and what was collected (narrow dark bar inside it)."""
     if trend.empty or (trend["due"].fillna(0).sum() == 0 and trend["collected"].fillna(0).sum() == 0):
         return empty("Aucune échéance ni aucun paiement sur ces mois.")
-    data = collected_vs_due_source(trend)
-    source = ColumnDataSource(data)
-    fig = chart("Encaissé et dû par mois", height=HEIGHT + 20, x_range=FactorRange(*data["month"]),
-                y_label="millions GNF")
-    due = draw(fig, source, VBar(x="month", top="due", width=0.85, fill_color=DUE_COLOR, line_color=DUE_COLOR))
-    paid = draw(fig, source, VBar(x="month", top="collected", width=0.45, fill_color=PAID_COLOR,
-                                  line_color=PAID_COLOR))
+    fig, source, due, paid = due_and_collected("Encaissé et dû par mois", collected_vs_due_source(trend))
     fig.y_range.start = 0
     fig.xaxis.major_label_orientation = SLANTED
     fig.add_layout(Legend(items=[LegendItem(label="Dû", renderers=[due]),
@@ -272,12 +277,7 @@ def collections_forecast(frame: pd.DataFrame) -> pn.viewable.Viewable:
     """The months behind (due, collected) and ahead (expected, with the 80 % interval as a vertical line)."""
     if frame.empty:
         return empty("Aucune échéance ni aucune prévision pour ce choix.")
-    data = forecast_source(frame)
-    source = ColumnDataSource(data)
-    fig = chart("Encaissements : réalisés et attendus", height=HEIGHT + 20, x_range=FactorRange(*data["month"]),
-                y_label="millions GNF")
-    due = draw(fig, source, VBar(x="month", top="due", width=0.85, fill_color=DUE_COLOR, line_color=DUE_COLOR))
-    paid = draw(fig, source, VBar(x="month", top="collected", width=0.45, fill_color=PAID_COLOR, line_color=PAID_COLOR))
+    fig, source, due, paid = due_and_collected("Encaissements : réalisés et attendus", forecast_source(frame))
     rest = draw(fig, source, VBar(x="month", bottom="rest_bottom", top="rest_top", width=0.45,
                                   fill_color=FORECAST_COLOR, line_color=PAID_COLOR, line_dash="dashed"))
     band = draw(fig, source, Segment(x0="month", y0="low", x1="month", y1="high", line_color="#1f2d3d", line_width=2))
