@@ -147,9 +147,6 @@ RULES: tuple[Rule, ...] = (
           FROM arrears_by_lease(CAST(:as_of AS date)) b JOIN leases l ON l.lease_ref = b.lease_ref
          WHERE b.arrears > 0 AND l.end_date BETWEEN CAST(:as_of AS date)
                AND CAST(:as_of AS date) + CAST(:threshold AS int)"""),
-)
-
-RULES += (
     Rule("forecast_below_due", "Prévision du mois sous le seuil de ce qui est dû", "warning", 70, "%",
          compute=forecast_below_due),
 )

@@ -9,10 +9,9 @@ renamed, so a reader never sees half a report.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import logging
 from pathlib import Path
-
-import importlib
 
 from akig_data.reports import gather as daily_report
 from akig_data import config, reads

@@ -97,6 +97,12 @@ FAMILIES = (
 )
 
 
+def _told(row, typical, families) -> list[str]:
+    """The texts of `families` (in that order) whose figure is worse than typical, at most MAX_REASONS."""
+    texts = [text for text in (FAMILIES[f][1](row, typical) for f in families) if text]
+    return texts[:MAX_REASONS]
+
+
 def explain(model, frame: pd.DataFrame, probabilities: np.ndarray) -> list[str]:
     """One short French text per row of `frame` (features of the leases scored with `model`)."""
     if frame.empty:
@@ -112,21 +118,13 @@ def explain(model, frame: pd.DataFrame, probabilities: np.ndarray) -> list[str]:
     pushes = np.vstack(pushes).T            # rows x families
     texts = []
     for i, (_, row) in enumerate(frame.iterrows()):
-        reasons = []
-        for family in np.argsort(-pushes[i]):
-            if pushes[i, family] < MIN_PUSH or len(reasons) == MAX_REASONS:
-                break
-            text = FAMILIES[family][1](row, typical)
-            if text:
-                reasons.append(text)
+        order = np.argsort(-pushes[i])
+        reasons = _told(row, typical, [f for f in order if pushes[i, f] >= MIN_PUSH])
         if not reasons and probabilities[i] >= SATURATED:
             # Several signals each enough alone (six late dues out of six, and months of arrears, and broken
             # promises): putting back one family's typical values leaves the others to keep the probability
             # where it is, so no push passes MIN_PUSH. Then the figures worse than typical are the reasons,
             # strongest push first.
-            for family in np.argsort(-pushes[i]):
-                text = FAMILIES[family][1](row, typical)
-                if text and len(reasons) < MAX_REASONS:
-                    reasons.append(text)
+            reasons = _told(row, typical, order)
         texts.append(" ; ".join(reasons) if reasons else NO_SIGNAL)
     return texts

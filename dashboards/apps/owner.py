@@ -151,7 +151,7 @@ class OwnerDashboard(View):
         owners, see forecast_by_owner).
         A forecast made on the day itself would count only the dues still to fall due this month and miss
         the money still to come on those already past: mid-month, it read half of what the month brings."""
-        current = pd.Timestamp(self.as_of).to_period("M").to_timestamp().date()
+        current = self.as_of.replace(day=1)
         trend = self.trend_frame().tail(FORECAST_PAST_MONTHS + 1)
         ahead = self._forecast_rows(reads.cash_forecast(as_of=current, **self.scope()))
         none = float("nan")
@@ -183,12 +183,13 @@ class OwnerDashboard(View):
     def forecast_by_owner(self) -> pd.DataFrame:
         """Each owner's expected collections per month, as forecast on the 1st of this month (the view of all
         owners)."""
-        forecast = reads.cash_forecast(as_of=pd.Timestamp(self.as_of).to_period("M").to_timestamp().date())
+        forecast = reads.cash_forecast(as_of=self.as_of.replace(day=1))
         totals = forecast[forecast["site_ref"].isna()]
         owners = reads.owners().set_index("owner_ref")["name"]
         return pd.DataFrame({
             "Propriétaire": [f"{owners.get(ref, ref)} ({ref})" for ref in totals["owner_ref"]],
-            "Mois": [charts.month_label(pd.Timestamp(m).date()) for m in totals["month"]], "Dû (GNF)": totals["dues"], "Attendu (GNF)": totals["expected"],
+            "Mois": [charts.month_label(pd.Timestamp(m).date()) for m in totals["month"]],
+            "Dû (GNF)": totals["dues"], "Attendu (GNF)": totals["expected"],
             "Bas à 80 % (GNF)": totals["low_80"], "Haut à 80 % (GNF)": totals["high_80"]}).reset_index(drop=True)
 
     def risk_frame(self) -> pd.DataFrame:
