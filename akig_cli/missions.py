@@ -27,4 +27,4 @@ def missions_generate(date: Optional[str] = typer.Option(None, help="the day to 
     typer.echo(f"{report.day}: {report.planned_visits} visits and {report.planned_calls} calls planned "
                f"({report.kept_done} already done kept), {report.unassigned} candidates without an agent, "
                f"{report.dropped_visits} visits did not fit the day; {report.distance_km} km of routes, "
-               f"solved in {report.solve_seconds} s")
+               f"solved in {report.solve_seconds} s; chance to pay from the {report.chance_from}")

@@ -29,8 +29,8 @@ def train(
     max_iter: int = typer.Option(200, help="boosting iterations"),
     holdout_days: int = typer.Option(61, help="days of the newest snapshots held out for the stored metrics (0: none)"),
 ) -> None:
-    """Train the 10-day and 30-day models on the dues whose outcome is known before --as-of and store them (newest = served)."""
-    from akig_data.risk import model
+    """Train the 10-day and 30-day late-payment models and the chance to pay after a visit on what is known before --as-of; store them (newest = served)."""
+    from akig_data.risk import model, visits
 
     open_runtime()
     day = _as_of(as_of)
@@ -45,6 +45,18 @@ def train(
                    f"({trained.window[0]} .. {trained.window[1]}), late {trained.metrics['late_share']:.1%}, "
                    f"{trained.metrics['calibration']}"
                    + (f", hold-out AUC {held['auc']:.3f} Brier {held['brier']:.4f}" if held else ""))
+    try:
+        trained = visits.train(day, months=months, max_iter=max_iter, holdout_days=holdout_days)
+    except ValueError as exc:   # no visits yet: the missions keep the rule, which is not an error
+        typer.echo(f"chance to pay after a visit: {exc}; the missions keep the rule")
+        return
+    model_id = model.store(trained)
+    held, rule = trained.metrics.get("holdout"), trained.metrics.get("holdout_rule")
+    typer.echo(f"model {model_id}: paid within {trained.horizon} days of a visit, {trained.metrics['rows']} visits "
+               f"({trained.window[0]} .. {trained.window[1]}), paid {trained.metrics['paid_share']:.1%}, "
+               f"{trained.metrics['calibration']}"
+               + (f", hold-out AUC {held['auc']:.3f} Brier {held['brier']:.4f} (rule: AUC {rule['auc']:.3f} "
+                  f"Brier {rule['brier']:.4f})" if held else ""))
 
 
 @app.command("backtest")
@@ -73,7 +85,7 @@ def show() -> None:
     open_runtime()
     rows = model.stored()
     for r in rows:
-        typer.echo(f"{r.id:>4} {r.horizon_days:>3} d  {r.version}  as of {r.trained_as_of}  "
+        typer.echo(f"{r.id:>4} {r.target:<16} {r.horizon_days:>3} d  {r.version}  as of {r.trained_as_of}  "
                    f"({r.window_from} .. {r.window_to})  {r.metrics}")
     if not rows:
         typer.echo("no model stored yet: akig model train")

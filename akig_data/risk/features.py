@@ -40,6 +40,8 @@ MAX_CATEGORIES = 250
 _FEATURES_AT = ("SELECT * FROM risk_features_at(CAST(:as_of AS date[]), CAST(:owner_ref AS text))")
 _OUTCOMES = ("SELECT * FROM risk_due_outcomes(CAST(:date_from AS date), CAST(:date_to AS date),"
              " CAST(:known_by AS date), CAST(:owner_ref AS text))")
+_VISIT_OUTCOMES = ("SELECT * FROM visit_outcomes(CAST(:date_from AS date), CAST(:date_to AS date),"
+                   " CAST(:days AS integer), CAST(:known_by AS date), CAST(:owner_ref AS text))")
 _SITE_MONTHS = ("SELECT * FROM risk_site_months(CAST(:from_mi AS integer), CAST(:to_mi AS integer),"
                 " CAST(:owner_ref AS text))")
 
@@ -77,6 +79,16 @@ def outcomes(date_from: dt.date, date_to: dt.date, known_by: dt.date, owner_ref:
     frame["due_date"] = pd.to_datetime(frame["due_date"])
     for h in HORIZONS:
         frame[f"late_{h}"] = frame[f"late_{h}"].astype("float")
+    return frame
+
+
+def visit_outcomes(date_from: dt.date, date_to: dt.date, days: int, known_by: dt.date) -> pd.DataFrame:
+    """Each visit from date_from to date_to whose `days` are over on known_by: its snapshot and whether a
+    payment followed (akig_data/risk/visits.py learns from them)."""
+    frame = _frame(_VISIT_OUTCOMES, date_from=date_from, date_to=date_to, days=days, known_by=known_by,
+                   owner_ref=None)
+    for column in ("visit_day", "snapshot"):
+        frame[column] = pd.to_datetime(frame[column])
     return frame
 
 

@@ -44,9 +44,11 @@ class RiskModel:
     metrics: dict = field(default_factory=dict)
     model_id: int | None = None
     typical: dict = field(default_factory=dict)   # the training rows' medians: what the reasons compare with
+    target: str = "late"       # or "paid_after_visit" (akig_data/risk/visits.py)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Probability that each row's next due is not paid in full within the horizon."""
+        """Probability of the target: the next due not paid in full within the horizon ("late"), or a payment
+        within the horizon after a visit ("paid_after_visit")."""
         if frame.empty:
             return np.zeros(0)
         return self.estimator.predict_proba(self.encoder.transform(frame))[:, 1]
@@ -106,9 +108,9 @@ def train(as_of: dt.date, horizon: int = 10, months: int = DEFAULT_MONTHS, max_i
 
 # -- storage ------------------------------------------------------------------------------------------------
 
-_INSERT = ("INSERT INTO risk_models (horizon_days, version, trained_as_of, window_from, window_to, features,"
-           " metrics, model) VALUES (:horizon, :version, :as_of, :wfrom, :wto, CAST(:features AS jsonb),"
-           " CAST(:metrics AS jsonb), :model) RETURNING id")
+_INSERT = ("INSERT INTO risk_models (target, horizon_days, version, trained_as_of, window_from, window_to,"
+           " features, metrics, model) VALUES (:target, :horizon, :version, :as_of, :wfrom, :wto,"
+           " CAST(:features AS jsonb), CAST(:metrics AS jsonb), :model) RETURNING id")
 
 
 def to_bytes(model: RiskModel) -> bytes:
@@ -132,7 +134,7 @@ def store(model: RiskModel) -> int:
     metrics = {**model.metrics, "sklearn": sklearn.__version__}
     with runtime.engine.begin() as conn:
         model_id = conn.execute(sa.text(_INSERT), {
-            "horizon": model.horizon, "version": f"{model.version}/sklearn-{sklearn.__version__}",
+            "target": model.target, "horizon": model.horizon, "version": f"{model.version}/sklearn-{sklearn.__version__}",
             "as_of": model.trained_as_of, "wfrom": model.window[0], "wto": model.window[1],
             "features": json.dumps({"numeric": list(F.NUMERIC), "categorical": list(F.CATEGORICAL)}),
             "metrics": json.dumps(metrics, default=float), "model": to_bytes(model),
@@ -142,7 +144,7 @@ def store(model: RiskModel) -> int:
     return model_id
 
 
-_STORED = ("SELECT id, horizon_days, version, trained_as_of, window_from, window_to, metrics::text AS metrics,"
+_STORED = ("SELECT id, target, horizon_days, version, trained_as_of, window_from, window_to, metrics::text AS metrics,"
            " created_at FROM risk_models ORDER BY created_at DESC, id DESC")
 
 
@@ -154,6 +156,24 @@ def stored() -> list:
 
     with get_runtime().engine.connect() as conn:
         return conn.execute(sa.text(_STORED)).all()
+
+
+_VISIT_LATEST = "SELECT * FROM visit_model_latest()"
+
+
+def latest_visit_model() -> RiskModel | None:
+    """The newest stored model of the chance to pay after a visit (None before one is trained)."""
+    import sqlalchemy as sa
+
+    from akig_data.runtime import get_runtime
+
+    with get_runtime().engine.connect() as conn:
+        row = conn.execute(sa.text(_VISIT_LATEST)).mappings().first()
+    if row is None:
+        return None
+    model = from_row(dict(row))
+    model.target = "paid_after_visit"
+    return model
 
 
 _LOADED: dict[int, RiskModel] = {}

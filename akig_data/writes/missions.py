@@ -2,12 +2,12 @@
 
 1. **Candidates**: every lease in arrears on day D, plus every promise falling due on D, plus the
    promises broken the day before.
-2. **Chance to pay** (a transparent score, not a trained model; documented in docs/explanation/collection.md):
-   `chance = lateness × (0.5 + 0.5 × promise-kept rate) × last-contact factor`, clamped to 5–95 %, where
-   lateness is 0.9 up to 30 days late, 0.7 to 60, 0.5 to 90, 0.3 beyond; the promise-kept rate is the
-   tenant's kept promises over his promises that came due (0.5 without history); the last contact's
-   outcome multiplies by 1.1 (reached, promise, paid), 0.9 (no answer, absent), 0.6 (refused) or 0.5
-   (wrong number).
+2. **Chance to pay** if contacted on D: the newest visit model's probability that the lease pays on the
+   visit's day or in the 14 days after it (akig_data/risk/visits.py, trained by `akig model train` on the
+   past visits' outcomes); before any model is trained, and for a lease the model's features do not cover
+   (a lease ended with arrears left), a transparent rule (`rule_chance`, documented in
+   docs/explanation/collection.md): lateness × (0.5 + 0.5 × promise-kept rate) × last-contact factor,
+   clamped to 5–95 %. The report says which one ranked the day.
 3. **Priority** = expected recovery = arrears × chance, ×1.5 after a broken promise (those come first),
    ×1.2 for a promise due today.
 4. **Call or visit**: a visit when more than 30 days late, after a broken promise, or when the last call
@@ -40,6 +40,8 @@ from akig_data.engine import translated_errors
 from akig_data.errors import AccessDenied, InvalidParameter
 from akig_data.upkeep.dues_horizon import ensure_dues_horizon
 from akig_data.planning.solver import Stop, solve
+from akig_data.risk.visits import chances as visit_chances
+from akig_data.risk.visits import rule_chance
 from akig_data.runtime import get_runtime
 from akig_data.access.scope import Principal
 
@@ -89,19 +91,6 @@ SELECT l.id AS lease_id, l.lease_ref, s.commune, s.lat, s.lon, coalesce(b.arrear
  WHERE coalesce(b.arrears, 0) > 0 OR dp.due_today OR dp.broken_yesterday
 """)
 
-_LATENESS = ((30, 0.9), (60, 0.7), (90, 0.5))
-_CONTACT = {"reached": 1.1, "promise": 1.1, "paid": 1.1, "no_answer": 0.9, "absent": 0.9, "refused": 0.6,
-            "wrong_number": 0.5}
-
-
-def chance_to_pay(days_late: int, came_due: int | None, kept: int | None, last_outcome: str | None) -> float:
-    """The tenant's estimated chance to pay (see the module docstring)."""
-    lateness = next((f for limit, f in _LATENESS if days_late <= limit), 0.3)
-    kept_rate = (kept or 0) / came_due if came_due else 0.5
-    chance = lateness * (0.5 + 0.5 * kept_rate) * _CONTACT.get(last_outcome or "", 1.0)
-    return min(0.95, max(0.05, chance))
-
-
 @dataclass
 class Candidate:
     lease_id: int
@@ -116,11 +105,16 @@ class Candidate:
     priority: int
 
 
-def candidates(conn: sa.Connection, day: dt.date) -> list[Candidate]:
+def candidates(conn: sa.Connection, day: dt.date, modelled: dict[str, float] | None = None) -> list[Candidate]:
+    """Day D's candidates, ranked; `modelled` holds the visit model's chance per lease_ref (the rule for the
+    others)."""
     day_start = dt.datetime.combine(day, dt.time(0, 0), TZ)
+    modelled = modelled or {}
     out = []
     for r in conn.execute(_CANDIDATES, {"d": day, "day_start": day_start}):
-        chance = chance_to_pay(r.days_late, r.came_due, r.kept, r.last_outcome)
+        chance = modelled.get(r.lease_ref)
+        if chance is None:
+            chance = rule_chance(r.days_late, r.came_due, r.kept, r.last_outcome)
         priority = r.arrears * chance
         reason = "broken_promise" if r.broken_yesterday else "promise_due" if r.due_today else "arrears"
         if reason == "broken_promise":
@@ -157,6 +151,7 @@ class Report:
     dropped_visits: int
     solve_seconds: float
     distance_km: float
+    chance_from: str = "rule"      # or "model N": what ranked the candidates
 
     def as_dict(self) -> dict:
         return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in self.__dict__.items()}
@@ -188,6 +183,7 @@ def generate(day: dt.date, *, who: Principal | None = None, address: str | None 
     runtime = get_runtime()
     ensure_dues_horizon(runtime, day)
     actor = who.username if who else audit.cli_actor()
+    modelled, model = visit_chances(day)        # before the lock: the features are a read of their own
     with translated_errors(), runtime.engine.begin() as conn:
         if runtime.settings.row_security:
             conn.execute(sa.text("SELECT set_config('role', 'akig_write', true)"))
@@ -199,7 +195,7 @@ def generate(day: dt.date, *, who: Principal | None = None, address: str | None 
         for r in done_rows:
             done_load[(r.agent_id, r.kind)] += 1
         conn.execute(sa.text("DELETE FROM missions WHERE day = :d AND status = 'planned'"), {"d": day})
-        pool = [c for c in candidates(conn, day) if (c.lease_id, c.kind) not in done]
+        pool = [c for c in candidates(conn, day, modelled) if (c.lease_id, c.kind) not in done]
         agents = _agents(conn)
         by_zone: dict[str, list[AgentPlan]] = defaultdict(list)
         for agent in agents:
@@ -235,7 +231,8 @@ def generate(day: dt.date, *, who: Principal | None = None, address: str | None 
                 VALUES (:ref, :day, :agent, :lease, :kind, :reason, :arrears, :chance, :priority, :ord, :eta, :leg)
                 ON CONFLICT (day, lease_id, kind) DO NOTHING"""), rows)
         report = Report(day, len(pool), sum(r["kind"] == "call" for r in rows), sum(r["kind"] == "visit" for r in rows),
-                        len(done), unassigned, dropped, round(solve_seconds, 3), round(distance / 1000, 1))
+                        len(done), unassigned, dropped, round(solve_seconds, 3), round(distance / 1000, 1),
+                        "rule" if model is None else f"model {model.model_id}")
         audit.record(conn, actor=actor, role=who.role if who else None, address=address or ("cli" if who is None else None),
                      action="missions_generate", target=day.isoformat(), details=report.as_dict())
     runtime.memo.bump(["missions"])

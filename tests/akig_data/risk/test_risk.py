@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
@@ -17,6 +18,8 @@ from akig_data.access import scope
 from akig_data.errors import InvalidParameter
 from akig_data.risk import features as F
 from akig_data.risk import model as M
+from akig_data.risk import visits
+from akig_data.writes import missions
 from akig_data.risk.reasons import NO_SIGNAL
 from tests.conftest import SMALL_UNTIL, settings_for
 
@@ -25,14 +28,18 @@ AS_OF = dt.date(2026, 4, 1)
 
 @pytest.fixture(scope="module")
 def trained_db(databases, seeded_template, redis_url) -> str:
-    """A copy of the small data set with a 10-day and a 30-day model trained on what was known on SMALL_UNTIL."""
+    """A copy of the small data set with the 10-day, 30-day and visit models trained by `akig model train` on
+    what was known on SMALL_UNTIL."""
     name = databases.create("risk", template=seeded_template)
-    runtime.configure(settings_for(databases.url(name), redis_url))
+    s = settings_for(databases.url(name), redis_url)
+    env = {"AKIG_DATABASE_URL": s.database_url, "AKIG_REDIS_URL": s.redis_url, "AKIG_CACHE_PREFIX": s.cache_prefix}
     try:
-        for horizon in F.HORIZONS:
-            M.store(M.train(SMALL_UNTIL, horizon, months=12, max_iter=15, holdout_days=0))
+        result = CliRunner(env=env).invoke(app, ["model", "train", "--as-of", SMALL_UNTIL.isoformat(), "--months", "12",
+                                                 "--max-iter", "15", "--holdout-days", "30"])
     finally:
         runtime.reset()
+    assert result.exit_code == 0, result.output
+    assert "paid within 14 days of a visit" in result.output and "(rule: AUC" in result.output, result.output
     return databases.url(name)
 
 
@@ -80,7 +87,8 @@ def test_no_personal_attribute_is_a_feature():
 
 def test_training_stores_a_model_row_per_horizon_and_the_read_scores_every_running_lease(trained):
     with trained.engine.connect() as conn:
-        stored = conn.execute(sa.text("SELECT horizon_days, trained_as_of, window_to, features, metrics FROM risk_models")).all()
+        stored = conn.execute(sa.text("SELECT horizon_days, trained_as_of, window_to, features, metrics FROM risk_models"
+                                      " WHERE target = 'late'")).all()
     assert sorted(r.horizon_days for r in stored) == [10, 30]
     assert all(r.window_to < r.trained_as_of == SMALL_UNTIL for r in stored)
     assert all("late_last_6" in r.features["numeric"] and r.metrics["rows"] > 0 for r in stored)
@@ -175,3 +183,44 @@ def test_a_risk_held_up_by_several_signals_is_told_by_its_figures():
     texts = explain(EitherSignal(), frame, EitherSignal().predict(frame))
     assert "6 retards sur les 6 dernières échéances" in texts[0] and "arriérés de 4,0 mois de loyer" in texts[0]
     assert texts[1] == NO_SIGNAL
+
+
+def test_a_visit_is_paid_when_a_payment_of_its_lease_is_dated_from_its_day_to_14_days_after(trained):
+    """The visits' outcomes against pandas over the raw tables; none is known after the day before as_of,
+    and each takes its features from a snapshot on or before its day (nothing after the visit)."""
+    rows = visits.training_rows(SMALL_UNTIL, months=12)
+    with trained.engine.connect() as conn:
+        seen = pd.read_sql(sa.text(
+            "SELECT v.visit_ref, v.visited_at, l.lease_ref FROM visits v JOIN leases l ON l.id = v.lease_id"), conn)
+        paid = pd.read_sql(sa.text("SELECT l.lease_ref, p.paid_at FROM payments p JOIN leases l ON l.id = p.lease_id"), conn)
+    day = seen["visited_at"].dt.tz_convert("Africa/Conakry").dt.date
+    paid_day = paid["paid_at"].dt.tz_convert("Africa/Conakry").dt.date
+    by_lease = paid.assign(day=paid_day).groupby("lease_ref")["day"].apply(list).to_dict()
+    expected = {ref: any(d <= p <= d + dt.timedelta(days=14) for p in by_lease.get(lease, ()))
+                for ref, lease, d in zip(seen["visit_ref"], seen["lease_ref"], day)}
+    assert len(rows) > 200 and 0.05 < rows["target"].mean() < 0.95
+    assert all(bool(t) == expected[ref] for ref, t in zip(rows["visit_ref"], rows["target"]))
+    assert (rows["visit_day"] + pd.Timedelta(days=14) < pd.Timestamp(SMALL_UNTIL)).all()
+    assert (rows["snapshot"] <= rows["visit_day"]).all()
+    assert (rows["visit_day"] - rows["snapshot"]).dt.days.max() < 16
+    assert rows["as_of"].equals(rows["snapshot"])
+
+
+def test_the_missions_rank_by_the_visit_model_and_keep_the_rule_where_it_has_no_features(trained):
+    today = dt.datetime.now(missions.TZ).date()
+    modelled, model = visits.chances(today)
+    report = missions.generate(today)
+    assert model is not None and model.target == "paid_after_visit"
+    assert report.chance_from == f"model {model.model_id}"
+    with trained.engine.connect() as conn:
+        planned = pd.read_sql(sa.text(
+            "SELECT l.lease_ref, m.kind, m.reason, m.chance, m.arrears, m.priority FROM missions m"
+            " JOIN leases l ON l.id = m.lease_id WHERE m.day = :d"), conn, params={"d": today})
+    assert len(planned) > 20
+    by_model = planned[planned["lease_ref"].isin(modelled.keys())]
+    assert len(by_model) > 0.8 * len(planned)
+    assert by_model["chance"].to_numpy() == pytest.approx(by_model["lease_ref"].map(modelled).to_numpy())
+    assert not (by_model["chance"].round(6).isin([0.05, 0.95])).all()        # not the rule's clamped values
+    arrears = by_model[by_model["reason"] == "arrears"]
+    assert arrears["priority"].to_numpy() == pytest.approx((arrears["arrears"] * arrears["chance"]).clip(lower=1)
+                                                           .round().to_numpy(), abs=1)

@@ -14,6 +14,7 @@ from akig_data import reads
 from akig_data.planning import solver as routing
 from akig_data.errors import AccessDenied, InvalidParameter
 from akig_data.access.scope import Principal
+from akig_data.risk.visits import rule_chance
 
 TODAY = dt.datetime.now(missions.TZ).date()
 
@@ -27,7 +28,7 @@ TODAY = dt.datetime.now(missions.TZ).date()
     (400, 10, 0, "wrong_number", 0.075),
 ])
 def test_chance_to_pay_on_hand_worked_cases(days_late, came_due, kept, outcome, expected):
-    assert missions.chance_to_pay(days_late, came_due, kept, outcome) == pytest.approx(expected)
+    assert rule_chance(days_late, came_due, kept, outcome) == pytest.approx(expected)
 
 
 # --- routing ------------------------------------------------------------------------------------
@@ -65,6 +66,7 @@ def planned(rt, day) -> pd.DataFrame:
 
 def test_generation_respects_capacity_zones_and_the_working_day(seeded):
     report = missions.generate(TODAY, visit_capacity=3, call_capacity=4)
+    assert report.chance_from == "rule"                  # no visit model trained on this data set
     frame = planned(seeded, TODAY)
     assert report.planned_visits == (frame["kind"] == "visit").sum() > 0
     assert report.planned_calls == (frame["kind"] == "call").sum()  # the small set ends in June: all 30+ days late
