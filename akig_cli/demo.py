@@ -61,6 +61,30 @@ def _plan_today_if_needed(runtime) -> None:
                    f"({report.solve_seconds} s of routing).")
 
 
+def _train_models_if_needed() -> None:
+    """So that the risk column, the forecast and the missions' chance to pay come from trained models, not
+    from the plain rules of a fresh install: train them once, on a short budget (12 months, 60 boosting
+    iterations, no hold-out: about 20 s on the demo data; `akig model train` for the full one)."""
+    import time
+
+    from akig_data import clock
+    from akig_data.risk import model, visits
+
+    if model.stored():
+        return
+    typer.echo("Training the risk models on the demo data (first run only)...")
+    started = time.perf_counter()
+    today = clock.today()
+    try:
+        for horizon in (10, 30):
+            model.store(model.train(today, horizon, months=12, max_iter=60, holdout_days=0))
+        model.store(visits.train(today, months=12, max_iter=60, holdout_days=0))
+    except ValueError as exc:    # too little history: the apps keep the plain rules
+        typer.echo(f"No model trained ({exc}); the apps use the plain rules until `akig model train`.")
+        return
+    typer.echo(f"Risk models trained in {time.perf_counter() - started:.0f} s.")
+
+
 def _print_demo_users() -> None:
     """Create the missing demo accounts and print their passwords (once: they are stored hashed)."""
     from akig_data.writes.audit import cli_actor
@@ -101,6 +125,7 @@ def demo_up(
     else:
         typer.echo("Reusing the data already in the database.")
     _print_demo_users()
+    _train_models_if_needed()
     _plan_today_if_needed(runtime)
     if simulate:
         # The simulated phones all post from this machine: with the default per-address API limit they would

@@ -83,17 +83,21 @@ def test_demo_up_on_embedded_servers_serves_the_demo_data(tmp_path):
     assert "Serving as akig_app (row-level security enforced" in output
     assert "Demo accounts" in output and health["read_rows"] == 1
     assert "Today's missions planned" in output
+    assert "Risk models trained in" in output             # the apps score with models, not the plain rules
     assert health["status"] == "ok"
     assert (tmp_path / "akig-home" / "pg" / "PG_VERSION").exists()
 
     output, health = run_once()
     assert "Reusing the data already in the database." in output and health["status"] == "ok"
     assert "Demo accounts" not in output  # passwords are printed once
+    assert "Training the risk models" not in output     # once
 
     # The embedded PostgreSQL stopped with the last process that used it; start it to look inside.
     url = normalise_url(embedded.start_postgres(tmp_path / "akig-home"))
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM owners")).scalar() == 3
+        assert sorted(conn.execute(sa.text("SELECT target FROM risk_models")).scalars()) == [
+            "late", "late", "paid_after_visit"]
         assert conn.execute(sa.text("SHOW server_version")).scalar().startswith(embedded.EMBEDDED_PG_MAJOR)
     engine.dispose()
