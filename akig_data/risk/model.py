@@ -162,16 +162,18 @@ _VISIT_LATEST = "SELECT * FROM visit_model_latest()"
 
 
 def latest_visit_model() -> RiskModel | None:
-    """The newest stored model of the chance to pay after a visit (None before one is trained)."""
-    import sqlalchemy as sa
-
+    """The newest stored model of the chance to pay after a visit (None before one is trained). Read through
+    the read role, as the reads load theirs: the server's own role does not read risk_models."""
+    from akig_data.access.scope import ALL
+    from akig_data.engine import fetch_arrow
     from akig_data.runtime import get_runtime
 
-    with get_runtime().engine.connect() as conn:
-        row = conn.execute(sa.text(_VISIT_LATEST)).mappings().first()
-    if row is None:
+    runtime = get_runtime()
+    rows = fetch_arrow(runtime.engine_for_reads(), _VISIT_LATEST, {}, scope=ALL,
+                       row_security=runtime.settings.row_security).to_pylist()
+    if not rows:
         return None
-    model = from_row(dict(row))
+    model = from_row(rows[0])
     model.target = "paid_after_visit"
     return model
 

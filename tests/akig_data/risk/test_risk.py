@@ -4,12 +4,14 @@ the backtest command. Models are trained once per module with few iterations (se
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from akig_cli.main import app
@@ -206,10 +208,18 @@ def test_a_visit_is_paid_when_a_payment_of_its_lease_is_dated_from_its_day_to_14
     assert rows["as_of"].equals(rows["snapshot"])
 
 
-def test_the_missions_rank_by_the_visit_model_and_keep_the_rule_where_it_has_no_features(trained):
+def test_the_missions_rank_by_the_visit_model_and_keep_the_rule_where_it_has_no_features(trained_db, trained,
+                                                                                       redis_url):
     today = dt.datetime.now(missions.TZ).date()
     modelled, model = visits.chances(today)
-    report = missions.generate(today)
+    # planned as the server plans them: its login role, under row-level security (it reads no model itself)
+    as_app = make_url(trained_db).set(username="akig_app", password=None).render_as_string(hide_password=False)
+    runtime.configure(dataclasses.replace(settings_for(as_app, redis_url), row_security=True))
+    try:
+        report = missions.generate(today)
+        assert visits.chances(today)[0] == pytest.approx(modelled)
+    finally:
+        runtime.configure(trained.settings)
     assert model is not None and model.target == "paid_after_visit"
     assert report.chance_from == f"model {model.model_id}"
     with trained.engine.connect() as conn:
