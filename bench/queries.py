@@ -127,7 +127,7 @@ def main() -> None:
         if args.explain:
             explain(rt.engine, name, spec.bind(kwargs))
 
-    if only is not None and "arrears_by_site" not in only:
+    if (only is not None and "arrears_by_site" not in only) or args.naive_runs < 1:
         return
     naive_times = []
     for _ in range(args.naive_runs):
@@ -216,6 +216,10 @@ def cases(as_of: dt.date, owner_ref: str, refs: dict) -> list[tuple[str, dict, s
         out.append((spec.name, kwargs, why_not))
         if spec.name == "site_kpis":  # over the year to date as well: the widest window the apps ask for
             out.append((spec.name, {**kwargs, "date_from": as_of.replace(month=1, day=1)}, why_not))
+        if spec.name == "promises":   # as the desk and the gauges ask: due yesterday or today
+            window = {"due_from": as_of - dt.timedelta(days=1), "due_to": as_of}
+            out.append((spec.name, {**kwargs, **window}, why_not))
+            out.append((spec.name, {**kwargs, **window, "owner_ref": owner_ref}, why_not))
         if "agent_ref" in names and spec.name not in ("agent_daily", "agent_day"):  # one agent's view as well
             out.append((spec.name, {**kwargs, "agent_ref": refs["agent_ref"]}, why_not))
         if "owner_ref" in names:

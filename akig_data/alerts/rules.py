@@ -83,14 +83,14 @@ RULES: tuple[Rule, ...] = (
         SELECT 'lease', lease_ref, owner_ref,
                'Promesse ' || promise_ref || ' de ' || amount || ' GNF, échue le ' || to_char(due_date, 'DD/MM/YYYY'),
                amount::float8
-          FROM promises(CAST(:as_of AS date))
-         WHERE due_date = CAST(:as_of AS date) - 1 AND status = 'broken' AND amount > :threshold"""),
+          FROM promises(CAST(:as_of AS date), NULL, CAST(:as_of AS date) - 1, CAST(:as_of AS date) - 1)
+         WHERE status = 'broken' AND amount > :threshold"""),
     Rule("promises_due_tomorrow", "Promesse à échéance demain", "info", 0, "", """
         SELECT 'lease', lease_ref, owner_ref,
                'Promesse ' || promise_ref || ' de ' || amount || ' GNF due demain (' || paid || ' déjà payés)',
                amount::float8
-          FROM promises(CAST(:as_of AS date))
-         WHERE due_date = CAST(:as_of AS date) + 1 AND status = 'pending' AND amount > :threshold"""),
+          FROM promises(CAST(:as_of AS date), NULL, CAST(:as_of AS date) + 1, CAST(:as_of AS date) + 1)
+         WHERE status = 'pending' AND amount > :threshold"""),
     Rule("collection_rate_behind", "Recouvrement du mois en retard sur le mois dernier", "warning", 10, "points", """
         WITH o AS (SELECT owner_ref FROM owners)
         SELECT 'owner', o.owner_ref, o.owner_ref,

@@ -27,7 +27,7 @@ def refresh(now: dt.datetime | None = None) -> str:
     month = reads.period_kpis(date_from=today.replace(day=1), date_to=today).iloc[0]
     last = same_day_last_month(today)
     last_month = reads.period_kpis(date_from=last.replace(day=1), date_to=last).iloc[0]
-    promises = reads.promises(as_of=today)
+    promises = reads.promises(as_of=today, due_from=today - dt.timedelta(days=1), due_to=today)
     broken = int(((promises["status"] == "broken") & (promises["due_date"] == today - dt.timedelta(days=1))).sum())
     due = int((promises["due_date"] == today).sum())
     agents = positions.agents_on_map(now)

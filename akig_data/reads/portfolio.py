@@ -7,6 +7,7 @@ import datetime as dt
 
 import pyarrow as pa
 
+from akig_data.errors import InvalidParameter
 from akig_data.reads.registry import MONTH_START, TODAY, read, sql_table
 from akig_data.reads.shared import LEDGER_TABLES, CONTACT_TABLES, check_period
 
@@ -59,11 +60,15 @@ def good_payers(as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Tabl
 
 
 @read(depends_on=LEDGER_TABLES + ("promises", "agents"))
-def promises(as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
-    """Promises to pay made by as_of, with what was paid toward each and its status (kept, pending, partial, broken)."""
+def promises(as_of: dt.date = TODAY, owner_ref: str | None = None, due_from: dt.date | None = None,
+             due_to: dt.date | None = None) -> pa.Table:
+    """Promises to pay made by as_of (due from due_from to due_to when given), with what was paid toward each and its status (kept, pending, partial, broken)."""
+    if due_from is not None and due_to is not None and due_to < due_from:
+        raise InvalidParameter("due_to must not be before due_from")
     return sql_table(
-        "SELECT * FROM promises(CAST(:as_of AS date), CAST(:owner_ref AS text))",
-        as_of=as_of, owner_ref=owner_ref,
+        "SELECT * FROM promises(CAST(:as_of AS date), CAST(:owner_ref AS text), CAST(:due_from AS date),"
+        " CAST(:due_to AS date))",
+        as_of=as_of, owner_ref=owner_ref, due_from=due_from, due_to=due_to,
     )
 
 

@@ -115,7 +115,7 @@ def build(day: dt.date, owner_ref: str | None = None) -> DailyReport:
         report.tables["Podium"] = pd.DataFrame({"Rang": _ints(board["rank"]), "Agent": board["agent_name"],
                                                 "Score": board["score"].astype("float64").round(1),
                                                 "Encaissé (GNF)": _ints(board["collected"])})
-    promises = reads.promises(as_of=day, owner_ref=owner_ref)
+    promises = reads.promises(as_of=day, owner_ref=owner_ref, due_from=day, due_to=day)
     due = promises[promises["due_date"] == day]
     report.tables["Promesses du jour"] = pd.DataFrame({
         "Promesse": due["promise_ref"], "Bail": due["lease_ref"], "Montant (GNF)": _ints(due["amount"]),

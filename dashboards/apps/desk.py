@@ -127,7 +127,7 @@ class Desk(View):
         return pn.Column(*parts, sizing_mode="stretch_width")
 
     def promises_pane(self):
-        promises = reads.promises(as_of=self.day)
+        promises = reads.promises(as_of=self.day, due_from=self.day - dt.timedelta(days=1), due_to=self.day)
         due = promises[promises["due_date"] == self.day]
         broken = promises[(promises["due_date"] == self.day - dt.timedelta(days=1)) & (promises["status"] == "broken")]
         shown = pd.concat([due.assign(quand="aujourd'hui"), broken.assign(quand="hier, non tenue")])
