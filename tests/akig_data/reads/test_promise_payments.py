@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from akig_data import reads
+from akig_data.errors import InvalidParameter
 from akig_data.testing.ledger import Ledger
 
 AS_OF = [dt.date(2026, 3, 31), dt.date(2026, 3, 12), dt.date(2026, 3, 5), dt.date(2026, 2, 28)]
@@ -41,7 +42,8 @@ def drift(engine) -> int:
         return conn.execute(sa.text("SELECT count(*) FROM promise_payments_drift")).scalar()
 
 
-def expected(engine, as_of: dt.date, owner: str | None) -> list[tuple]:
+def expected(engine, as_of: dt.date, owner: str | None, due_from: dt.date = dt.date.min,
+             due_to: dt.date = dt.date.max) -> list[tuple]:
     with engine.connect() as conn:
         promises = conn.execute(sa.text(
             "SELECT pr.promise_ref, pr.lease_id, pr.created_on, pr.due_date, pr.amount, o.owner_ref FROM promises pr "
@@ -49,7 +51,7 @@ def expected(engine, as_of: dt.date, owner: str | None) -> list[tuple]:
         payments = conn.execute(sa.text("SELECT lease_id, paid_on, amount FROM payments")).all()
     rows = []
     for ref, lease_id, created_on, due_date, amount, owner_ref in promises:
-        if created_on > as_of or (owner is not None and owner_ref != owner):
+        if created_on > as_of or (owner is not None and owner_ref != owner) or not due_from <= due_date <= due_to:
             continue
         until = min(due_date, as_of)
         paid = sum(a for lease, day, a in payments if lease == lease_id and created_on <= day <= until)
@@ -68,6 +70,11 @@ def check(rt) -> None:
             got = reads.promises(as_of=as_of, owner_ref=owner)
             rows = [(r.promise_ref, r.paid, r.status) for r in got.itertuples()]
             assert rows == expected(rt.engine, as_of, owner), (as_of, owner)
+            # a window on the due date, as the desk and the gauges ask (ends included)
+            low, high = as_of - dt.timedelta(days=9), as_of + dt.timedelta(days=10)
+            got = reads.promises(as_of=as_of, owner_ref=owner, due_from=low, due_to=high)
+            rows = [(r.promise_ref, r.paid, r.status) for r in got.itertuples()]
+            assert rows == expected(rt.engine, as_of, owner, low, high), (as_of, owner, low, high)
 
 
 def test_the_rows_follow_every_write_and_the_promises_equal_the_rule(ledger):
@@ -109,3 +116,14 @@ def test_an_owner_reads_only_his_promises_rows(ledger):
                                     "JOIN promises pr ON pr.id = t.promise_id ORDER BY 1")).scalars().all()
         everyone = conn.execute(sa.text("SELECT count(*) FROM promise_payments")).scalar()
     assert refs == ["PR3", "PR4"] and everyone == 2
+    with ledger.rt.engine.begin() as conn:    # a promise given to another owner's lease leaves with it
+        conn.execute(sa.text("UPDATE promises SET lease_id = (SELECT id FROM leases WHERE lease_ref = 'L1') "
+                             "WHERE promise_ref = 'PR4'"))
+        conn.execute(sa.text("SELECT set_config('akig.owner_ref', 'O2', true), "
+                             "set_config('role', 'akig_read_owner', true)"))
+        assert conn.execute(sa.text("SELECT count(*) FROM promise_payments")).scalar() == 1
+
+
+def test_a_window_that_runs_backwards_is_refused(ledger):
+    with pytest.raises(InvalidParameter, match="due_to must not be before due_from"):
+        reads.promises(as_of=dt.date(2026, 3, 31), due_from=dt.date(2026, 3, 10), due_to=dt.date(2026, 3, 9))
