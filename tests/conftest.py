@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 
 from akig_data import migrations, runtime
 from akig_data.engine import normalise_url
+from akig_data.clock import TZ as LOCAL_ZONE
 from akig_data.config import Settings
 
 SMALL_UNTIL = dt.date(2026, 6, 30)
@@ -285,6 +286,18 @@ def served(small_db, redis_url, tmp_path_factory):
     proc, base = start_server(small_db, redis_url, tmp_path_factory.mktemp("home"))
     yield base
     stop_server(proc)
+
+
+@pytest.fixture(autouse=True)
+def _today_follows_the_clock(request):
+    """A module that sets TODAY_FOLLOWS_THE_CLOCK has its TODAY set to the date in Conakry before each of its
+    tests. Its TODAY was computed when the module was imported: a run that crosses midnight would otherwise
+    plan, write and look for "today" on yesterday while the code under test has moved on. (What a
+    module-scoped fixture planned before midnight stays planned for that day.)"""
+    module = request.module
+    if getattr(module, "TODAY_FOLLOWS_THE_CLOCK", False):
+        module.TODAY = dt.datetime.now(LOCAL_ZONE).date()
+    yield
 
 
 @pytest.fixture(scope="session")

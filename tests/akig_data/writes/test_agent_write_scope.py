@@ -23,6 +23,7 @@ AGENT = Principal("fode", "agent", agent_ref="AGT-001")
 OTHER_AGENT = Principal("mariama", "agent", agent_ref="AGT-002")
 MANAGER = Principal("awa", "manager")
 TODAY = dt.datetime.now(collection.TZ).date()
+TODAY_FOLLOWS_THE_CLOCK = True   # tests/conftest.py sets TODAY again before each test
 
 
 @pytest.fixture()

@@ -17,6 +17,7 @@ from tests.conftest import SMALL_UNTIL, give_mission
 MANAGER = Principal("awa", "manager")
 AGENT = Principal("fode", "agent", agent_ref="AGT-001")
 TODAY = dt.datetime.now(collection.TZ).date()
+TODAY_FOLLOWS_THE_CLOCK = True   # tests/conftest.py sets TODAY again before each test
 
 
 @pytest.fixture()

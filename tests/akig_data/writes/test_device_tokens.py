@@ -17,6 +17,7 @@ from tests.conftest import give_mission
 
 PASSWORD = "Correct-horse-42"
 TODAY = dt.datetime.now(missions.TZ).date()
+TODAY_FOLLOWS_THE_CLOCK = True   # tests/conftest.py sets TODAY again before each test
 
 
 @pytest.fixture()

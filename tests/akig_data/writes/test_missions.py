@@ -17,6 +17,7 @@ from akig_data.access.scope import Principal
 from akig_data.risk.visits import rule_chance
 
 TODAY = dt.datetime.now(missions.TZ).date()
+TODAY_FOLLOWS_THE_CLOCK = True   # tests/conftest.py sets TODAY again before each test
 
 
 @pytest.mark.parametrize("days_late, came_due, kept, outcome, expected", [

@@ -21,6 +21,7 @@ from dashboards.format import fmt_int
 from dashboards.apps.leaderboard import Leaderboards, ranking_display
 
 TODAY = dt.datetime.now(missions.TZ).date()
+TODAY_FOLLOWS_THE_CLOCK = True   # tests/conftest.py sets TODAY again before each test
 MANAGER = Principal("awa", "manager")
 
 

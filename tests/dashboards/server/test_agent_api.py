@@ -23,6 +23,7 @@ from tests.conftest import give_mission, settings_for
 from tests.serving import PASSWORD, TOTP_SECRET, session_cookie, start_server, stop_server
 
 TODAY = dt.datetime.now(missions.TZ).date()
+TODAY_FOLLOWS_THE_CLOCK = True   # tests/conftest.py sets TODAY again before each test
 AGENT_TOTP = "PHONEAGENTTOTPSECRETPHONEAGENTAA"
 MISSION_KEYS = {"mission_ref", "route_order", "kind", "eta", "status", "lease_ref", "tenant_ref", "full_name", "phone",
                 "site_ref", "site_name", "commune", "quartier", "lat", "lon", "arrears", "last_contact", "promise"}

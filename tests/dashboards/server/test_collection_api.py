@@ -18,6 +18,7 @@ from tests.conftest import SMALL_UNTIL, give_mission, settings_for
 from tests.serving import TEST_USERS, seeded_server, session_cookie
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
+TODAY_FOLLOWS_THE_CLOCK = True   # tests/conftest.py sets TODAY again before each test
 
 
 @pytest.fixture(scope="module")
