@@ -64,7 +64,7 @@ def _plan_today_if_needed(runtime) -> None:
 def _train_models_if_needed() -> None:
     """So that the risk column, the forecast and the missions' chance to pay come from trained models, not
     from the plain rules of a fresh install: train them once, on a short budget (12 months, 60 boosting
-    iterations, no hold-out: about 20 s on the demo data; `akig model train` for the full one)."""
+    iterations, no hold-out: about 30 s on the demo data; `akig model train` for the full one)."""
     import time
 
     from akig_data import clock
