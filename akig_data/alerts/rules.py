@@ -9,6 +9,8 @@ akig_data.config, which refuses a value that is not a number), else its default.
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -37,6 +39,34 @@ class Rule:
         return config.load().alert_threshold(self.code, self.threshold)
 
 
+FORECAST_MAX_AGE_S = 3600
+_month_forecasts: dict[tuple, tuple[float, pd.DataFrame]] = {}
+_month_forecasts_lock = threading.Lock()
+
+
+def month_start_forecast(month_start: dt.date) -> pd.DataFrame:
+    """Every owner's cash_forecast made on the month's 1st, kept by this process for FORECAST_MAX_AGE_S.
+    The read's cache follows every write to the ledger, as it must, and agents record payments all day: the
+    evaluation, every 5 minutes, computed every owner's forecast again each time (5.5 s at `demo` scale,
+    minutes at `large`). A forecast made on the 1st depends on what was known before the 1st only, so once
+    an hour is enough; a newly trained model reaches the rule within the hour."""
+    from akig_data import reads
+    from akig_data.runtime import get_runtime
+
+    settings = get_runtime().settings
+    key = (settings.database_url, settings.cache_prefix, month_start)
+    with _month_forecasts_lock:
+        kept = _month_forecasts.get(key)
+        if kept is not None and time.monotonic() - kept[0] < FORECAST_MAX_AGE_S:
+            return kept[1]
+    forecast = reads.cash_forecast(as_of=month_start)
+    with _month_forecasts_lock:
+        for stale in [k for k in _month_forecasts if k[:2] == key[:2] and k != key]:
+            del _month_forecasts[stale]          # last month's, once the month has turned
+        _month_forecasts[key] = (time.monotonic(), forecast)
+    return forecast
+
+
 def forecast_below_due(as_of: dt.date, threshold: float) -> pd.DataFrame:
     """Owners whose month, as forecast on its 1st (cash_forecast; what came in since counts when it is
     more), should bring in less than `threshold` % of what falls due in it: warned while there is time to
@@ -46,7 +76,7 @@ def forecast_below_due(as_of: dt.date, threshold: float) -> pd.DataFrame:
 
     columns = ["object_kind", "object_ref", "owner_ref", "detail", "value"]
     month_start = as_of.replace(day=1)
-    forecast = reads.cash_forecast(as_of=month_start)
+    forecast = month_start_forecast(month_start)
     first = pd.Series([pd.Timestamp(m).date() == month_start for m in forecast["month"]], index=forecast.index,
                       dtype=bool)
     month = forecast[forecast["site_ref"].isna() & first]

@@ -203,3 +203,26 @@ def test_the_months_forecast_below_a_share_of_its_dues_warns_its_owner(seeded, m
     with seeded.engine.connect() as conn:
         detail = alerts.fired(rule, NOW, conn).set_index("object_ref").loc[owner, "detail"]
     assert detail.startswith("Prévision du mois : ") and "attendus sur" in detail and "GNF dus" in detail
+
+
+def test_the_months_forecast_is_made_once_an_hour_not_at_every_evaluation(seeded, monkeypatch):
+    """The forecast made on the 1st does not follow today's payments: the evaluation, every 5 minutes, keeps
+    it for an hour instead of simulating every owner's month again after each write."""
+    from akig_data import reads
+
+    made = []
+    real = reads.cash_forecast
+    monkeypatch.setattr(reads, "cash_forecast", lambda **kw: made.append(kw) or real(**kw))
+    monkeypatch.setattr(alert_rules, "_month_forecasts", {})
+    before = alert_rules.forecast_below_due(SMALL_UNTIL, 1e12)
+    with seeded.engine.begin() as conn:   # a payment recorded between two evaluations
+        conn.execute(sa.text(
+            "INSERT INTO payments (payment_ref, lease_id, paid_at, amount, method)"
+            " SELECT 'PAY-BETWEEN', min(id), :at, 1000000, 'cash' FROM leases"),
+            {"at": dt.datetime.combine(SMALL_UNTIL, dt.time(9), dt.timezone.utc)})
+    seeded.memo.bump(["payments"])
+    after = alert_rules.forecast_below_due(SMALL_UNTIL, 1e12)
+    assert made == [{"as_of": SMALL_UNTIL.replace(day=1)}] and len(after) == len(before) > 0
+    monkeypatch.setattr(alert_rules, "FORECAST_MAX_AGE_S", 0)     # an hour later
+    alert_rules.forecast_below_due(SMALL_UNTIL, 1e12)
+    assert len(made) == 2
