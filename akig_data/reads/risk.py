@@ -68,7 +68,7 @@ def lease_risk(as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table
     return pa.Table.from_pandas(out, schema=schema, preserve_index=False)
 
 
-@read(depends_on=RISK_TABLES, ttl=3600)
+@read(depends_on=RISK_TABLES, ttl=3600, version=2)
 def cash_forecast(as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Table:
     """Expected collections (GNF) for the rest of the month and the next 3 months, per site and per owner (site_ref empty), with an 80 % interval."""
     from akig_data.risk import forecast
@@ -86,7 +86,8 @@ def cash_forecast(as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Ta
     months = sql_table("SELECT * FROM risk_site_months(CAST(:from_mi AS integer), CAST(:to_mi AS integer),"
                        " CAST(:owner_ref AS text))", from_mi=mi - 7, to_mi=mi - 2, owner_ref=owner_ref).to_pandas()
     g = forecast.late_shares(history, months)
-    out = forecast.simulate(frame.assign(rent=frame["next_due_amount"]), as_of, g)
+    out = forecast.simulate(frame.assign(rent=frame["next_due_amount"]), as_of, g,
+                            spreads=forecast.owner_spreads(months))
     schema = pa.schema([("owner_ref", pa.string()), ("site_ref", pa.string()), ("month", pa.date32()),
                         ("period", pa.string()), ("dues", pa.int64()), ("expected", pa.int64()),
                         ("low_80", pa.int64()), ("high_80", pa.int64())])

@@ -94,7 +94,8 @@ def _cash(origin: dt.date, test: pd.DataFrame, models: dict, frame: pd.DataFrame
                                                               < pd.Timestamp(origin)))
     g = forecast.late_shares(history[["lease_ref", "due_date", "amount", "late_30"]],
                             site_months[site_months["mi"].between(mi - 7, mi - 2)])
-    sim = forecast.simulate(leases.assign(rent=leases["next_due_amount"]), origin, g)
+    spreads = forecast.owner_spreads(site_months[site_months["mi"].between(mi - 7, mi - 2)])
+    sim = forecast.simulate(leases.assign(rent=leases["next_due_amount"]), origin, g, spreads=spreads)
     sim = sim[sim["site_ref"].isna()]
     by_owner = site_months.groupby(["owner_ref", "mi"])[["due", "collected"]].sum()
     rows = []

@@ -234,3 +234,22 @@ def test_the_missions_rank_by_the_visit_model_and_keep_the_rule_where_it_has_no_
     arrears = by_model[by_model["reason"] == "arrears"]
     assert arrears["priority"].to_numpy() == pytest.approx((arrears["arrears"] * arrears["chance"]).clip(lower=1)
                                                            .round().to_numpy(), abs=1)
+
+
+def test_an_owners_month_swing_widens_his_interval_and_keeps_the_expected_amount():
+    from akig_data.risk import forecast
+
+    months = pd.DataFrame({"owner_ref": ["A"] * 4 + ["B"] * 2, "site_ref": ["S1", "S1", "S2", "S1", "T1", "T1"],
+                           "mi": [1, 2, 2, 3, 1, 2], "due": [100, 60, 40, 100, 50, 50],
+                           "collected": [90, 50, 30, 70, 50, 40]})
+    rates = pd.Series([0.9, 0.8, 0.7])                 # A's three months (two sites in month 2); B has two
+    assert forecast.owner_spreads(months) == pytest.approx({"A": rates.std() / rates.mean()})
+    leases = pd.DataFrame({"owner_ref": ["A"] * 40, "site_ref": ["S1"] * 20 + ["S2"] * 20,
+                           "rent": [1_000_000] * 40, "next_due_date": [dt.date(2026, 7, 5)] * 40,
+                           "p_late_30": [0.3] * 40})
+    plain = forecast.simulate(leases, dt.date(2026, 7, 1), [0.5], months_ahead=0)
+    swung = forecast.simulate(leases, dt.date(2026, 7, 1), [0.5], months_ahead=0, spreads={"A": 0.2})
+    owner = lambda f: f[f["site_ref"].isna()].iloc[0]   # noqa: E731
+    assert owner(swung)["expected"] == pytest.approx(owner(plain)["expected"], rel=0.03)
+    assert owner(swung)["high_80"] - owner(swung)["low_80"] > 1.5 * (owner(plain)["high_80"] - owner(plain)["low_80"])
+    assert owner(swung)["expected"] == pytest.approx(swung[swung["site_ref"].notna()]["expected"].sum(), abs=2)
