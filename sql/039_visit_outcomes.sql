@@ -11,30 +11,25 @@ ALTER TABLE risk_models ADD COLUMN target text NOT NULL DEFAULT 'late'
 DROP INDEX risk_models_horizon_created;
 CREATE INDEX risk_models_target_horizon_created ON risk_models (target, horizon_days, created_at DESC, id DESC);
 
--- The newest late-payment model of a horizon (what the risk reads load); unchanged for its callers.
-CREATE OR REPLACE FUNCTION risk_model_latest(p_horizon_days integer)
+-- The newest model of a target (and of a horizon, when given): what the server and `akig missions generate`
+-- load. risk_model_latest (037) keeps its signature for the risk reads and takes the late-payment models only.
+CREATE FUNCTION risk_model_newest(p_target text, p_horizon_days integer DEFAULT NULL)
 RETURNS TABLE (model_id bigint, horizon_days integer, version text, trained_as_of date, window_from date,
                window_to date, features text, metrics text, model bytea, created_at timestamptz)
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER AS $$
     SELECT m.id, m.horizon_days, m.version, m.trained_as_of, m.window_from, m.window_to, m.features::text,
            m.metrics::text, m.model, m.created_at
       FROM risk_models m
-     WHERE m.target = 'late' AND m.horizon_days = p_horizon_days
+     WHERE m.target = p_target AND (p_horizon_days IS NULL OR m.horizon_days = p_horizon_days)
      ORDER BY m.created_at DESC, m.id DESC
      LIMIT 1
 $$;
 
--- The newest model of the chance to pay after a visit (what `akig missions generate` loads).
-CREATE FUNCTION visit_model_latest()
+CREATE OR REPLACE FUNCTION risk_model_latest(p_horizon_days integer)
 RETURNS TABLE (model_id bigint, horizon_days integer, version text, trained_as_of date, window_from date,
                window_to date, features text, metrics text, model bytea, created_at timestamptz)
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER AS $$
-    SELECT m.id, m.horizon_days, m.version, m.trained_as_of, m.window_from, m.window_to, m.features::text,
-           m.metrics::text, m.model, m.created_at
-      FROM risk_models m
-     WHERE m.target = 'paid_after_visit'
-     ORDER BY m.created_at DESC, m.id DESC
-     LIMIT 1
+    SELECT * FROM risk_model_newest('late', p_horizon_days)
 $$;
 
 -- Each visit of a lease in scope made from p_from to p_to (Conakry days), with the snapshot its features
@@ -59,5 +54,5 @@ LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER AS $$
      ORDER BY v.day, v.visit_ref
 $$;
 
-GRANT EXECUTE ON FUNCTION visit_model_latest() TO akig_read_all, akig_read_owner;
+GRANT EXECUTE ON FUNCTION risk_model_newest(text, integer) TO akig_read_all, akig_read_owner;
 GRANT EXECUTE ON FUNCTION visit_outcomes(date, date, integer, date, text) TO akig_read_all, akig_read_owner;

@@ -158,7 +158,7 @@ def stored() -> list:
         return conn.execute(sa.text(_STORED)).all()
 
 
-_VISIT_LATEST = "SELECT * FROM visit_model_latest()"
+_VISIT_LATEST = "SELECT * FROM risk_model_newest('paid_after_visit')"
 
 
 def latest_visit_model() -> RiskModel | None:
