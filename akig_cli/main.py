@@ -2,6 +2,7 @@
 
     akig db init                      create or upgrade the schema
     akig import PATH                  load a folder of CSV files or an .xlsx workbook (all or nothing)
+    akig import statement FILE --owner OWN   reconcile an Orange Money / MTN MoMo merchant statement
     akig demo seed --scale demo       load the synthetic data set
     akig demo up                      db init + seed when empty + serve (what `make demo` runs)
     akig query NAME key=value ...     run any registered read (`akig query --list`)

@@ -39,14 +39,17 @@ AGENT_READS = frozenset({"missions", "agent_routes", "agent_performance", "agent
 # default), checked by the data layer; he writes on those leases only (akig_data/writes/collection.py).
 AGENT_TENANT_READS = frozenset({"tenant_card", "tenant_leases", "tenant_ledger", "tenant_timeline"})
 
+# The mobile-money statements' transfers (booked, to review): for those who reconcile them.
+RECONCILIATION_READS = frozenset({"statement_lines"})
+
 # Who sees every owner; an owner sees only his own (forced by the data layer and by PostgreSQL).
 ALL_OWNERS = frozenset({"admin", "manager", "analyst", "ops"})
 
 _READS_BY_ROLE = {
     "admin": (SITE_READS | TENANT_READS | TEAM_READS | ROUTE_READS | ALERT_READS | REPORT_ALERT_READS
-              | AGENT_DAY_READS),
+              | AGENT_DAY_READS | RECONCILIATION_READS),
     "manager": (SITE_READS | TENANT_READS | TEAM_READS | ROUTE_READS | ALERT_READS | REPORT_ALERT_READS
-                | AGENT_DAY_READS),
+                | AGENT_DAY_READS | RECONCILIATION_READS),
     "owner": SITE_READS | TENANT_READS | REPORT_ALERT_READS,   # restricted to his own sites
     "analyst": SITE_READS | TENANT_READS | TEAM_READS | REPORT_ALERT_READS,
     "ops": SITE_READS | TEAM_READS | ROUTE_READS | ALERT_READS | REPORT_ALERT_READS,  # no tenant contact details

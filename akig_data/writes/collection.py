@@ -329,6 +329,34 @@ def record_promise(lease_ref: str, amount: Any, due_date: Any, *, agent_ref: str
     return _transaction(write, ("promises",), who, actor)
 
 
+def operator_payment_ref(method: str, reference: str) -> str:
+    """The payment's reference for an operator's transaction: the same transaction booked twice (at the desk
+    and from the merchant statement, or twice at the desk) meets the same reference."""
+    return f"{method.upper()}-{reference}"
+
+
+def book_payment(conn: sa.Connection, lease: sa.Row, *, amount: int, method: str, reference: str | None,
+                 paid_at: dt.datetime, agent_id: int | None, actor: str, role: str | None, address: str | None,
+                 client_id: str | None = None, audit_details: dict[str, Any] | None = None) -> tuple[str, str]:
+    """Insert one checked payment with its receipt number and audit entry, inside the caller's transaction
+    (as akig_write); returns (payment_ref, receipt_no). The desk's payments and the reconciled mobile-money
+    transfers both go through here, so they get the same references, receipts and audit."""
+    payment_ref = operator_payment_ref(method, reference) if reference else _new_ref("ESP")
+    if conn.execute(sa.text("SELECT 1 FROM payments WHERE payment_ref = :r"), {"r": payment_ref}).first():
+        raise InvalidParameter(f"Paiement déjà enregistré : la référence {reference!r} existe déjà.")
+    number = conn.execute(sa.text("SELECT nextval('receipt_seq')")).scalar()
+    receipt = f"REC-{paid_at.astimezone(TZ):%Y%m%d}-{number:06d}"
+    conn.execute(sa.text(
+        "INSERT INTO payments (payment_ref, lease_id, paid_at, amount, method, agent_id, receipt_no, recorded_by, "
+        "client_id) VALUES (:ref, :lease, :at, :amount, :method, :agent, :receipt, :by, :cid)"),
+        {"ref": payment_ref, "lease": lease.id, "at": paid_at, "amount": amount, "method": method, "agent": agent_id,
+         "receipt": receipt, "by": actor, "cid": client_id})
+    audit.record(conn, actor=actor, role=role, address=address, action="payment", target=lease.lease_ref,
+                 details={"payment_ref": payment_ref, "amount": amount, "method": method, "receipt_no": receipt,
+                          **(audit_details or {})})
+    return payment_ref, receipt
+
+
 def record_payment(lease_ref: str, amount: Any, method: Any, *, reference: Any = None, paid_at: Any = None,
                    agent_ref: str | None = None, client_id: Any = None, who: Principal | None = None,
                    address: str | None = None) -> Result:
@@ -351,19 +379,9 @@ def record_payment(lease_ref: str, amount: Any, method: Any, *, reference: Any =
         lease, agent_id = w.lease(lease_ref), w.agent_id(agent_ref)
         if when.astimezone(TZ).date() < lease.start_date:
             raise InvalidParameter(f"paid_at : avant le début du bail ({lease.start_date:%d/%m/%Y}).")
-        payment_ref = f"{method.upper()}-{reference}" if reference else _new_ref("ESP")
-        if w.conn.execute(sa.text("SELECT 1 FROM payments WHERE payment_ref = :r"), {"r": payment_ref}).first():
-            raise InvalidParameter(f"Paiement déjà enregistré : la référence {reference!r} existe déjà.")
-        number = w.conn.execute(sa.text("SELECT nextval('receipt_seq')")).scalar()
-        receipt = f"REC-{when.astimezone(TZ):%Y%m%d}-{number:06d}"
-        w.conn.execute(sa.text(
-            "INSERT INTO payments (payment_ref, lease_id, paid_at, amount, method, agent_id, receipt_no, recorded_by, "
-            "client_id) VALUES (:ref, :lease, :at, :amount, :method, :agent, :receipt, :by, :cid)"),
-            {"ref": payment_ref, "lease": lease.id, "at": when, "amount": amount, "method": method, "agent": agent_id,
-             "receipt": receipt, "by": actor, "cid": client_id})
-        audit.record(w.conn, actor=actor, role=who.role if who else None, address=address, action="payment",
-                     target=lease.lease_ref, details={"payment_ref": payment_ref, "amount": amount, "method": method,
-                                                      "receipt_no": receipt})
+        payment_ref, receipt = book_payment(w.conn, lease, amount=amount, method=method, reference=reference,
+                                            paid_at=when, agent_id=agent_id, actor=actor,
+                                            role=who.role if who else None, address=address, client_id=client_id)
         return Result("payment", payment_ref, details={"receipt_no": receipt, "amount": amount})
 
     return _transaction(write, ("payments",), who, actor)
