@@ -43,7 +43,9 @@ import phonenumbers
 from akig_data.clock import TZ
 from akig_data.errors import InvalidParameter
 
-MAX_BYTES = 20 * 1024 * 1024       # a month of a busy merchant account is well under 1 MB
+# A month of a busy merchant account is well under 1 MB; the desk's upload travels base64 in one websocket
+# message, which Bokeh caps at 20 MB.
+MAX_BYTES = 10 * 1024 * 1024
 MAX_LINES = 50_000
 OPERATORS = {"orange_money": "Orange Money", "mtn_momo": "MTN MoMo"}
 

@@ -1,11 +1,13 @@
 """The collection desk (`/recouvrement`): the day's missions, the forms to log what happened, the day's
-figures.
+figures; for managers, the mobile-money statements to reconcile.
 
 Managers see every agent's missions with their progress, can plan the day ("Générer les missions"),
 the promises due today and those broken yesterday, and the day's figures by agent. Agents see their
 own missions in route order (phone, address, arrears) — the data layer restricts them — on a layout
 that fits a phone. Picking a mission opens the tenant's card and the forms (call, visit, promise,
-payment); a recorded action refreshes the missions, the card and the figures.
+payment); a recorded action refreshes the missions, the card and the figures. The "Rapprochement" tab
+(dashboards.parts.reconciliation) imports the Orange Money and MTN MoMo statements and clears their review
+queue.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import panel as pn
 import param
 
 from akig_data.writes import missions
+from akig_data.writes.reconciliation import RECONCILERS
 from akig_data import reads
 from akig_data.errors import AkigError
 from akig_data.access.scope import current
@@ -24,6 +27,7 @@ from dashboards.escape import escape_html, escape_markdown
 from dashboards.format import fmt_gnf, fmt_int
 from dashboards.labels_fr import ACTION_KIND, MISSION_REASON, MISSION_STATUS, OUTCOME
 from dashboards.parts.forms import ActionForms
+from dashboards.parts.reconciliation import Reconciliation
 from dashboards.parts.report_download import report_card
 from dashboards.view import View, guarded
 from dashboards.widgets.cards import kpi_card, kpi_row
@@ -255,6 +259,8 @@ class Desk(View):
         # The day by agent and the promises are tabs, made when first opened (dashboards.widgets.tabs): each
         # table is three Bokeh models per column for the server to build and send, and the missions are what
         # a page is opened for.
+        reconcile = [("Rapprochement", lambda: Reconciliation(on_booked=self._saved))] \
+            if self.role in RECONCILERS else []
         tabs = lazy_tabs(("Missions", lambda: [bound(self.missions_pane), work]),
                          ("Par agent", lambda: bound(self.agents_pane)),
                          ("Promesses", lambda: [pn.pane.Markdown("#### Promesses à échéance aujourd'hui et rompues hier"),
@@ -262,5 +268,5 @@ class Desk(View):
                          ("À risque", lambda: [pn.pane.Markdown(f"#### À appeler avant l'échéance (dans les {AT_RISK_DAYS} "
                                                                 "jours, retard plus probable que non)"),
                                                bound(self.at_risk_pane)]),
-                         sizing_mode="stretch_width")
+                         *reconcile, sizing_mode="stretch_width")
         return [bound(self.stats_pane), tabs]
