@@ -160,6 +160,9 @@ def markdown_table() -> str:
     rows.append(("the day's new alerts, in the daily report (" + ", ".join(sorted(REPORT_ALERT_READS)) + ")",
                  [("own sites" if not sees_all_owners(r) else "✔") if REPORT_ALERT_READS <= readable(r) else "—"
                   for r in ROLES]))
+    rows.append(("mobile-money statements' transfers, booked and to review (" + ", ".join(sorted(RECONCILIATION_READS))
+                 + "); importing statements and deciding on the review queue",
+                 ["✔" if RECONCILIATION_READS <= readable(r) else "—" for r in ROLES]))
     rows.append(("CSV / Excel exports", [("own sites" if not sees_all_owners(r) else "✔") if can_export(r) else "—"
                                           for r in ROLES]))
     for endpoint, who in ENDPOINTS.items():

@@ -81,9 +81,12 @@ class Reconciliation(pn.viewable.Viewer):
 
     def pick(self, frame: pd.DataFrame, row: int) -> None:
         line = frame.iloc[row]
+        refs = list(line["candidate_refs"])
+        labels = (line["candidates"] or "").split("; ") if isinstance(line["candidates"], str) else []
         self.picked = {"line_id": int(line["line_id"]), "transaction_id": line["transaction_id"],
-                       "amount": int(line["amount"]), "candidates": list(line["candidate_refs"])}
-        self.lease_choice.options = {ref: ref for ref in line["candidate_refs"]}
+                       "amount": int(line["amount"]), "candidates": refs, "reason": line["reason"] or ""}
+        # "LEASE-000123 — Awa Camara (500000 GNF/mois)": the label says whose lease it is
+        self.lease_choice.options = {label if len(labels) == len(refs) else ref: ref for ref, label in zip(refs, labels or refs)}
         self.lease_choice.value = line["candidate_refs"][0] if len(line["candidate_refs"]) else None
         self.other_lease.value = ""
         self.reject_reason.value = ""
@@ -160,8 +163,9 @@ class Reconciliation(pn.viewable.Viewer):
     def decision_pane(self, picked: dict):
         if not picked:
             return pn.Spacer(height=0)
-        header = pn.pane.HTML(f"<b>Transfert {escape_html(picked['transaction_id'])}</b> — "
-                              f"{picked['amount']:,} GNF".replace(",", "\u202f"))
+        amount = f"{picked['amount']:,}".replace(",", "\u202f")
+        header = pn.pane.HTML(f"<b>Transfert {escape_html(picked['transaction_id'])}</b> — {amount} GNF<br>"
+                              f"<i>{escape_html(picked.get('reason', ''))}</i>")
         return pn.Card(header, pn.Row(self.lease_choice, self.other_lease), self.confirm_button,
                        pn.Row(self.reject_reason, self.reject_button), title="Décision",
                        sizing_mode="stretch_width", collapsible=False)
