@@ -12,6 +12,7 @@
     akig tenant export|erase REF      a tenant's personal data (JSON) / pseudonymise it
     akig missions generate --date D   plan day D's calls and visits (OR-Tools routes)
     akig model train|backtest|show    late-payment risk models (--as-of D: learn from what was known then)
+    akig reminders plan|send|optout|enable   SMS reminders (the server plans and sends them by itself)
 
 This module only puts the command groups together: each lives in its own module (akig_cli/db.py,
 demo.py, users.py ...; import and query in data.py, serve in serve.py), with what they share in common.py.
@@ -21,7 +22,8 @@ from __future__ import annotations
 
 import typer
 
-from akig_cli import audit, data, db, demo, missions, model, positions, report, serve, simulate, tenant, users
+from akig_cli import (audit, data, db, demo, missions, model, positions, reminders, report, serve, simulate, tenant,
+                      users)
 
 app = typer.Typer(
     help="AKIG: rent-collection analytics (Conakry). Settings come from AKIG_* environment variables.",
@@ -42,6 +44,7 @@ app.add_typer(report.app, name="report")
 app.add_typer(simulate.app, name="simulate")
 app.add_typer(positions.app, name="positions")
 app.add_typer(model.app, name="model")
+app.add_typer(reminders.app, name="reminders")
 
 
 if __name__ == "__main__":  # pragma: no cover

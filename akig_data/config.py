@@ -48,6 +48,7 @@ AREAS = {  # the reference page's sections, in this order
     "live": "Live map",
     "schedule": "Scheduled tasks and reports",
     "alerts": "Business alerts",
+    "reminders": "SMS reminders",
 }
 
 
@@ -192,6 +193,24 @@ def _time_of_day(text: str) -> dt.time:
         return dt.time.fromisoformat(text)
     except ValueError:
         raise _Expected("une heure HH:MM") from None
+
+
+def _quiet_hours(text: str) -> tuple[dt.time, dt.time]:
+    """HH:MM-HH:MM, the window (Conakry time) in which no SMS leaves; it may span midnight."""
+    start, sep, end = text.partition("-")
+    try:
+        if not sep:
+            raise ValueError
+        return dt.time.fromisoformat(start.strip()), dt.time.fromisoformat(end.strip())
+    except ValueError:
+        raise _Expected("deux heures HH:MM-HH:MM (ex. 21:00-08:00)") from None
+
+
+def _sms_provider(text: str) -> str:
+    value = text.lower()
+    if value not in ("file", "http", "off"):
+        raise _Expected("file, http ou off")
+    return value
 
 
 def _secret(text: str) -> str | None:
@@ -363,6 +382,40 @@ class Settings:
         "AKIG_REPORTS_DIR", Path("reports"), Path, "folder",
         "where the server (and `akig report folder`) writes the daily reports, one folder per day", "schedule",
         shown_default="`reports`")
+    # SMS reminders
+    sms_provider: str = _setting(
+        "AKIG_SMS_PROVIDER", "file", _sms_provider, "`file` / `http` / `off`",
+        "how reminders leave: `file` writes each message as a JSON file in AKIG_SMS_DIR (development, "
+        "`make demo`), `http` posts it to the SMS gateway AKIG_SMS_URL, `off` sends nothing (they stay queued)",
+        "reminders")
+    sms_dir: Path = _setting(
+        "AKIG_SMS_DIR", Path(".akig/sms"), Path, "folder", "where the `file` provider writes the messages",
+        "reminders", shown_default="`.akig/sms`")
+    sms_url: str | None = _setting(
+        "AKIG_SMS_URL", None, _url(("http", "https"), "une URL http(s) de passerelle SMS"), "http(s) URL",
+        "the SMS gateway's send endpoint (POST JSON: from, to, text; bearer AKIG_SMS_TOKEN)", "reminders",
+        url=True)
+    sms_token: str | None = _setting(
+        "AKIG_SMS_TOKEN", None, _secret, "secret", "the bearer token AKIG sends to the SMS gateway", "reminders",
+        secret=True)
+    sms_sender: str = _setting(
+        "AKIG_SMS_SENDER", "AKIG", _text, "text (≤ 11 characters)",
+        "the sender name or number the tenants see", "reminders")
+    sms_webhook_token: str | None = _setting(
+        "AKIG_SMS_WEBHOOK_TOKEN", None, _secret, "secret",
+        "the bearer token the gateway sends with delivery reports and replies (`/api/sms/delivery`, "
+        "`/api/sms/inbound`); unset: both answer 404", "reminders", shown_default="– (webhooks off)", secret=True)
+    reminder_quiet_hours: tuple[dt.time, dt.time] = _setting(
+        "AKIG_REMINDER_QUIET_HOURS", (dt.time(21, 0), dt.time(8, 0)), _quiet_hours, "HH:MM-HH:MM",
+        "no reminder leaves in this window (Conakry time); what falls in it waits for its end", "reminders",
+        shown_default="`21:00-08:00`")
+    reminder_daily_cap: int = _setting(
+        "AKIG_REMINDER_DAILY_CAP", 1, _integer(1, 10), "integer (1 to 10)",
+        "reminders a tenant's phone receives per day at most; the rest wait for the next day", "reminders")
+    reminder_max_attempts: int = _setting(
+        "AKIG_REMINDER_MAX_ATTEMPTS", 5, _integer(1, 20), "integer (1 to 20)",
+        "sending attempts of one message when the gateway fails (5xx, timeout) before it is marked failed; "
+        "the waits double from 1 minute", "reminders")
     # business alerts: AKIG_ALERT_<CODE>, one variable per rule (akig_data/alerts/rules.py)
     alert_thresholds: tuple[tuple[str, float], ...] = field(default=(), metadata={
         "env": ALERT_PREFIX + "<CODE>", "kind": "number", "area": "alerts", "shown_default": "the rule's",

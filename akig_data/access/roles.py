@@ -15,7 +15,7 @@ ROLE_LABELS = {
 
 # Reads about sites and money totals: no tenant's name or phone in them.
 SITE_READS = frozenset({"late_sites", "collections_by_site", "arrears_by_site", "site_kpis", "period_kpis", "monthly_trend", "portfolio_summary",
-                        "sites", "owners", "cash_forecast"})
+                        "sites", "owners", "cash_forecast", "reminder_effect"})
 # Reads that name tenants (names, phones, ledgers).
 TENANT_READS = frozenset({"arrears_by_lease", "good_payers", "late_tenants", "promises", "punctuality_by_cohort",
                           "search_tenants", "site_units", "tenant_card", "tenant_leases", "tenant_ledger",
@@ -41,15 +41,17 @@ AGENT_TENANT_READS = frozenset({"tenant_card", "tenant_leases", "tenant_ledger",
 
 # The mobile-money statements' transfers (booked, to review): for those who reconcile them.
 RECONCILIATION_READS = frozenset({"statement_lines"})
+# The SMS reminders' messages and the day's plan (tenants' names, phones, texts): for those who run them.
+REMINDER_READS = frozenset({"reminder_messages", "reminder_plan"})
 
 # Who sees every owner; an owner sees only his own (forced by the data layer and by PostgreSQL).
 ALL_OWNERS = frozenset({"admin", "manager", "analyst", "ops"})
 
 _READS_BY_ROLE = {
     "admin": (SITE_READS | TENANT_READS | TEAM_READS | ROUTE_READS | ALERT_READS | REPORT_ALERT_READS
-              | AGENT_DAY_READS | RECONCILIATION_READS),
+              | AGENT_DAY_READS | RECONCILIATION_READS | REMINDER_READS),
     "manager": (SITE_READS | TENANT_READS | TEAM_READS | ROUTE_READS | ALERT_READS | REPORT_ALERT_READS
-                | AGENT_DAY_READS | RECONCILIATION_READS),
+                | AGENT_DAY_READS | RECONCILIATION_READS | REMINDER_READS),
     "owner": SITE_READS | TENANT_READS | REPORT_ALERT_READS,   # restricted to his own sites
     "analyst": SITE_READS | TENANT_READS | TEAM_READS | REPORT_ALERT_READS,
     "ops": SITE_READS | TEAM_READS | ROUTE_READS | ALERT_READS | REPORT_ALERT_READS,  # no tenant contact details
@@ -163,6 +165,9 @@ def markdown_table() -> str:
     rows.append(("mobile-money statements' transfers, booked and to review (" + ", ".join(sorted(RECONCILIATION_READS))
                  + "); importing statements and deciding on the review queue",
                  ["✔" if RECONCILIATION_READS <= readable(r) else "—" for r in ROLES]))
+    rows.append(("SMS reminders: the day's messages and plan (" + ", ".join(sorted(REMINDER_READS))
+                 + "); settings, ladders and opt-outs",
+                 ["✔" if REMINDER_READS <= readable(r) else "—" for r in ROLES]))
     rows.append(("CSV / Excel exports", [("own sites" if not sees_all_owners(r) else "✔") if can_export(r) else "—"
                                           for r in ROLES]))
     for endpoint, who in ENDPOINTS.items():

@@ -26,6 +26,7 @@ from akig_data.reads.portfolio import (arrears_by_lease, arrears_by_site, collec
                                        portfolio_summary, promises, punctuality_by_cohort, site_kpis, site_units,
                                        sites)
 from akig_data.reads.reconciliation import statement_lines
+from akig_data.reads.reminders import reminder_effect, reminder_messages, reminder_plan
 from akig_data.reads.registry import REGISTRY, ReadSpec, execute, table_to_frame
 from akig_data.reads.risk import cash_forecast, lease_risk
 from akig_data.reads.shared import LEDGER_TABLES
@@ -36,7 +37,7 @@ __all__ = [
     "all_reads", "arrears_by_lease", "arrears_by_site", "cash_forecast", "collections_by_site", "daily_stats", "get",
     "good_payers", "late_sites", "late_tenants", "leaderboard", "lease_risk", "leaderboard_month", "missions",
     "monthly_trend", "owners",
-    "period_kpis", "portfolio_summary", "promises", "punctuality_by_cohort", "run", "search_tenants",
+    "period_kpis", "portfolio_summary", "promises", "punctuality_by_cohort", "reminder_effect", "reminder_messages", "reminder_plan", "run", "search_tenants",
     "site_kpis", "site_units", "sites", "statement_lines", "tenant_card", "tenant_leases", "tenant_ledger", "tenant_timeline",
 ]
 
