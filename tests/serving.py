@@ -140,12 +140,12 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def seeded_server(databases, seeded_template, redis_url: str, home: Path, prefix: str):
+def seeded_server(databases, seeded_template, redis_url: str, home: Path, prefix: str, env_extra: dict | None = None):
     """A server of its own over a fresh copy of the small data set (for tests that write); yields
     (base URL, database URL) and drops the database afterwards."""
     name = databases.create(prefix, template=seeded_template)
     url = databases.url(name)
-    proc, base = start_server(url, redis_url, home)
+    proc, base = start_server(url, redis_url, home, env_extra=env_extra)
     try:
         yield base, url
     finally:

@@ -96,6 +96,7 @@ ENDPOINTS = {
     "GET /api/agents/positions": LIVE_VIEWERS,
     "POST /api/routes/optimize": ROUTE_OPTIMIZERS,
     "POST /api/agent/login, /api/agent/logout, GET /api/agent/today": AGENT_APP_USERS,
+    "POST /api/sms/delivery, /api/sms/inbound": "sms gateway token",
     "GET /metrics": "metrics token",
 }
 
@@ -173,7 +174,7 @@ def markdown_table() -> str:
     for endpoint, who in ENDPOINTS.items():
         if who == "open":
             cells = ["open"] * len(ROLES)
-        elif who == "metrics token":
+        elif who in ("metrics token", "sms gateway token"):
             cells = ["token only"] * len(ROLES)
         elif who == "per read":
             cells = ["as reads above"] * len(ROLES)

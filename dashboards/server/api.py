@@ -606,6 +606,63 @@ def _mission(row: dict, tz) -> dict:
     }
 
 
+class SmsWebhookHandler(JSONHandler):
+    """POST /api/sms/delivery and /api/sms/inbound: what the SMS gateway reports back, authenticated by the
+    bearer token AKIG_SMS_WEBHOOK_TOKEN (404 while it is unset, 401 without it).
+
+    * delivery: `{"id": "<the gateway's message id>", "status": "delivered" | "failed" | …, "error": …}`;
+      200 `{"updated": true|false}` (false: no sent message has that id; nothing changes).
+    * inbound: `{"from": "+224…", "text": "STOP"}`; 200 `{"opted_out": true|false}`: STOP (ARRÊT …) stops
+      every reminder to that number for good; any other text is ignored."""
+
+    route = "/api/sms/?"
+    kind = "?"
+
+    async def post(self) -> None:
+        kind = self.kind
+        expected = config.load().sms_webhook_token
+        if not expected:
+            self.write_error_json(404, "Adresse d'API inconnue.")
+            return
+        if self.rate_limited(self.request.remote_ip or "?"):
+            return
+        given = _bearer(self) or ""
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            self.set_header("WWW-Authenticate", 'Bearer realm="sms"')
+            self.write_error_json(401, "Jeton de la passerelle SMS manquant ou invalide.")
+            return
+        body = self.json_object(4096)
+        if body is None:
+            return
+        from akig_data.reminders import outbox
+
+        def run():
+            if kind == "delivery":
+                return {"updated": outbox.record_delivery(body.get("id"), body.get("status"), body.get("error"))}
+            sender, text = body.get("from"), body.get("text")
+            if not isinstance(sender, str) or not isinstance(text, str):
+                raise InvalidParameter("from et text : du texte est attendu.")
+            return {"opted_out": outbox.receive_reply(sender, text[:500])}
+
+        try:
+            payload = await IOLoop.current().run_in_executor(None, run)
+        except InvalidParameter as exc:
+            self.write_error_json(400, str(exc))
+            return
+        except DatabaseUnavailable as exc:
+            self.write_error_json(503, str(exc))
+            return
+        self.write_json(payload)
+
+
+class SmsDeliveryHandler(SmsWebhookHandler):
+    route, kind = "/api/sms/delivery", "delivery"
+
+
+class SmsInboundHandler(SmsWebhookHandler):
+    route, kind = "/api/sms/inbound", "inbound"
+
+
 class ApiNotFoundHandler(JSONHandler):
     """Any other /api/ path: a JSON 404 (API clients never get an HTML page)."""
 
@@ -658,6 +715,8 @@ def routes() -> list[tuple]:
         (r"/api/agent/login", AgentLoginHandler),
         (r"/api/agent/logout", AgentLogoutHandler),
         (r"/api/agent/today", AgentTodayHandler),
+        (r"/api/sms/delivery", SmsDeliveryHandler),
+        (r"/api/sms/inbound", SmsInboundHandler),
         (r"/api/.*", ApiNotFoundHandler),
         (r"/metrics", MetricsHandler),
     ]

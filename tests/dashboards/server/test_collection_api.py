@@ -1,5 +1,6 @@
 """POST /api/calls|visits|promises|payments against a real server (as akig_app): created, idempotent,
-every bad body a 4xx JSON error that writes nothing, roles, XSRF for browser sessions."""
+every bad body a 4xx JSON error that writes nothing, roles, XSRF for browser sessions; and the SMS
+gateway's webhooks (delivery reports, STOP answers), which take the gateway's token and nothing else."""
 
 from __future__ import annotations
 
@@ -19,12 +20,14 @@ from tests.serving import TEST_USERS, seeded_server, session_cookie
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
 TODAY_FOLLOWS_THE_CLOCK = True   # tests/conftest.py sets TODAY again before each test
+SMS_TOKEN = "sms-gateway-webhook-token"
 
 
 @pytest.fixture(scope="module")
 def api(databases, seeded_template, redis_url, tmp_path_factory):
     """A server of its own over a copy of the small data set (these tests write), with tokens."""
-    with seeded_server(databases, seeded_template, redis_url, tmp_path_factory.mktemp("api"), "api") as (base, url):
+    with seeded_server(databases, seeded_template, redis_url, tmp_path_factory.mktemp("api"), "api",
+                       env_extra={"AKIG_SMS_WEBHOOK_TOKEN": SMS_TOKEN}) as (base, url):
         runtime.configure(settings_for(url, redis_url))
         tokens = {name: users.rotate_token(name, actor="test") for name in TEST_USERS}
         lease = reads.arrears_by_lease(as_of=SMALL_UNTIL).sort_values("arrears")["lease_ref"].iloc[-1]
@@ -244,3 +247,31 @@ def test_missions_stats_performance_and_leaderboards_over_the_api(api):
     assert status == 200 and [r["rank"] for r in board["rows"]] == list(range(1, len(board["rows"]) + 1))
     status, month = get_json(base, f"/api/leaderboard?month={TODAY:%Y-%m}", tokens["t-analyst"])
     assert status == 200 and month["total"] >= 1
+
+
+def test_the_sms_gateways_webhooks_take_its_token_only(api):
+    base, tokens, lease, engine = api
+    with engine.begin() as conn:   # a reminder the gateway took, as the outbox leaves it
+        conn.execute(sa.text(
+            "INSERT INTO reminder_outbox (lease_id, owner_id, due_mi, due_date, step_code, step_label, phone, body, "
+            "status, next_attempt_at, provider, provider_id, sent_at) SELECT l.id, l.owner_id, 1, DATE '2026-06-01', "
+            "'late_1', 'J+1', '+224620000111', 'Bonjour', 'sent', now(), 'http', 'gw-77', now() "
+            "FROM leases l WHERE l.lease_ref = :l"), {"l": lease})
+    report = {"id": "gw-77", "status": "DELIVRD"}
+    assert post(base, "/api/sms/delivery", report)[0] == 401
+    assert post(base, "/api/sms/delivery", report, token=tokens["t-admin"])[0] == 401   # a user's token is not it
+    assert post(base, "/api/sms/delivery", report, token=SMS_TOKEN + "x")[0] == 401
+    assert post(base, "/api/sms/delivery", {"id": "gw-77", "status": "maybe"}, token=SMS_TOKEN)[0] == 400
+    assert post(base, "/api/sms/delivery", None, token=SMS_TOKEN, raw=b"{not json")[0] == 400
+    assert post(base, "/api/sms/delivery", {"id": "gw-78", "status": "delivered"}, token=SMS_TOKEN) == \
+        (200, {"updated": False})
+    assert post(base, "/api/sms/delivery", report, token=SMS_TOKEN) == (200, {"updated": True})
+    assert post(base, "/api/sms/inbound", {"from": "00224620000111", "text": "merci"}, token=SMS_TOKEN) == \
+        (200, {"opted_out": False})
+    assert post(base, "/api/sms/inbound", {"from": "00224620000111", "text": "STOP"}, token=SMS_TOKEN) == \
+        (200, {"opted_out": True})
+    assert post(base, "/api/sms/inbound", {"from": 5, "text": "STOP"}, token=SMS_TOKEN)[0] == 400
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT status FROM reminder_outbox WHERE provider_id = 'gw-77'")).scalar() == \
+            "delivered"
+        assert conn.execute(sa.text("SELECT source FROM sms_optouts WHERE phone = '+224620000111'")).scalar() == "stop"
