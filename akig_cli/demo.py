@@ -85,6 +85,25 @@ def _train_models_if_needed() -> None:
     typer.echo(f"Risk models trained in {time.perf_counter() - started:.0f} s.")
 
 
+def _reminders_if_needed() -> None:
+    """Switch the SMS reminders on for the demo's first owner (default ladder, a 10 % held-out share), once:
+    the desk's "Relances SMS" tab then has messages to show. With the default AKIG_SMS_PROVIDER=file they are
+    written to AKIG_SMS_DIR (.akig/sms), never sent to a phone."""
+    import sqlalchemy as sa
+
+    from akig_data.reminders import policies
+    from akig_data.runtime import get_runtime
+
+    with get_runtime().engine.connect() as conn:
+        if conn.execute(sa.text("SELECT 1 FROM reminder_policies LIMIT 1")).first():
+            return
+        owner_ref = conn.execute(sa.text("SELECT owner_ref FROM owners ORDER BY owner_ref LIMIT 1")).scalar()
+    if owner_ref is None:
+        return
+    policies.set_policy(owner_ref, enabled=True, merchant_number="+224 620 00 00 00", holdout_share=0.1)
+    typer.echo(f"SMS reminders on for {owner_ref} (messages written to {get_runtime().settings.sms_dir}/).")
+
+
 def _print_demo_users() -> None:
     """Create the missing demo accounts and print their passwords (once: they are stored hashed)."""
     from akig_data.writes.audit import cli_actor
@@ -126,6 +145,7 @@ def demo_up(
         typer.echo("Reusing the data already in the database.")
     _print_demo_users()
     _train_models_if_needed()
+    _reminders_if_needed()
     _plan_today_if_needed(runtime)
     if simulate:
         # The simulated phones all post from this machine: with the default per-address API limit they would

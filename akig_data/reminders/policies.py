@@ -6,10 +6,11 @@ with what it was before.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import pandas as pd
 import sqlalchemy as sa
@@ -47,6 +48,15 @@ def _write(conn: sa.Connection) -> None:
         conn.execute(sa.text("SELECT set_config('role', 'akig_write', true)"))
 
 
+@contextlib.contextmanager
+def _as_writer() -> Iterator[sa.Connection]:
+    """A transaction as the writing role, for reading the settings too: the server's login role (akig_app)
+    reads no table by itself, and these are not memoized reads."""
+    with get_runtime().engine.begin() as conn:
+        _write(conn)
+        yield conn
+
+
 def _owner(conn: sa.Connection, owner_ref: Any) -> int:
     if not isinstance(owner_ref, str) or not owner_ref.strip():
         raise InvalidParameter("owner_ref : le propriétaire est obligatoire.")
@@ -58,7 +68,7 @@ def _owner(conn: sa.Connection, owner_ref: Any) -> int:
 
 def policy(owner_ref: str) -> dict[str, Any]:
     """The owner's settings (defaults when he has none yet)."""
-    with translated_errors(), get_runtime().engine.connect() as conn:
+    with translated_errors(), _as_writer() as conn:
         owner_id = _owner(conn, owner_ref)
         row = conn.execute(sa.text("SELECT enabled, merchant_number, holdout_share, updated_by, updated_at "
                                    "FROM reminder_policies WHERE owner_id = :o"), {"o": owner_id}).first()
@@ -110,7 +120,7 @@ def set_policy(owner_ref: str, *, enabled: Any, merchant_number: Any = None, hol
 
 def ladder(owner_ref: str | None = None) -> list[Step]:
     """The steps that apply to `owner_ref` (his own, else the default ladder); None: the default ladder."""
-    with translated_errors(), get_runtime().engine.connect() as conn:
+    with translated_errors(), _as_writer() as conn:
         owner_id = _owner(conn, owner_ref) if owner_ref is not None else None
         rows = []
         if owner_id is not None:
@@ -198,7 +208,7 @@ def preview(owner_ref: str, lease_ref: str, steps: list[Step] | None = None, as_
 
     as_of = as_of or today()
     steps = steps if steps is not None else ladder(owner_ref)
-    with translated_errors(), get_runtime().engine.connect() as conn:
+    with translated_errors(), _as_writer() as conn:
         owner_id = _owner(conn, owner_ref)
         row = conn.execute(sa.text(
             "SELECT l.id, l.lease_ref, t.full_name, o.name AS owner_name, p.merchant_number, "

@@ -7,7 +7,8 @@ own missions in route order (phone, address, arrears) — the data layer restric
 that fits a phone. Picking a mission opens the tenant's card and the forms (call, visit, promise,
 payment); a recorded action refreshes the missions, the card and the figures. The "Rapprochement" tab
 (dashboards.parts.reconciliation) imports the Orange Money and MTN MoMo statements and clears their review
-queue.
+queue; "Relances SMS" (dashboards.parts.reminders) sets the owners' SMS reminders and shows what leaves
+tomorrow and what left today.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dashboards.format import fmt_gnf, fmt_int
 from dashboards.labels_fr import ACTION_KIND, MISSION_REASON, MISSION_STATUS, OUTCOME
 from dashboards.parts.forms import ActionForms
 from dashboards.parts.reconciliation import Reconciliation
+from dashboards.parts.reminders import Reminders
 from dashboards.parts.report_download import report_card
 from dashboards.view import View, guarded
 from dashboards.widgets.cards import kpi_card, kpi_row
@@ -259,8 +261,8 @@ class Desk(View):
         # The day by agent and the promises are tabs, made when first opened (dashboards.widgets.tabs): each
         # table is three Bokeh models per column for the server to build and send, and the missions are what
         # a page is opened for.
-        reconcile = [("Rapprochement", lambda: Reconciliation(on_booked=self._saved))] \
-            if self.role in RECONCILERS else []
+        managers = [("Rapprochement", lambda: Reconciliation(on_booked=self._saved)),
+                    ("Relances SMS", Reminders)] if self.role in RECONCILERS else []
         tabs = lazy_tabs(("Missions", lambda: [bound(self.missions_pane), work]),
                          ("Par agent", lambda: bound(self.agents_pane)),
                          ("Promesses", lambda: [pn.pane.Markdown("#### Promesses à échéance aujourd'hui et rompues hier"),
@@ -268,5 +270,5 @@ class Desk(View):
                          ("À risque", lambda: [pn.pane.Markdown(f"#### À appeler avant l'échéance (dans les {AT_RISK_DAYS} "
                                                                 "jours, retard plus probable que non)"),
                                                bound(self.at_risk_pane)]),
-                         *reconcile, sizing_mode="stretch_width")
+                         *managers, sizing_mode="stretch_width")
         return [bound(self.stats_pane), tabs]

@@ -84,6 +84,7 @@ def test_demo_up_on_embedded_servers_serves_the_demo_data(tmp_path):
     assert "Demo accounts" in output and health["read_rows"] == 1
     assert "Today's missions planned" in output
     assert "Risk models trained in" in output             # the apps score with models, not the plain rules
+    assert "SMS reminders on for OWN-0001" in output      # written to files, never sent to a phone
     assert health["status"] == "ok"
     assert (tmp_path / "akig-home" / "pg" / "PG_VERSION").exists()
 
@@ -99,5 +100,6 @@ def test_demo_up_on_embedded_servers_serves_the_demo_data(tmp_path):
         assert conn.execute(sa.text("SELECT count(*) FROM owners")).scalar() == 3
         assert sorted(conn.execute(sa.text("SELECT target FROM risk_models")).scalars()) == [
             "late", "late", "paid_after_visit"]
+        assert conn.execute(sa.text("SELECT count(*) FROM reminder_policies WHERE enabled")).scalar() == 1
         assert conn.execute(sa.text("SHOW server_version")).scalar().startswith(embedded.EMBEDDED_PG_MAJOR)
     engine.dispose()
