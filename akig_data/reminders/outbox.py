@@ -259,13 +259,6 @@ def send_due(now: dt.datetime | None = None, limit: int = 500, provider: Provide
     return report
 
 
-def run_scheduled() -> str:
-    """The server's task: plan today (idempotent, cheap once done) and send what is due."""
-    planned = plan()
-    sent = send_due()
-    return f"{planned} ; {sent}"
-
-
 # -- what comes back from the gateway ------------------------------------------------------------------------
 DELIVERY_STATES = {"delivered": "delivered", "delivrd": "delivered", "success": "delivered", "failed": "failed",
                    "undelivered": "failed", "undeliv": "failed", "rejected": "failed", "expired": "failed"}

@@ -2,8 +2,9 @@
 that is due. `akig_data.upkeep.claims` makes sure that a task runs once per period across all processes
 (and hosts): with `--num-procs 4` the positions are still pruned once a day, not four times.
 
-Tasks: evaluating the business alerts (every 5 minutes), planning and sending the SMS reminders (every
-minute; the outbox itself makes sure that no message leaves twice, akig_data.reminders.outbox), the business gauges for Prometheus (every
+Tasks: evaluating the business alerts (every 5 minutes), planning the SMS reminders (every 15 minutes) and
+sending them (every minute; the outbox itself makes sure that no message leaves twice,
+akig_data.reminders.outbox), the business gauges for Prometheus (every
 minute), pruning agents' GPS fixes older than the
 retention (daily), writing the daily reports into the reports folder (every day at AKIG_DAILY_REPORT_AT,
 19:00 by default, Conakry time).
@@ -44,7 +45,9 @@ def tasks() -> list[Task]:
     return [Task("evaluate_alerts", dt.timedelta(minutes=5), alerts.evaluate),
             # every tick (55 s rather than 60: a tick a little early must not skip a minute)
             Task("business_gauges", dt.timedelta(seconds=55), business_metrics.refresh),
-            Task("sms_reminders", dt.timedelta(seconds=55), reminders.run_scheduled),
+            # the day's ladder is planned every 15 minutes (idempotent), what is due is sent every tick
+            Task("plan_reminders", dt.timedelta(minutes=15), reminders.plan),
+            Task("send_reminders", dt.timedelta(seconds=55), reminders.send_due),
             Task("prune_positions", dt.timedelta(days=1), positions.prune),
             Task("partitions", dt.timedelta(days=1), partitions.ensure),
             Task("daily_report", report_files.daily_time(), report_files.scheduled_run)]

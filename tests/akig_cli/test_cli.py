@@ -33,11 +33,12 @@ def run(*args: str):
 # Every command, in the order `akig --help` and each group's help list them (one module per group in akig_cli).
 COMMANDS = {
     "": ["import", "query", "serve", "db", "demo", "users", "audit", "tenant", "missions", "report", "simulate",
-         "positions", "model"],
+         "positions", "model", "reminders"],
     "db": ["init", "status"], "demo": ["seed", "up"],
     "users": ["add", "passwd", "disable", "enable", "list", "totp", "token", "devices"], "audit": ["verify", "show"],
     "tenant": ["export", "erase"], "missions": ["generate"], "report": ["daily", "folder"], "simulate": ["agents"],
     "positions": ["prune"], "model": ["train", "backtest", "show"],
+    "reminders": ["plan", "send", "optout", "enable"],
 }
 
 

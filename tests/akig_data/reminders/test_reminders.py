@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from akig_data import reads, runtime
-from akig_data.access.scope import Principal
+from akig_data.access.scope import Principal, acting_as
 from akig_data.clock import TZ
 from akig_data.errors import AccessDenied, InvalidParameter
 from akig_data.reminders import outbox, policies, templates
@@ -239,6 +239,12 @@ def test_held_out_leases_are_never_sent_and_the_effect_compares_both_groups(seed
                                    as_of=dt.date(2026, 6, 30), owner_ref=owner_ref).set_index("grp")
     assert int(effect.loc["held_out", "dues"]) == held and int(effect.loc["reminded", "dues"]) == n - held
     assert (effect["collection_rate"].between(0, 1)).all() and (effect["mean_days_late"] >= 0).all()
+    with seeded.engine.connect() as conn:
+        other = conn.execute(sa.text("SELECT owner_ref FROM owners WHERE owner_ref <> :o LIMIT 1"),
+                             {"o": owner_ref}).scalar()
+    with acting_as(Principal("b", "owner", owner_ref=other)):     # another owner sees none of it
+        assert reads.reminder_effect(date_from=day - dt.timedelta(days=1), date_to=day - dt.timedelta(days=1),
+                                     as_of=dt.date(2026, 6, 30)).empty
 
 
 def test_templates_and_ladders_are_checked_and_audited(seeded, ladder_day):
