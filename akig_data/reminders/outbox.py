@@ -104,8 +104,12 @@ def plan(day: dt.date | None = None, now: dt.datetime | None = None) -> PlanRepo
     now = now or dt.datetime.now(TZ)
     day = day or now.astimezone(TZ).date()
     runtime = get_runtime()
-    ensure_dues_horizon(runtime, day + dt.timedelta(days=45))
     report = PlanReport(day)
+    with translated_errors(), runtime.engine.begin() as conn:   # most minutes of most installs: nothing to do
+        _write(conn)
+        if conn.execute(sa.text("SELECT 1 FROM reminder_policies WHERE enabled LIMIT 1")).first() is None:
+            return report
+    ensure_dues_horizon(runtime, day + dt.timedelta(days=31))   # a step may be up to 30 days before its due
     at = quiet_end_after(max(now, dt.datetime.combine(day, dt.time(), tzinfo=TZ)))
     with translated_errors(), runtime.engine.begin() as conn:
         _write(conn)
