@@ -6,15 +6,18 @@ to point the data layer elsewhere (a test database, another Redis prefix).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Iterator
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from sqlalchemy.engine import Engine
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
 
 from akig_data import embedded
 from akig_data.observe import metrics
@@ -132,3 +135,17 @@ def reset(keep_settings: bool = False) -> None:
             _runtime.close()
         _runtime = None
         _kept_settings = kept
+
+
+@contextlib.contextmanager
+def write_transaction() -> Iterator[Connection]:
+    """One transaction on the primary as the writing role (akig_write) when row-level security is on,
+    database errors translated: what every write (and the settings that only the writing role may read,
+    such as the reminders' and the statements') runs in. The server logs in as akig_app, which can read
+    and write no table by itself."""
+    from akig_data.engine import translated_errors
+
+    with translated_errors(), get_runtime().engine.begin() as conn:
+        if get_runtime().settings.row_security:
+            conn.execute(text("SELECT set_config('role', 'akig_write', true)"))
+        yield conn

@@ -28,11 +28,10 @@ import sqlalchemy as sa
 
 from akig_data.access.scope import Principal
 from akig_data.clock import TZ
-from akig_data.engine import translated_errors
 from akig_data.errors import AccessDenied, InvalidParameter
 from akig_data.reminders import templates
 from akig_data.reminders.providers import Message, PermanentFailure, Provider, TemporaryFailure, provider_for
-from akig_data.runtime import get_runtime
+from akig_data.runtime import get_runtime, write_transaction
 from akig_data.upkeep.dues_horizon import ensure_dues_horizon
 from akig_data.writes import audit
 from akig_data.writes.statement_formats import fold, national_phone
@@ -50,11 +49,6 @@ def e164(phone: Any) -> str | None:
     if national is None:
         return None
     return national if national.startswith("+") else f"+224{national}"
-
-
-def _write(conn: sa.Connection) -> None:
-    if get_runtime().settings.row_security:
-        conn.execute(sa.text("SELECT set_config('role', 'akig_write', true)"))
 
 
 def in_quiet_hours(moment: dt.datetime) -> bool:
@@ -105,14 +99,12 @@ def plan(day: dt.date | None = None, now: dt.datetime | None = None) -> PlanRepo
     day = day or now.astimezone(TZ).date()
     runtime = get_runtime()
     report = PlanReport(day)
-    with translated_errors(), runtime.engine.begin() as conn:   # most minutes of most installs: nothing to do
-        _write(conn)
+    with write_transaction() as conn:   # most minutes of most installs: nothing to do
         if conn.execute(sa.text("SELECT 1 FROM reminder_policies WHERE enabled LIMIT 1")).first() is None:
             return report
     ensure_dues_horizon(runtime, day + dt.timedelta(days=31))   # a step may be up to 30 days before its due
     at = quiet_end_after(max(now, dt.datetime.combine(day, dt.time(), tzinfo=TZ)))
-    with translated_errors(), runtime.engine.begin() as conn:
-        _write(conn)
+    with write_transaction() as conn:
         rows = conn.execute(sa.text("SELECT * FROM reminder_candidates(CAST(:d AS date))"), {"d": day}).all()
         opted_out = {r.phone for r in conn.execute(sa.text("SELECT phone FROM sms_optouts"))}
         for row in rows:
@@ -166,8 +158,7 @@ def _claim(now: dt.datetime, report: SendReport, provider: Provider) -> sa.Row |
     """Claim the next due message (committed as 'sending'); True when one was handled without sending
     (cancelled, postponed), None when nothing is due."""
     settings = get_runtime().settings
-    with translated_errors(), get_runtime().engine.begin() as conn:
-        _write(conn)
+    with write_transaction() as conn:
         row = conn.execute(sa.text(
             "SELECT id, lease_id, due_mi, phone, body, attempts FROM reminder_outbox "
             "WHERE status = 'queued' AND next_attempt_at <= :now ORDER BY next_attempt_at, id "
@@ -211,8 +202,7 @@ def send_due(now: dt.datetime | None = None, limit: int = 500, provider: Provide
     settings = runtime.settings
     now = now or dt.datetime.now(TZ)
     report = SendReport()
-    with translated_errors(), runtime.engine.begin() as conn:   # a process that died mid-call: never resent
-        _write(conn)
+    with write_transaction() as conn:   # a process that died mid-call: never resent
         conn.execute(sa.text(
             "UPDATE reminder_outbox SET status = 'failed', reason = 'Envoi interrompu (processus arrêté) : non renvoyé "
             "pour ne pas doubler.' WHERE status = 'sending' AND sent_at < :before"), {"before": now - STALE_SENDING})
@@ -234,8 +224,7 @@ def send_due(now: dt.datetime | None = None, limit: int = 500, provider: Provide
         except TemporaryFailure as exc:
             attempts = row.attempts + 1
             final = attempts >= settings.reminder_max_attempts
-            with translated_errors(), runtime.engine.begin() as conn:
-                _write(conn)
+            with write_transaction() as conn:
                 conn.execute(sa.text(
                     "UPDATE reminder_outbox SET status = :s, sent_at = NULL, reason = :r, next_attempt_at = :at "
                     "WHERE id = :id AND status = 'sending'"),
@@ -246,15 +235,13 @@ def send_due(now: dt.datetime | None = None, limit: int = 500, provider: Provide
             report.errors.append(str(exc))
             continue
         except PermanentFailure as exc:
-            with translated_errors(), runtime.engine.begin() as conn:
-                _write(conn)
+            with write_transaction() as conn:
                 conn.execute(sa.text("UPDATE reminder_outbox SET status = 'failed', sent_at = NULL, reason = :r "
                                      "WHERE id = :id AND status = 'sending'"), {"r": str(exc)[:300], "id": row.id})
             report.failed += 1
             report.errors.append(str(exc))
             continue
-        with translated_errors(), runtime.engine.begin() as conn:
-            _write(conn)
+        with write_transaction() as conn:
             conn.execute(sa.text("UPDATE reminder_outbox SET status = 'sent', provider_id = :pid, reason = NULL "
                                  "WHERE id = :id AND status = 'sending'"), {"pid": provider_id[:100], "id": row.id})
         report.sent += 1
@@ -277,8 +264,7 @@ def record_delivery(provider_id: Any, state: Any, error: Any = None) -> bool:
     if status is None:
         raise InvalidParameter(f"status : valeur inconnue {str(state)[:40]!r} (delivered, failed …).")
     runtime = get_runtime()
-    with translated_errors(), runtime.engine.begin() as conn:
-        _write(conn)
+    with write_transaction() as conn:
         done = conn.execute(sa.text(
             "UPDATE reminder_outbox SET status = :s, delivered_at = CASE WHEN :s = 'delivered' THEN now() END, "
             "reason = CASE WHEN :s = 'failed' THEN :err ELSE reason END "
@@ -300,8 +286,7 @@ def opt_out(phone: Any, *, source: str = "manager", note: Any = None, who: Princ
         raise InvalidParameter(f"Numéro de téléphone invalide : {str(phone)[:40]!r}.")
     actor = who.username if who is not None else (f"sms:{number}" if source == "stop" else audit.cli_actor())
     runtime = get_runtime()
-    with translated_errors(), runtime.engine.begin() as conn:
-        _write(conn)
+    with write_transaction() as conn:
         conn.execute(sa.text("INSERT INTO sms_optouts (phone, source, note, created_by) VALUES (:p, :s, :n, :by) "
                              "ON CONFLICT (phone) DO NOTHING"),
                      {"p": number, "s": source, "n": str(note)[:200] if note else None, "by": actor})

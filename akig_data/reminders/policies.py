@@ -6,20 +6,18 @@ with what it was before.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
 from akig_data.access.scope import Principal
-from akig_data.engine import translated_errors
 from akig_data.errors import AccessDenied, InvalidParameter
 from akig_data.reminders import templates
-from akig_data.runtime import get_runtime
+from akig_data.runtime import get_runtime, write_transaction
 from akig_data.writes import audit
 
 MANAGERS = ("admin", "manager")
@@ -43,20 +41,6 @@ def _actor(who: Principal | None) -> tuple[str, str | None]:
     return who.username, who.role
 
 
-def _write(conn: sa.Connection) -> None:
-    if get_runtime().settings.row_security:
-        conn.execute(sa.text("SELECT set_config('role', 'akig_write', true)"))
-
-
-@contextlib.contextmanager
-def _as_writer() -> Iterator[sa.Connection]:
-    """A transaction as the writing role, for reading the settings too: the server's login role (akig_app)
-    reads no table by itself, and these are not memoized reads."""
-    with get_runtime().engine.begin() as conn:
-        _write(conn)
-        yield conn
-
-
 def _owner(conn: sa.Connection, owner_ref: Any) -> int:
     if not isinstance(owner_ref, str) or not owner_ref.strip():
         raise InvalidParameter("owner_ref : le propriétaire est obligatoire.")
@@ -68,7 +52,7 @@ def _owner(conn: sa.Connection, owner_ref: Any) -> int:
 
 def policy(owner_ref: str) -> dict[str, Any]:
     """The owner's settings (defaults when he has none yet)."""
-    with translated_errors(), _as_writer() as conn:
+    with write_transaction() as conn:
         owner_id = _owner(conn, owner_ref)
         row = conn.execute(sa.text("SELECT enabled, merchant_number, holdout_share, updated_by, updated_at "
                                    "FROM reminder_policies WHERE owner_id = :o"), {"o": owner_id}).first()
@@ -101,8 +85,7 @@ def set_policy(owner_ref: str, *, enabled: Any, merchant_number: Any = None, hol
     if not 0.0 <= share <= 0.5:
         raise InvalidParameter("Part témoin : entre 0 et 50 % des baux.")
     runtime = get_runtime()
-    with translated_errors(), runtime.engine.begin() as conn:
-        _write(conn)
+    with write_transaction() as conn:
         owner_id = _owner(conn, owner_ref)
         before = conn.execute(sa.text("SELECT enabled, merchant_number, holdout_share FROM reminder_policies "
                                       "WHERE owner_id = :o"), {"o": owner_id}).first()
@@ -120,7 +103,7 @@ def set_policy(owner_ref: str, *, enabled: Any, merchant_number: Any = None, hol
 
 def ladder(owner_ref: str | None = None) -> list[Step]:
     """The steps that apply to `owner_ref` (his own, else the default ladder); None: the default ladder."""
-    with translated_errors(), _as_writer() as conn:
+    with write_transaction() as conn:
         owner_id = _owner(conn, owner_ref) if owner_ref is not None else None
         rows = []
         if owner_id is not None:
@@ -170,8 +153,7 @@ def save_ladder(owner_ref: str | None, steps: Any, *, who: Principal | None = No
     actor, role = _actor(who)
     checked = _checked_steps(steps)
     runtime = get_runtime()
-    with translated_errors(), runtime.engine.begin() as conn:
-        _write(conn)
+    with write_transaction() as conn:
         owner_id = _owner(conn, owner_ref) if owner_ref is not None else None
         before = [dict(r._mapping) for r in conn.execute(sa.text(
             "SELECT code, label, offset_days, template FROM reminder_steps WHERE owner_id IS NOT DISTINCT FROM :o "
@@ -191,8 +173,7 @@ def reset_ladder(owner_ref: str, *, who: Principal | None = None, address: str |
     """The owner goes back to the default ladder (his own steps are removed); audited."""
     actor, role = _actor(who)
     runtime = get_runtime()
-    with translated_errors(), runtime.engine.begin() as conn:
-        _write(conn)
+    with write_transaction() as conn:
         owner_id = _owner(conn, owner_ref)
         removed = conn.execute(sa.text("DELETE FROM reminder_steps WHERE owner_id = :o RETURNING code"),
                                {"o": owner_id}).scalars().all()
@@ -208,7 +189,7 @@ def preview(owner_ref: str, lease_ref: str, steps: list[Step] | None = None, as_
 
     as_of = as_of or today()
     steps = steps if steps is not None else ladder(owner_ref)
-    with translated_errors(), _as_writer() as conn:
+    with write_transaction() as conn:
         owner_id = _owner(conn, owner_ref)
         row = conn.execute(sa.text(
             "SELECT l.id, l.lease_ref, t.full_name, o.name AS owner_name, p.merchant_number, "

@@ -30,9 +30,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from akig_data.access.scope import Principal
-from akig_data.engine import translated_errors
 from akig_data.errors import AccessDenied, InvalidParameter
-from akig_data.runtime import get_runtime
+from akig_data.runtime import get_runtime, write_transaction
 from akig_data.writes import audit
 from akig_data.writes.collection import TZ, book_payment, operator_payment_ref
 from akig_data.writes.statement_formats import OPERATORS, Statement, Transfer, read_statement
@@ -88,11 +87,6 @@ def _actor(who: Principal | None) -> tuple[str, str | None]:
     return who.username, who.role
 
 
-def _write_role(conn: sa.Connection) -> None:
-    if get_runtime().settings.row_security:
-        conn.execute(sa.text("SELECT set_config('role', 'akig_write', true)"))
-
-
 def _owner_id(conn: sa.Connection, owner_ref: Any) -> int:
     if not isinstance(owner_ref, str) or not owner_ref.strip():
         raise InvalidParameter("owner_ref : le propriétaire du compte marchand est obligatoire.")
@@ -117,8 +111,7 @@ def import_statement(source: Path | bytes, *, owner_ref: str, file_name: str | N
     statement = read_statement(source, file_name=file_name, operator=operator)
     data = source.read_bytes() if isinstance(source, Path) else source
     runtime = get_runtime()
-    with translated_errors(), runtime.engine.begin() as conn:
-        _write_role(conn)
+    with write_transaction() as conn:
         owner_id = _owner_id(conn, owner_ref)
         directory = LeaseDirectory(lease_entries(conn.execute(_OWNER_LEASES, {"owner": owner_id})))
         import_id = conn.execute(sa.text(
@@ -236,8 +229,7 @@ def confirm_line(line_id: int, lease_ref: str, *, who: Principal | None = None, 
     if not isinstance(lease_ref, str) or not lease_ref.strip():
         raise InvalidParameter("Choisissez le bail auquel attribuer ce transfert.")
     runtime = get_runtime()
-    with translated_errors(), runtime.engine.begin() as conn:
-        _write_role(conn)
+    with write_transaction() as conn:
         line = _line_for_decision(conn, line_id)
         lease = conn.execute(sa.text("SELECT id, lease_ref, start_date, owner_id FROM leases WHERE lease_ref = :r"),
                              {"r": lease_ref.strip()}).first()
@@ -278,8 +270,7 @@ def reject_line(line_id: int, reason: Any, *, who: Principal | None = None, addr
     if len(reason) > 500:
         raise InvalidParameter("Motif trop long (500 caractères au plus).")
     runtime = get_runtime()
-    with translated_errors(), runtime.engine.begin() as conn:
-        _write_role(conn)
+    with write_transaction() as conn:
         line = _line_for_decision(conn, line_id)
         conn.execute(sa.text("UPDATE statement_lines SET status = 'rejected', reason = :why, decided_by = :by, "
                              "decided_at = now() WHERE id = :id"), {"why": reason.strip(), "by": actor, "id": line.id})
