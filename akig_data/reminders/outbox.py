@@ -12,7 +12,8 @@ says of them.
   whatever the number of processes; one whose process died in the call stays `sending` and is marked
   failed later rather than sent again. Nothing leaves during the quiet hours.
 * Temporary failures (5xx, timeouts) are tried again after 1, 2, 4 … minutes, up to
-  AKIG_REMINDER_MAX_ATTEMPTS; permanent ones (4xx) are failed at once.
+  AKIG_REMINDER_MAX_ATTEMPTS; permanent ones (4xx) are failed at once. A message still queued 3 days after
+  it was planned (the gateway down, the provider off) is dropped rather than sent out of its time.
 * `record_delivery` (the gateway's delivery report) and `receive_reply` (a tenant's answer: STOP opts
   out for good) come from the webhooks; `opt_out` is also a manager's action.
 """
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 TABLES = ("reminder_outbox",)
 STOP_WORDS = {"stop", "arret", "arreter", "stopsms", "desabonner", "desinscrire"}
 STALE_SENDING = dt.timedelta(minutes=15)
+STALE_AFTER = dt.timedelta(days=3)     # a reminder not sent by then (gateway down, provider off) is dropped
 MANAGERS = ("admin", "manager")
 
 
@@ -160,7 +162,7 @@ def _claim(now: dt.datetime, report: SendReport, provider: Provider) -> sa.Row |
     settings = get_runtime().settings
     with write_transaction() as conn:
         row = conn.execute(sa.text(
-            "SELECT id, lease_id, due_mi, phone, body, attempts FROM reminder_outbox "
+            "SELECT id, lease_id, due_mi, phone, body, attempts, created_at FROM reminder_outbox "
             "WHERE status = 'queued' AND next_attempt_at <= :now ORDER BY next_attempt_at, id "
             "LIMIT 1 FOR UPDATE SKIP LOCKED"), {"now": now}).first()
         if row is None:
@@ -172,6 +174,8 @@ def _claim(now: dt.datetime, report: SendReport, provider: Provider) -> sa.Row |
             report.cancelled += 1
             return True
 
+        if now - row.created_at > STALE_AFTER:   # e.g. a J-3 courtesy that would arrive after the due date
+            return cancel("Trop tard : relance non envoyée dans les 3 jours, abandonnée.")
         remaining = conn.execute(sa.text("SELECT reminder_due_remaining(:l, :m)"),
                                  {"l": row.lease_id, "m": row.due_mi}).scalar()
         if not remaining:

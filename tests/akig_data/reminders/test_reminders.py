@@ -298,3 +298,12 @@ def test_two_processes_send_the_same_days_ladder_without_a_duplicate(seeded, gat
     ids = [q["body"]["reference"] for q in gateway.requests]
     assert len(ids) == n and len(set(ids)) == n
     assert {r.status for r in messages(seeded)} == {"sent"}
+
+
+def test_a_reminder_not_sent_within_three_days_is_dropped(seeded, gateway, ladder_day):
+    _, day, n = ladder_day
+    outbox.plan(day, now=at(day, 9))
+    later = at(dt.datetime.now(TZ).date() + dt.timedelta(days=4), 12)    # the gateway was off meanwhile
+    report = outbox.send_due(now=later)
+    assert (report.cancelled, report.sent) == (n, 0) and not gateway.requests
+    assert all(r.status == "cancelled" and "Trop tard" in r.reason for r in messages(seeded))
