@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from akig_data.config import Settings
 
@@ -42,16 +43,17 @@ class Message:
     text: str
 
 
-class Provider:
-    name = "?"
+class Provider(Protocol):
+    """What the outbox needs of a way out: a name (kept with each message) and `send`."""
+
+    name: str
 
     def send(self, message: Message) -> str:
         """Hand the message over; returns the provider's id for it. Raises TemporaryFailure or
         PermanentFailure."""
-        raise NotImplementedError
 
 
-class HttpGateway(Provider):
+class HttpGateway:
     name = "http"
 
     def __init__(self, url: str, token: str | None, sender: str, timeout_s: float = TIMEOUT_S):
@@ -83,7 +85,7 @@ class HttpGateway(Provider):
         return str(ident) if ident is not None else f"akig-{message.message_id}"
 
 
-class FileOutbox(Provider):
+class FileOutbox:
     name = "file"
 
     def __init__(self, folder: Path):
