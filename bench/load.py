@@ -93,6 +93,10 @@ FILTERS = {
 STEP_TIMEOUT_S = 120.0
 QUIET_S = 0.3
 TOKEN = re.compile(r'"token":\s*"([^"]+)"')
+# The French banners a pane shows instead of its content when it fails (dashboards.view.error_panel). Not
+# the class "alert-danger": the live map keeps an empty, hidden danger banner for its own messages.
+# (The document's JSON may write "ê" as \\u00ea.)
+ERROR_BANNER = re.compile(r"Erreur inattendue|Requ(?:ê|\\u00ea)te refus|est injoignable")
 
 
 # --- the server -----------------------------------------------------------------------------------------
@@ -285,7 +289,7 @@ async def settle(ws, pending: set, started: float, need_busy: bool) -> float:
             raise Failure("bokeh ERROR message")
         if header["msgtype"] != "PATCH-DOC":
             continue
-        if '"alert-danger"' in raw:
+        if ERROR_BANNER.search(raw):
             raise Failure("error banner")
         now = time.perf_counter()
         for event in content.get("events", []):
@@ -304,7 +308,10 @@ async def settle(ws, pending: set, started: float, need_busy: bool) -> float:
                     seen_busy, last_change = True, now
 
 
-async def one_session(client, base: str, path: str, cookie: str, result: dict) -> None:
+async def one_session_until_ready(client, base: str, path: str, cookie: str, result: dict, keep_open: bool = False):
+    """Steps 1 to 3: the page's GET, its websocket and document ("page"), then `document_ready` until every
+    deferred pane is drawn ("ready"). Returns the websocket and the pulled document when `keep_open`
+    (closed otherwise)."""
     from tornado.httpclient import HTTPClientError, HTTPRequest
     from tornado.websocket import websocket_connect
 
@@ -343,7 +350,7 @@ async def one_session(client, base: str, path: str, cookie: str, result: dict) -
             if header["msgtype"] == "ERROR":
                 raise Failure("bokeh ERROR message")
         result["page"] = time.perf_counter() - started
-        if '"alert-danger"' in raw:
+        if ERROR_BANNER.search(raw):
             raise Failure("error banner")
         doc = content["doc"]
         pending = {m["id"] for m in objects(doc) if loading(m)}
@@ -352,6 +359,18 @@ async def one_session(client, base: str, path: str, cookie: str, result: dict) -
         for fragment in message("PATCH-DOC", {"events": [ready]}):
             await ws.write_message(fragment)
         result["ready"] = result["page"] + await settle(ws, pending, time.perf_counter(), need_busy=False)
+    except BaseException:
+        ws.close()
+        raise
+    if keep_open:
+        return ws, doc
+    ws.close()
+    return None
+
+
+async def one_session(client, base: str, path: str, cookie: str, result: dict) -> None:
+    ws, doc = await one_session_until_ready(client, base, path, cookie, result, keep_open=True)
+    try:
         target = find_filter(doc, path)
         if target is None:
             raise Failure("filter widget not found")

@@ -20,7 +20,16 @@ a free port (one process, or `--procs N`) and stops it at the end; it creates th
   defers are drawn after it was counted as shown), minus what the idle server spends (its pollers, the
   live feed: its rate measured over a few seconds with no page open, just before) over that wall time,
   divided by `loads`.
+* Browser CPU per page: the CPU time of headless Chromium's processes (and Playwright's driver, a small
+  share) over the same sequential opens, divided by `loads`, the processes of closed pages included (their
+  time is added to their parent's when they exit). The browsers run on the server's cores here: at C pages
+  at once, C × (browser + server CPU per page) / cores is the least time the last of them can take.
 * Server RSS: the process tree's resident memory once an app's loads are done (sessions not yet expired).
+* `--client protocol`: no browser. Each load is a client that speaks Bokeh's websocket protocol itself
+  (bench/load.py): the page's GET, the websocket, the document pulled ("page": the KPI row is in it), then
+  `document_ready` and until every deferred pane is drawn ("ready", in the first chart's columns for the
+  apps with a chart). It costs little CPU, so at C at once this is what the server alone gives to
+  browsers that run elsewhere (phones, laptops).
 
 Prints one Markdown table, with the commit measured, the cores and the load average; not a test.
 """
@@ -119,6 +128,24 @@ async def concurrent(browser, url, cookie, case, total: int, width: int, shared=
     return await asyncio.gather(*[one() for _ in range(total)])
 
 
+def browser_cpu_seconds(server_pid: int) -> float:
+    """CPU seconds of this script's child processes but the server (Playwright's driver and the Chromium it
+    started) and of their descendants, with those that exited and were waited for (a closed page's
+    renderer)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    server = set(process_tree(server_pid))
+    for pid in process_tree(os.getpid())[1:]:
+        if pid in server:
+            continue
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(f) for f in fields[11:15]) / tick   # utime, stime, cutime, cstime
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def rss_mb(pids: list[int]) -> float:
     total = 0
     for pid in pids:
@@ -176,23 +203,63 @@ async def run(proc, base: str, cases: list[Case], widths: list[int], loads: int,
                 shared = await browser.new_context(viewport={"width": 1400, "height": 1000})
                 await shared.add_cookies([{"name": "user", "value": cookie, "url": url}])
             await load(browser, url, cookie, case, shared)  # the app's first open: not counted (fills the cache)
-            cpu_per_page = None
+            cpu_per_page = browser_per_page = None
             for width in widths:
                 if width == 1:
                     idle_rate = await idle_cpu_rate(proc.pid)
                     cpu0, wall0 = cpu_seconds(process_tree(proc.pid)), time.monotonic()
+                    browser0 = browser_cpu_seconds(proc.pid)
                     results = [await load(browser, url, cookie, case, shared) for _ in range(loads)]
+                    browser_per_page = (browser_cpu_seconds(proc.pid) - browser0) / loads
                     await settle(proc.pid, idle_rate)   # the closed pages' last panes are still server work
                     busy = cpu_seconds(process_tree(proc.pid)) - cpu0
                     cpu_per_page = (busy - idle_rate * (time.monotonic() - wall0)) / loads
                 else:
                     results = await concurrent(browser, url, cookie, case, max(loads, width), width, shared)
                 rows.append((case, width, results, cpu_per_page if width == 1 else None,
-                             rss_mb(process_tree(proc.pid))))
+                             browser_per_page if width == 1 else None, rss_mb(process_tree(proc.pid))))
                 print(f"  {case.key} ×{width}: done", file=sys.stderr, flush=True)
             if shared is not None:
                 await shared.close()
         await browser.close()
+    return rows
+
+
+async def protocol_load(base: str, path: str, cookie: str) -> tuple[float, float]:
+    """One page opened by a client that speaks Bokeh's protocol: seconds to the pulled document, and to
+    every deferred pane drawn."""
+    from tornado.httpclient import AsyncHTTPClient
+
+    from bench.load import one_session_until_ready
+
+    result: dict = {}
+    await one_session_until_ready(AsyncHTTPClient(), base, path, cookie, result)
+    return result["page"], result["ready"]
+
+
+async def run_protocol(proc, base: str, cases: list[Case], widths: list[int], loads: int) -> list[tuple]:
+    rows = []
+    for case in cases:
+        cookie = bench_cookie(base, case.role, case.owner_ref)
+        await protocol_load(base, case.path, cookie)   # the app's first open: not counted
+        for width in widths:
+            gate = asyncio.Semaphore(width)
+            cpu_per_page = None
+            if width == 1:
+                idle_rate = await idle_cpu_rate(proc.pid)
+                cpu0, wall0 = cpu_seconds(process_tree(proc.pid)), time.monotonic()
+
+            async def one():
+                async with gate:
+                    return await protocol_load(base, case.path, cookie)
+
+            results = await asyncio.gather(*[one() for _ in range(max(loads, width))])
+            if width == 1:
+                await settle(proc.pid, idle_rate)
+                busy = cpu_seconds(process_tree(proc.pid)) - cpu0
+                cpu_per_page = (busy - idle_rate * (time.monotonic() - wall0)) / len(results)
+            rows.append((case, width, results, cpu_per_page, None, rss_mb(process_tree(proc.pid))))
+            print(f"  {case.key} ×{width}: done", file=sys.stderr, flush=True)
     return rows
 
 
@@ -202,6 +269,8 @@ def main() -> None:
     parser.add_argument("--loads", type=int, default=5, help="page loads per app and concurrency (at least C)")
     parser.add_argument("--browser-cache", choices=("cold", "warm"), default="cold",
                         help="cold: every load a first visit (default); warm: a returning user, scripts cached")
+    parser.add_argument("--client", choices=("browser", "protocol"), default="browser",
+                        help="browser: headless Chromium (default); protocol: Bokeh's protocol, no browser")
     parser.add_argument("--procs", type=int, default=1, help="akig serve --num-procs (default 1)")
     parser.add_argument("--apps", default=",".join(c.key for c in CASES),
                         help="comma-separated among " + ", ".join(c.key for c in CASES))
@@ -220,20 +289,29 @@ def main() -> None:
     load_before = os.getloadavg()
     proc, base = start_server(prefix, procs=args.procs)
     try:
-        rows = asyncio.run(run(proc, base, cases, widths, args.loads, warm=args.browser_cache == "warm"))
+        if args.client == "protocol":
+            rows = asyncio.run(run_protocol(proc, base, cases, widths, args.loads))
+        else:
+            rows = asyncio.run(run(proc, base, cases, widths, args.loads, warm=args.browser_cache == "warm"))
     finally:
         stop_server(proc)
     load_after = os.getloadavg()
     print(f"Commit {commit}; {os.cpu_count()} cores; load average (1, 5, 15 min) "
           f"{' '.join(f'{v:.2f}' for v in load_before)} before, {' '.join(f'{v:.2f}' for v in load_after)} after; "
-          f"{args.loads} loads per row (at least C), headless Chromium ({'first visits, nothing cached' if args.browser_cache == 'cold' else 'returning users, scripts cached'}), `akig serve --num-procs {args.procs}`.\n")
-    print("| app | as | C | loads | until | p50 | p95 | first chart p50 | p95 | server CPU / page | server RSS after |")
-    print("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
-    for case, width, results, cpu, rss in rows:
+          f"{args.loads} loads per row (at least C), "
+          + ("a client speaking Bokeh's protocol, no browser (first chart = every deferred pane drawn)"
+             if args.client == "protocol" else
+             f"headless Chromium ({'first visits, nothing cached' if args.browser_cache == 'cold' else 'returning users, scripts cached'})")
+          + f", `akig serve --num-procs {args.procs}`.\n")
+    print("| app | as | C | loads | until | p50 | p95 | first chart p50 | p95 | server CPU / page "
+          "| browser CPU / page | server RSS after |")
+    print("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for case, width, results, cpu, browser_cpu, rss in rows:
         first = fmt([r[0] for r in results])
         chart = fmt([r[1] for r in results]) if case.chart else ("—", "—")
         print(f"| {case.path} | {case.label} | {width} | {len(results)} | {case.first_label} | {first[0]} | {first[1]} "
-              f"| {chart[0]} | {chart[1]} | {f'{cpu:.2f} s' if cpu is not None else '—'} | {rss:.0f} MB |")
+              f"| {chart[0]} | {chart[1]} | {f'{cpu:.2f} s' if cpu is not None else '—'} "
+              f"| {f'{browser_cpu:.2f} s' if browser_cpu is not None else '—'} | {rss:.0f} MB |")
 
 
 if __name__ == "__main__":

@@ -13,15 +13,28 @@ from akig_data.errors import AkigError
 from dashboards.escape import escape_markdown
 
 BRAND = "#0b6e4f"
+# Panel's widgets take their main colour from this variable when it is set; set on the page, it reaches
+# every widget (custom properties are inherited into the widgets' shadow roots).
+BRAND_CSS = f":root {{ --design-primary-color: {BRAND}; }}"
 
 
-class AkigPage(pn.template.FastListTemplate):
-    """Panel's FastListTemplate, attached to its document in one go.
+class AkigPage(pn.template.VanillaTemplate):
+    """Panel's VanillaTemplate (plain HTML and CSS), attached to its document in one go.
+
+    Vanilla rather than Panel's FAST templates: those load the FAST design system's web components
+    (0.9 MB of scripts, which compute the accent's palette in the browser) on every first visit, for a
+    header, a sidebar and a main area that plain CSS draws as well. The brand colour reaches the widgets
+    through BRAND_CSS.
 
     The template adds each of its areas' objects to the document as a root of its own, and Bokeh walks
     every model of the document again after each root is added (DocumentModelManager.recompute): a page
     of some fifteen roots paid that walk fifteen times, about a third of the server's time to build the
-    page. Frozen, the document walks its models once, when the page is complete."""
+    page. Frozen, the document walks its models once, when the page is complete.
+
+    Vanilla links a web font from an outside host on every page: a request that a phone on a slow link
+    waits for, and that tells that host who opens AKIG. The pages use the browser's sans-serif font."""
+
+    _resources = {"css": {}}
 
     def _init_doc(self, doc=None, comm=None, title=None, notebook=False, location=True):
         document = doc or pn.state.curdoc
@@ -33,16 +46,15 @@ class AkigPage(pn.template.FastListTemplate):
 
 def page(title: str, main: list[Any], sidebar: list[Any] | None = None) -> AkigPage:
     """The AKIG page: green header with the app's name, an optional sidebar of filters."""
-    return AkigPage(
+    page = AkigPage(
         title=f"AKIG — {title}",
         header=[user_badge()],
         header_background=BRAND,
-        accent_base_color=BRAND,
         sidebar=sidebar or [],
         main=main,
-        main_layout=None,
-        theme_toggle=False,
     )
+    page.config.raw_css = [BRAND_CSS]
+    return page
 
 
 def user_badge() -> pn.pane.HTML:

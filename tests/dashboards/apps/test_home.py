@@ -62,7 +62,8 @@ def test_the_server_page_is_a_template_with_the_akig_title(small_data):
     home = next(entry for entry in catalog.entries() if entry.path == "/")
     with acting_as(Principal("t-analyst", "analyst")):
         template = server.guarded_factory(home)()
-    assert isinstance(template, pn.template.FastListTemplate)
+    assert isinstance(template, pn.template.VanillaTemplate)
+    assert template.header_background == "#0b6e4f"
     assert template.title == "AKIG — Accueil"
     assert "Synthèse du portefeuille" in texts(pn.Column(*template.main))
 

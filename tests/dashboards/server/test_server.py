@@ -37,6 +37,24 @@ def test_unknown_path_is_404(served):
     assert info.value.code == 404
 
 
+@pytest.mark.parametrize("path", ["/proprietaire", "/classement"])
+def test_pages_load_no_script_bundle_they_never_use(served, path):
+    """A first visit downloads and compiles every script the page lists: Bokeh's WebGL and MathJax bundles
+    (2 MB of the 6.3 MB) and FAST's web components are not among them, the widgets and tables ones are.
+    Nothing is fetched from another host (the template's web font was)."""
+    from tests.serving import session_cookie
+
+    request = urllib.request.Request(served + path, headers={"Cookie": f"user={session_cookie(served, 't-admin')}"})
+    with urllib.request.urlopen(request) as response:
+        body = response.read().decode()
+    scripts = re.findall(r'<script[^>]+src="([^"]+)"', body)
+    bundles = {Path(src.split("?")[0]).name for src in scripts}
+    assert {"bokeh.min.js", "bokeh-widgets.min.js", "bokeh-tables.min.js"} <= bundles
+    assert not bundles & {"bokeh-mathjax.min.js", "bokeh-gl.min.js", "fast-components.js"}, bundles
+    links = re.findall(r'(?:src|href)="([^"]+)"', body)
+    assert links and not [url for url in links if re.match(r"(https?:)?//", url)]
+
+
 def test_several_server_processes_answer(small_db, redis_url, tmp_path):
     from tests.serving import start_server, stop_server
 
