@@ -102,6 +102,7 @@ MAINTENANCE = [
     "SELECT prune_positions(now())",
     "SELECT lease_punctuality_refresh(ARRAY[1::bigint])",
     "SELECT promise_payments_refresh(ARRAY[1::bigint])",
+    "SELECT lease_last_contact_refresh(ARRAY[1::bigint])",
 ]
 
 
@@ -130,6 +131,7 @@ def test_the_writes_still_keep_the_derived_tables_exact(seeded):
         assert conn.execute(sa.text("SELECT count(*) FROM site_month_totals_drift")).scalar() == 0
         assert conn.execute(sa.text("SELECT count(*) FROM lease_punctuality_drift")).scalar() == 0
         assert conn.execute(sa.text("SELECT count(*) FROM promise_payments_drift")).scalar() == 0
+        assert conn.execute(sa.text("SELECT count(*) FROM lease_last_contact_drift")).scalar() == 0
 
 
 # --- tables the read roles may not read --------------------------------------------------------------
@@ -139,6 +141,7 @@ NOT_READS = {
     "lease_dues_drift": READ_ROLES, "lease_payment_totals_drift": READ_ROLES, "site_month_totals_drift": READ_ROLES,
     "lease_punctuality_drift": READ_ROLES, "lease_punctuality_expected": READ_ROLES,
     "promise_payments_drift": READ_ROLES, "promise_payments_expected": READ_ROLES,
+    "lease_last_contact_drift": READ_ROLES, "lease_last_contact_expected": READ_ROLES,
     "schema_migrations": READ_ROLES, "scheduled_runs": READ_ROLES, "dues_horizon": READ_ROLES,
     "agent_positions": ("akig_read_owner",), "alert_events": ("akig_read_owner",),
 }
