@@ -101,8 +101,10 @@ def main() -> None:
             page.wait_for_selector(".akig-kpi-value", timeout=60_000)
             time.sleep(1)
             page.screenshot(path=str(OUT / "accueil.png"))
-            shoot_live_map(page, base)
+            # The phone app before the map: the map's simulated agents post from this machine's address and
+            # use up its per-address allowance of the API, which the phone app's login then meets.
             shoot_agent_app(browser, base)
+            shoot_live_map(page, base)
             browser.close()
         shoot_daily_report()
     finally:
