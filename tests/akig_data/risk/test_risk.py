@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -253,3 +254,23 @@ def test_an_owners_month_swing_widens_his_interval_and_keeps_the_expected_amount
     assert owner(swung)["expected"] == pytest.approx(owner(plain)["expected"], rel=0.03)
     assert owner(swung)["high_80"] - owner(swung)["low_80"] > 1.5 * (owner(plain)["high_80"] - owner(plain)["low_80"])
     assert owner(swung)["expected"] == pytest.approx(swung[swung["site_ref"].notna()]["expected"].sum(), abs=2)
+
+
+def test_an_owners_forecast_is_the_same_alone_and_among_every_owner():
+    """The owner's dashboard (his forecast alone) and the analyst's (every owner's) show the same figures
+    for him: each owner is drawn from a stream of his own, not from a place in one stream for everybody."""
+    from akig_data.risk import forecast
+
+    rng = np.random.default_rng(3)
+    leases = pd.DataFrame({"owner_ref": ["A"] * 30 + ["B"] * 50 + ["C"] * 20,
+                           "site_ref": [f"S{i % 4}" for i in range(100)],
+                           "rent": rng.integers(5, 40, 100) * 100_000,
+                           "next_due_date": [dt.date(2026, 7, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 60, 100)],
+                           "p_late_30": rng.random(100) * 0.6})
+    spreads = {"A": 0.1, "B": 0.2}
+    every = forecast.simulate(leases, dt.date(2026, 7, 1), [0.4, 0.6], spreads=spreads)
+    for owner in ("A", "B", "C"):
+        alone = forecast.simulate(leases[leases["owner_ref"] == owner], dt.date(2026, 7, 1), [0.4, 0.6], spreads=spreads)
+        mine = every[every["owner_ref"] == owner].reset_index(drop=True)
+        assert mine.equals(alone), owner
+    assert every["month"].is_monotonic_increasing
