@@ -315,8 +315,8 @@ class Settings:
         "API requests per minute per client address before 429", "server")
     access_log: str | None = _setting(
         "AKIG_ACCESS_LOG", None, _text, "file path or `-`",
-        "where the server writes one line per HTTP request (rotated at 10 MB, 5 old files kept); `-`: on the "
-        "console, as before", "server", shown_default="`AKIG_HOME/logs/access.log`")
+        "where the server writes one line per HTTP request but the static files served (rotated at 10 MB, 5 old "
+        "files kept); `-`: on the console, as before", "server", shown_default="`AKIG_HOME/logs/access.log`")
     log_summary_s: int = _setting(
         "AKIG_LOG_SUMMARY_S", 60, _integer(0, 86400, unit="secondes"), "seconds (0 to 86400)",
         "how often the console shows a one-line summary of the requests (by status class, GPS fixes stored, "

@@ -8,7 +8,8 @@ simulated phones posting GPS fixes several times a second those lines flooded th
   meanwhile: by status class, GPS fixes stored, pages opened and the 95th percentile of the latency, taken
   from the Prometheus counters the server keeps for /metrics (one line per server process);
 * the file AKIG_ACCESS_LOG (default AKIG_HOME/logs/access.log, rotated at 10 MB with 5 old files kept) gets
-  every access line, with the libraries' informational chatter (Bokeh's start-up details, websocket
+  every access line (but the scripts and style sheets served: counted in /metrics, not written), with the
+  libraries' informational chatter (Bokeh's start-up details, websocket
   opened / closed) that no longer goes to the console. A 5xx access line is an error: it goes to both.
 
 AKIG_ACCESS_LOG=- keeps the former behaviour: everything at INFO on the console.

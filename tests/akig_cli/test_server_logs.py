@@ -42,10 +42,12 @@ def test_access_lines_go_to_the_file_and_the_console_keeps_warnings_and_a_summar
         for _ in range(3):
             assert _request(base + "/api/health") == 200
         assert _request(base + "/no-such-page") == 404
+        assert _request(base + "/static/js/bokeh.min.js") == 200      # counted, not written
+        assert _request(base + "/static/js/no-such-script.js") == 404  # written, as any failure
         assert _request(base + "/api/positions", data=b"{}", headers={
             "Authorization": "Bearer not-a-token", "Content-Type": "application/json"}) == 401
         deadline = time.monotonic() + 20
-        while _by_class(console.read_text()).get("4xx", 0) < 2 and time.monotonic() < deadline:
+        while _by_class(console.read_text()).get("4xx", 0) < 3 and time.monotonic() < deadline:
             time.sleep(0.3)
     finally:
         stop_server(proc)
@@ -55,13 +57,14 @@ def test_access_lines_go_to_the_file_and_the_console_keeps_warnings_and_a_summar
     for line in ("200 GET /api/health", "404 GET /no-such-page", "401 POST /api/positions"):
         assert line in access
         assert line not in text
+    assert "GET /static/js/bokeh.min.js" not in access and "404 GET /static/js/no-such-script.js" in access
     assert "tornado.access" not in text
     assert "Starting Bokeh server" in access and "Starting Bokeh server" not in text   # Bokeh's INFO chatter
     assert text.count("AKIG_SESSION_SECRET is not set") == 1
     assert "WARNING akig.auth: AKIG_SESSION_SECRET is not set" in text
     assert "AKIG_SESSION_SECRET is not set" not in access
     counts = _by_class(text)
-    assert counts.get("4xx") == 2 and counts.get("2xx", 0) >= 3, text
+    assert counts.get("4xx") == 3 and counts.get("2xx", 0) >= 4, text   # the static file's too
 
 
 def test_the_summary_line_and_its_percentile():
