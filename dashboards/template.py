@@ -50,8 +50,10 @@ def page(title: str, main: list[Any], sidebar: list[Any] | None = None) -> AkigP
         title=f"AKIG — {title}",
         header=[user_badge()],
         header_background=BRAND,
-        sidebar=sidebar or [],
-        main=main,
+        # One root per area, not one per object: the template adds each root to the document on its own,
+        # under a copy of Panel's whole configuration (panel.config.set), about a millisecond each.
+        sidebar=[pn.Column(*sidebar, sizing_mode="stretch_width")] if sidebar else [],
+        main=[pn.Column(*main, sizing_mode="stretch_width")],
     )
     page.config.raw_css = [BRAND_CSS]
     return page

@@ -69,7 +69,7 @@ def test_escape_html_shows_the_value_as_text():
 def test_error_banner_and_refusal_page_show_the_message_as_text():
     assert_literal(error_panel(InvalidParameter(f"Propriétaire inconnu : {PAYLOAD}.")))
     refusal = refusal_page("Accueil", f"Refusé : {PAYLOAD}")
-    assert_literal(refusal.main[0])
+    assert_literal(refusal.main[0].objects[0])   # the main area is one column
 
 
 def test_the_action_forms_message_is_text():

@@ -45,7 +45,8 @@ def test_the_access_page_shows_the_access_table_of_the_code():
 
 
 def _refused(page) -> bool:
-    first = page.main[0] if len(page.main) else None
+    """The page's main area (one column) starts with the refusal."""
+    first = page.main[0].objects[0] if len(page.main) and len(page.main[0].objects) else None
     return isinstance(first, pn.pane.Alert) and "Accès refusé" in first.object
 
 
