@@ -18,7 +18,7 @@ a free port (one process, or `--procs N`) and stops it at the end; it creates th
 * Server CPU per page: the utime+stime (/proc/PID/stat) of the `akig serve` process and its children from
   the first of `loads` sequential opens of the page until the server is idle again (the panes a page
   defers are drawn after it was counted as shown), minus what the idle server spends (its pollers, the
-  live feed: its rate measured over a few seconds with no page open, just before) over that wall time,
+  live feed: the median rate of short windows over a few seconds with no page open, just before) over that wall time,
   divided by `loads`.
 * Browser CPU per page: the CPU time of headless Chromium's processes (and Playwright's driver, a small
   share) over the same sequential opens, divided by `loads`, the processes of closed pages included (their
@@ -170,11 +170,17 @@ SETTLE_STEP_S = 0.5
 
 
 async def idle_cpu_rate(pid: int) -> float:
-    """CPU seconds per second the server spends with no page opening (its pollers, the live feed)."""
+    """CPU seconds per second the server spends with no page opening (its pollers, the live feed): the
+    median of IDLE_S / SETTLE_STEP_S short windows, so that one of the server's scheduled tasks running
+    meanwhile (alert rules, reminders: a second or two of CPU) does not count as its background (it did
+    once, and a page's CPU came out negative)."""
     await settle(pid, None)
-    cpu0, wall0 = cpu_seconds(process_tree(pid)), time.monotonic()
-    await asyncio.sleep(IDLE_S)
-    return (cpu_seconds(process_tree(pid)) - cpu0) / (time.monotonic() - wall0)
+    rates = []
+    for _ in range(round(IDLE_S / SETTLE_STEP_S)):
+        cpu0, wall0 = cpu_seconds(process_tree(pid)), time.monotonic()
+        await asyncio.sleep(SETTLE_STEP_S)
+        rates.append((cpu_seconds(process_tree(pid)) - cpu0) / (time.monotonic() - wall0))
+    return statistics.median(rates)
 
 
 async def settle(pid: int, idle_rate: float | None, limit_s: float = 30.0) -> None:
