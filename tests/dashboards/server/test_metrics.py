@@ -4,6 +4,7 @@ gauges against the reads, and `--num-procs 2` adding every process's values on /
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import time
 import urllib.request
@@ -124,3 +125,27 @@ def test_several_processes_add_up_on_metrics(small_db, redis_url, tmp_path):
         assert "Starting 2 processes" in (tmp_path / "logs" / "access.log").read_text()   # Tornado's INFO line
     finally:
         stop_server(proc)
+
+
+def test_metrics_skip_a_processs_file_not_sized_yet(tmp_path, monkeypatch):
+    """A process creates its metrics file before sizing it: a scrape in between (or forever, if the process
+    was killed then) met an empty file, and prometheus_client's collector failed whole."""
+    import struct
+    import subprocess
+    import sys
+
+    from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+
+    from dashboards.server import metrics as server_metrics
+
+    subprocess.run([sys.executable, "-c", "from prometheus_client import Counter; "
+                    "Counter('akig_test_events', 'events').inc(3)"],
+                   env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}, check=True)
+    (tmp_path / "counter_4242.db").touch()          # another process, between creating and sizing its file
+    with pytest.raises(struct.error):               # what /metrics answered: a 500
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=str(tmp_path))
+        generate_latest(registry)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    body, _ = server_metrics.payload()
+    assert b"akig_test_events_total 3.0" in body
