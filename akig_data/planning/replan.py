@@ -17,10 +17,9 @@ import sqlalchemy as sa
 
 from akig_data.writes import audit, positions
 from akig_data.access import roles
-from akig_data.engine import translated_errors
 from akig_data.errors import AccessDenied, InvalidParameter
 from akig_data.planning.solver import Stop, in_order, solve
-from akig_data.runtime import get_runtime
+from akig_data.runtime import get_runtime, write_transaction
 from akig_data.access.scope import Principal
 
 MAX_STOPS = 200
@@ -100,9 +99,7 @@ def reoptimize(agent_ref: str, day: dt.date | None = None, *, start: tuple[float
         mine = latest[latest["agent_ref"] == agent_ref]
         if not mine.empty:
             start = (float(mine.iloc[0]["lat"]), float(mine.iloc[0]["lon"]))
-    with translated_errors(), runtime.engine.begin() as conn:
-        if runtime.settings.row_security:
-            conn.execute(sa.text("SELECT set_config('role', 'akig_write', true)"))
+    with write_transaction() as conn:
         rows = conn.execute(sa.text(
             "SELECT m.id, m.mission_ref, m.status, m.route_order, s.lat, s.lon FROM missions m"
             " JOIN agents a ON a.id = m.agent_id JOIN leases l ON l.id = m.lease_id JOIN sites s ON s.id = l.site_id"

@@ -29,10 +29,9 @@ import sqlalchemy as sa
 from akig_data.writes import audit, missions
 from akig_data.access import roles
 from akig_data.clock import LOCAL_TZ
-from akig_data.engine import translated_errors
 from akig_data.errors import AccessDenied, InvalidParameter
 from akig_data.planning.solver import haversine_m
-from akig_data.runtime import get_runtime
+from akig_data.runtime import get_runtime, write_transaction
 from akig_data.access.scope import Principal
 
 TZ = ZoneInfo(LOCAL_TZ)
@@ -197,9 +196,7 @@ class _Write:
 def _transaction(action, tables: tuple[str, ...], who: Principal | None, actor: str):
     """Run `action(_Write)` in one transaction as akig_write; bump the memo of `tables` after commit."""
     runtime = get_runtime()
-    with translated_errors(), runtime.engine.begin() as conn:
-        if runtime.settings.row_security:
-            conn.execute(sa.text("SELECT set_config('role', 'akig_write', true)"))
+    with write_transaction() as conn:
         result = action(_Write(conn, who, actor))
     if not result.duplicate:
         runtime.memo.bump(tables)

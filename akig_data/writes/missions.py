@@ -36,13 +36,12 @@ import sqlalchemy as sa
 
 from akig_data.writes import audit
 from akig_data.clock import LOCAL_TZ
-from akig_data.engine import translated_errors
 from akig_data.errors import AccessDenied, InvalidParameter
 from akig_data.upkeep.dues_horizon import ensure_dues_horizon
 from akig_data.planning.solver import Stop, solve
 from akig_data.risk.visits import chances as visit_chances
 from akig_data.risk.visits import rule_chance
-from akig_data.runtime import get_runtime
+from akig_data.runtime import get_runtime, write_transaction
 from akig_data.access.scope import Principal
 
 TZ = ZoneInfo(LOCAL_TZ)
@@ -184,9 +183,7 @@ def generate(day: dt.date, *, who: Principal | None = None, address: str | None 
     ensure_dues_horizon(runtime, day)
     actor = who.username if who else audit.cli_actor()
     modelled, model = visit_chances(day)        # before the lock: the features are a read of their own
-    with translated_errors(), runtime.engine.begin() as conn:
-        if runtime.settings.row_security:
-            conn.execute(sa.text("SELECT set_config('role', 'akig_write', true)"))
+    with write_transaction() as conn:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(1296651091)"))  # "MISS": one planner at a time
         done_rows = conn.execute(sa.text("SELECT lease_id, agent_id, kind FROM missions WHERE day = :d AND status = 'done'"),
                                  {"d": day}).all()

@@ -30,7 +30,7 @@ from akig_data.access import roles
 from akig_data.clock import LOCAL_TZ
 from akig_data.engine import translated_errors
 from akig_data.errors import AccessDenied, InvalidParameter
-from akig_data.runtime import get_runtime
+from akig_data.runtime import get_runtime, write_transaction
 from akig_data.access.scope import Principal
 
 TZ = ZoneInfo(LOCAL_TZ)
@@ -183,10 +183,7 @@ def ingest(agent_ref: str, fixes: list[Fix], *, who: Principal | None = None) ->
     check_poster(who, agent_ref)
     unique = {f.t: f for f in fixes}   # the same instant twice in one batch counts once
     ordered = sorted(unique.values(), key=lambda f: f.t)
-    runtime = get_runtime()
-    with translated_errors(), runtime.engine.begin() as conn:
-        if runtime.settings.row_security:
-            conn.execute(sa.text("SELECT set_config('role', 'akig_write', true)"))
+    with write_transaction() as conn:
         row = conn.execute(sa.text("SELECT id, active FROM agents WHERE agent_ref = :r"), {"r": agent_ref}).first()
         if row is None:
             raise FieldError("agent_ref", f"agent inconnu ({agent_ref!r}).", status=404)
@@ -368,10 +365,7 @@ def prune(days: int | None = None) -> int:
     days = retention_days() if days is None else days
     if days < 1:
         raise InvalidParameter("la durée de conservation des positions est d'au moins 1 jour.")
-    runtime = get_runtime()
-    with translated_errors(), runtime.engine.begin() as conn:
-        if runtime.settings.row_security:
-            conn.execute(sa.text("SELECT set_config('role', 'akig_write', true)"))
+    with write_transaction() as conn:
         deleted = conn.execute(sa.text("SELECT prune_positions(now() - make_interval(days => :d))"),
                                {"d": days}).scalar()
     metrics.POSITIONS.labels("pruned").inc(deleted)
