@@ -8,8 +8,8 @@ the frame handed to a caller are the same thing.
 from __future__ import annotations
 
 import contextlib
-import gc
 import datetime as dt
+import gc
 from typing import Any, Iterable, Iterator, Sequence
 
 import pyarrow as pa

@@ -26,10 +26,11 @@ class AkigPage(pn.template.VanillaTemplate):
     header, a sidebar and a main area that plain CSS draws as well. The brand colour reaches the widgets
     through BRAND_CSS.
 
-    The template adds each of its areas' objects to the document as a root of its own, and Bokeh walks
-    every model of the document again after each root is added (DocumentModelManager.recompute): a page
-    of some fifteen roots paid that walk fifteen times, about a third of the server's time to build the
-    page. Frozen, the document walks its models once, when the page is complete.
+    The template adds its own parts and each of its areas (one column each, see page()) to the document as
+    roots, and Bokeh walks every model of the document again after each root is added
+    (DocumentModelManager.recompute): a page of some fifteen roots paid that walk fifteen times, about a
+    third of the server's time to build the page. Frozen, the document walks its models once, when the
+    page is complete.
 
     Vanilla links a web font from an outside host on every page: a request that a phone on a slow link
     waits for, and that tells that host who opens AKIG. The pages use the browser's sans-serif font."""
@@ -46,7 +47,7 @@ class AkigPage(pn.template.VanillaTemplate):
 
 def page(title: str, main: list[Any], sidebar: list[Any] | None = None) -> AkigPage:
     """The AKIG page: green header with the app's name, an optional sidebar of filters."""
-    page = AkigPage(
+    akig_page = AkigPage(
         title=f"AKIG — {title}",
         header=[user_badge()],
         header_background=BRAND,
@@ -55,8 +56,8 @@ def page(title: str, main: list[Any], sidebar: list[Any] | None = None) -> AkigP
         sidebar=[pn.Column(*sidebar, sizing_mode="stretch_width")] if sidebar else [],
         main=[pn.Column(*main, sizing_mode="stretch_width")],
     )
-    page.config.raw_css = [BRAND_CSS]
-    return page
+    akig_page.config.raw_css = [BRAND_CSS]
+    return akig_page
 
 
 def user_badge() -> pn.pane.HTML:
