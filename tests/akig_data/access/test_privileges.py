@@ -103,6 +103,8 @@ MAINTENANCE = [
     "SELECT lease_punctuality_refresh(ARRAY[1::bigint])",
     "SELECT promise_payments_refresh(ARRAY[1::bigint])",
     "SELECT lease_last_contact_refresh(ARRAY[1::bigint])",
+    "SELECT due_paid_days_refresh(ARRAY[1::bigint])",
+    "SELECT * FROM due_paid_days_expected(ARRAY[1::bigint])",
 ]
 
 
@@ -132,6 +134,7 @@ def test_the_writes_still_keep_the_derived_tables_exact(seeded):
         assert conn.execute(sa.text("SELECT count(*) FROM lease_punctuality_drift")).scalar() == 0
         assert conn.execute(sa.text("SELECT count(*) FROM promise_payments_drift")).scalar() == 0
         assert conn.execute(sa.text("SELECT count(*) FROM lease_last_contact_drift")).scalar() == 0
+        assert conn.execute(sa.text("SELECT count(*) FROM due_paid_days_drift")).scalar() == 0
 
 
 # --- tables the read roles may not read --------------------------------------------------------------
@@ -142,6 +145,7 @@ NOT_READS = {
     "lease_punctuality_drift": READ_ROLES, "lease_punctuality_expected": READ_ROLES,
     "promise_payments_drift": READ_ROLES, "promise_payments_expected": READ_ROLES,
     "lease_last_contact_drift": READ_ROLES, "lease_last_contact_expected": READ_ROLES,
+    "due_paid_days_drift": READ_ROLES,
     "schema_migrations": READ_ROLES, "scheduled_runs": READ_ROLES, "dues_horizon": READ_ROLES,
     "agent_positions": ("akig_read_owner",), "alert_events": ("akig_read_owner",),
 }
