@@ -97,6 +97,12 @@ FAMILIES = (
 )
 
 
+# The columns the texts above read from a lease's row.
+TOLD_COLUMNS = ("late_last_6", "arrears_months", "arrears_age_days", "promises_broken_12m", "promises_partial_12m",
+                "partial_payments_6m", "days_since_payment", "calls_unreached_90d", "visits_absent_90d",
+                "calls_refused_90d", "tenure_months")
+
+
 def _told(row, typical, families) -> list[str]:
     """The texts of `families` (in that order) whose figure is worse than typical, at most MAX_REASONS."""
     texts = [text for text in (FAMILIES[f][1](row, typical) for f in families) if text]
@@ -116,8 +122,11 @@ def explain(model, frame: pd.DataFrame, probabilities: np.ndarray) -> list[str]:
             neutral[column] = value
         pushes.append(probabilities - model.predict(neutral))
     pushes = np.vstack(pushes).T            # rows x families
+    # Plain dicts of the columns the texts read: a pandas row per lease (iterrows) cost seconds for the
+    # 68,797 running leases of every owner at `large` scale.
+    told_columns = [c for c in dict.fromkeys(TOLD_COLUMNS) if c in frame.columns]
     texts = []
-    for i, (_, row) in enumerate(frame.iterrows()):
+    for i, row in enumerate(frame[told_columns].to_dict("records")):
         order = np.argsort(-pushes[i])
         reasons = _told(row, typical, [f for f in order if pushes[i, f] >= MIN_PUSH])
         if not reasons and probabilities[i] >= SATURATED:
