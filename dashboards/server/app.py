@@ -101,6 +101,8 @@ def serve(port: int = 5006, address: str = "127.0.0.1", num_procs: int = 1, show
     # No app reads the browser's details (time zone, window size, WebGL, dark mode): without Panel's
     # BrowserInfo, a page has one root fewer and its browser sends a dozen fewer updates as it opens.
     pn.config.browser_info = False
+    skip_development_checks()
+    cache_bokeh_default_overrides()
     # Deferred panes (charts, tables) render in a thread pool: the event loop stays free to answer the
     # browser, so the KPI row shows while the charts are being drawn.
     pn.config.nthreads = config.load().server_threads
@@ -165,6 +167,59 @@ def without_unused_bundles(server) -> None:
         return full.clone(components=[c for c in full.components if c not in UNUSED_BOKEH_BUNDLES])
 
     tornado_app.resources = resources
+
+
+def skip_development_checks() -> None:
+    """Turn off two of Bokeh's checks meant for writing an app, which every session paid for.
+
+    * Document validation (Bokeh's `validate_doc` setting): after each session's document was built, Bokeh
+      walked every model to look for layout mistakes, which it only logs (validation_level "none").
+    * Error diagnostics (`perform_error_diagnostics`): every on_change callback's signature was checked with
+      `inspect.signature`, about 120 per page opened (Panel registers them on each widget's model), and a
+      mistyped attribute got close-match suggestions.
+
+    Both are Bokeh's documented settings; one given in the environment (BOKEH_VALIDATE_DOC=true,
+    BOKEH_PERFORM_ERROR_DIAGNOSTICS=true, for an app being written) is left as it is. The tests build the
+    apps with both on (they never go through serve())."""
+    import os
+
+    from bokeh.settings import settings
+
+    for setting in (settings.perform_document_validation, settings.perform_error_diagnostics):
+        if setting.env_var not in os.environ:
+            setting.set_value(False)
+
+
+def cache_bokeh_default_overrides() -> bool:
+    """Compute each Bokeh model class's overridden defaults once, not at every property read.
+
+    Reading a property that was never set gives its default, and Bokeh 3.9 finds it by merging the
+    `__overridden_defaults__` of every class in the model's MRO, anew at each read
+    (HasProps._overridden_defaults): some 4,500 merges per /proprietaire page, about 14 of its 165 ms of
+    CPU measured in-process. Those dictionaries are made once, when a class is created (Bokeh's metaclass),
+    and never changed, so the merge is kept per class. Bokeh keeps them per class itself from the change
+    bokeh/bokeh#15322 on, in releases that Panel 1.9 does not accept yet; with a Bokeh whose method is not
+    the one patched here, nothing is changed (returns False, and a test says so)."""
+    from bokeh.core.has_props import HasProps
+
+    original = getattr(HasProps.__dict__.get("_overridden_defaults"), "__func__", None)
+    if original is not None and original.__qualname__ == "HasProps._overridden_defaults.cached":
+        return True   # already done in this process
+    if original is None or original.__qualname__ != "HasProps._overridden_defaults":
+        log.warning("Bokeh's HasProps._overridden_defaults has changed: its defaults are not cached")
+        return False
+    cache: dict[type, dict] = {}
+
+    def overridden_defaults(cls) -> dict:
+        try:
+            return cache[cls]
+        except KeyError:
+            cache[cls] = merged = original(cls)
+            return merged
+
+    overridden_defaults.__qualname__ = "HasProps._overridden_defaults.cached"
+    HasProps._overridden_defaults = classmethod(overridden_defaults)
+    return True
 
 
 def tune_garbage_collector() -> None:
