@@ -178,15 +178,15 @@ def skip_development_checks() -> None:
       `inspect.signature`, about 120 per page opened (Panel registers them on each widget's model), and a
       mistyped attribute got close-match suggestions.
 
-    Both are Bokeh's documented settings; one given in the environment (BOKEH_VALIDATE_DOC=true,
-    BOKEH_PERFORM_ERROR_DIAGNOSTICS=true, for an app being written) is left as it is. The tests build the
-    apps with both on (they never go through serve())."""
-    import os
+    Both are Bokeh's documented settings, changed here only where nobody chose a value: one given in the
+    environment (BOKEH_VALIDATE_DOC=true, BOKEH_PERFORM_ERROR_DIAGNOSTICS=true, for an app being written) or
+    in Bokeh's configuration is left as it is. The tests build the apps with both on (they never go through
+    serve())."""
+    from bokeh.settings import SettingProvenance, settings
 
-    from bokeh.settings import settings
-
+    defaults = (SettingProvenance.GLOBAL_DEFAULT, SettingProvenance.DEFAULT)
     for setting in (settings.perform_document_validation, settings.perform_error_diagnostics):
-        if setting.env_var not in os.environ:
+        if setting.get_value_with_provenance()[1] in defaults:
             setting.set_value(False)
 
 
