@@ -180,8 +180,8 @@ def skip_development_checks() -> None:
 
     Both are Bokeh's documented settings, changed here only where nobody chose a value: one given in the
     environment (BOKEH_VALIDATE_DOC=true, BOKEH_PERFORM_ERROR_DIAGNOSTICS=true, for an app being written) or
-    in Bokeh's configuration is left as it is. The tests build the apps with both on (they never go through
-    serve())."""
+    in Bokeh's configuration is left as it is. The tests that build the apps in-process (not through
+    serve()) keep both on."""
     from bokeh.settings import SettingProvenance, settings
 
     defaults = (SettingProvenance.GLOBAL_DEFAULT, SettingProvenance.DEFAULT)
