@@ -105,6 +105,8 @@ MAINTENANCE = [
     "SELECT lease_last_contact_refresh(ARRAY[1::bigint])",
     "SELECT due_paid_days_refresh(ARRAY[1::bigint])",
     "SELECT * FROM due_paid_days_expected(ARRAY[1::bigint])",
+    "SELECT lease_paid_history_refresh(ARRAY[1::bigint])",
+    "SELECT * FROM lease_paid_history_expected(ARRAY[1::bigint])",
 ]
 
 
@@ -135,6 +137,7 @@ def test_the_writes_still_keep_the_derived_tables_exact(seeded):
         assert conn.execute(sa.text("SELECT count(*) FROM promise_payments_drift")).scalar() == 0
         assert conn.execute(sa.text("SELECT count(*) FROM lease_last_contact_drift")).scalar() == 0
         assert conn.execute(sa.text("SELECT count(*) FROM due_paid_days_drift")).scalar() == 0
+        assert conn.execute(sa.text("SELECT count(*) FROM lease_paid_history_drift")).scalar() == 0
 
 
 # --- tables the read roles may not read --------------------------------------------------------------
@@ -145,7 +148,7 @@ NOT_READS = {
     "lease_punctuality_drift": READ_ROLES, "lease_punctuality_expected": READ_ROLES,
     "promise_payments_drift": READ_ROLES, "promise_payments_expected": READ_ROLES,
     "lease_last_contact_drift": READ_ROLES, "lease_last_contact_expected": READ_ROLES,
-    "due_paid_days_drift": READ_ROLES,
+    "due_paid_days_drift": READ_ROLES, "lease_paid_history_drift": READ_ROLES,
     "schema_migrations": READ_ROLES, "scheduled_runs": READ_ROLES, "dues_horizon": READ_ROLES,
     "agent_positions": ("akig_read_owner",), "alert_events": ("akig_read_owner",),
 }

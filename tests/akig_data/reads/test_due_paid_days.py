@@ -50,6 +50,8 @@ def check(rt) -> dict[tuple[int, int], dt.date]:
     assert stored(rt) == want
     with rt.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM due_paid_days_drift")).scalar() == 0
+        # and the per-lease bit strings and last payment kept from them (sql/046)
+        assert conn.execute(sa.text("SELECT count(*) FROM lease_paid_history_drift")).scalar() == 0
         # what the risk features read: every due, its day or none
         rows = conn.execute(sa.text("SELECT lease_id, mi, fully_paid_on FROM risk_due_paid_on(NULL)")).all()
         assert len(rows) == conn.execute(sa.text("SELECT count(*) FROM lease_dues")).scalar()
@@ -144,4 +146,5 @@ def test_the_desk_keeps_the_days_exact_as_the_write_role(seeded):
             "SELECT count(*) FROM due_paid_days d JOIN leases l ON l.id = d.lease_id WHERE l.lease_ref = :l"),
             {"l": late["lease_ref"]}).scalar()
         assert conn.execute(sa.text("SELECT count(*) FROM due_paid_days_drift")).scalar() == 0
+        assert conn.execute(sa.text("SELECT count(*) FROM lease_paid_history_drift")).scalar() == 0
     assert after > before
