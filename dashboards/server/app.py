@@ -198,8 +198,9 @@ def cache_bokeh_default_overrides() -> bool:
     (HasProps._overridden_defaults): some 4,500 merges per /proprietaire page, about 14 of its 165 ms of
     CPU measured in-process. Those dictionaries are made once, when a class is created (Bokeh's metaclass),
     and never changed, so the merge is kept per class. Bokeh keeps them per class itself from the change
-    bokeh/bokeh#15322 on, in releases that Panel 1.9 does not accept yet; with a Bokeh whose method is not
-    the one patched here, nothing is changed (returns False, and a test says so)."""
+    bokeh/bokeh#15322 on, in releases that Panel 1.9 does not accept yet. With a Bokeh whose method is not
+    the one patched here, nothing is changed: a warning is logged, False is returned and the test of this
+    function fails, so that an upgrade does not go unnoticed."""
     from bokeh.core.has_props import HasProps
 
     original = getattr(HasProps.__dict__.get("_overridden_defaults"), "__func__", None)
