@@ -32,7 +32,7 @@ def test_upload_a_statement_clear_the_queue_and_open_the_reminders(served, brows
     row.wait_for(timeout=30_000)
     assert NAME in row.inner_text()                  # shown as typed, not run
     row.click()
-    page.get_by_text("Décision").wait_for(timeout=20_000)
+    page.get_by_text("Décision", exact=True).wait_for(timeout=20_000)   # the card's title, not the import's summary
     page.get_by_label("Motif du rejet").fill("Cadeau, pas un loyer")
     page.get_by_label("Motif du rejet").press("Tab")
     page.wait_for_timeout(300)
