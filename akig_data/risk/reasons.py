@@ -124,7 +124,7 @@ def explain(model, frame: pd.DataFrame, probabilities: np.ndarray) -> list[str]:
     pushes = np.vstack(pushes).T            # rows x families
     # Plain dicts of the columns the texts read: a pandas row per lease (iterrows) cost seconds for the
     # 68,797 running leases of every owner at `large` scale.
-    told_columns = [c for c in dict.fromkeys(TOLD_COLUMNS) if c in frame.columns]
+    told_columns = [c for c in TOLD_COLUMNS if c in frame.columns]
     texts = []
     for i, row in enumerate(frame[told_columns].to_dict("records")):
         order = np.argsort(-pushes[i])

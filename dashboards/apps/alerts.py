@@ -91,9 +91,9 @@ class AlertsPage(View):
         frame = self._load()
         if frame.empty:
             return pn.pane.Alert("Aucune alerte pour ces filtres.", alert_type="success", sizing_mode="stretch_width")
-        # N° is an alert's number, not a quantity: no thousands separator ("1286", not "1,286").
+        # (N°, the alert's number, is shown as plain digits by table(), like every "N°" column.)
         widget = table(display(frame), page_size=15, selectable=True, css_classes=["akig-alerts-table"],
-                       formatters={"Lien": {"type": "html"}, "N°": {"type": "plaintext"}})
+                       formatters={"Lien": {"type": "html"}})
         widget.on_click(lambda e: setattr(self, "selected", int(self.frame.iloc[e.row]["id"])))
         return widget
 

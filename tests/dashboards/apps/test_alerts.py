@@ -34,6 +34,7 @@ def test_the_panel_filters_acknowledges_and_evaluates(evaluated):
         page.severity, page.rule = "", "tenant_late_no_contact"
         assert set(page._load()["rule"]) == {"tenant_late_no_contact"}
         assert isinstance(page.listing(), pn.widgets.Tabulator)
+        assert page.listing().formatters["N°"] == {"type": "plaintext"}   # an alert's number: "1286", not "1 286"
         shown = alerts_page.display(page.frame)
         assert shown["Lien"].iloc[0].startswith('<a href="/proprietaire?locataire=TEN-')
         assert "Cliquez sur une alerte" in page.detail().object
