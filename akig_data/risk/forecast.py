@@ -98,6 +98,11 @@ def simulate(leases: pd.DataFrame, as_of: dt.date, g: np.ndarray, months_ahead: 
     return out.loc[order].reset_index(drop=True)
 
 
+# Simulations are drawn in blocks of about this many (simulation, lease) cells, so that a block's arrays stay
+# in the processor's cache through every step of every month (an owner with 3,567 leases is 7 million cells).
+BLOCK_CELLS = 1 << 16
+
+
 def _owner_rows(owner, own: pd.DataFrame, as_of: dt.date, g: np.ndarray, months_ahead: int, simulations: int,
                 rng: np.random.Generator, spread: float) -> list[tuple]:
     """One owner's rows of simulate(): his leases (sorted by site) drawn `simulations` times."""
@@ -109,36 +114,85 @@ def _owner_rows(owner, own: pd.DataFrame, as_of: dt.date, g: np.ndarray, months_
     site_refs = own["site_ref"].to_numpy()
     site_start = np.flatnonzero(np.r_[True, site_refs[1:] != site_refs[:-1]])
     sites = site_refs[site_start]
-    n = len(own)
-    u = rng.random((simulations, n))
+    months = [first_mi + k for k in range(months_ahead + 1)]
+    # The rest of this month: the leases whose next due falls in it; later months: every running lease.
+    owed = [np.where(next_mi <= mi, rent, 0.0) for mi in months]
     # The month's g is drawn among the recent months' (a bad month is bad for all of the owner's leases):
     # the common swing that independent leases alone would leave out of the interval.
     g_draw = rng.choice(g, size=(simulations, 1))
+    per_site = _draw_sites(rng, p, g_draw, owed, site_start, simulations)
     rows = []
-    for k in range(months_ahead + 1):
-        mi = first_mi + k
-        if k > 0:
-            keep = rng.random((simulations, n)) < PERSISTENCE
-            u = np.where(keep, u, rng.random((simulations, n)))
-        # The rest of this month: the leases whose next due falls in it; later months: every running lease.
-        owed = np.where(next_mi <= mi, rent, 0.0)
-        # A late lease pays all or nothing (rent x max(g, 1) with probability min(g, 1)): on average g.
-        some = rng.random((simulations, n)) < np.minimum(g_draw, 1.0)
-        paid = np.where(u < 1 - p, owed, np.where(some, owed * np.maximum(g_draw, 1.0), 0.0))
-        per_site = np.add.reduceat(paid, site_start, axis=1)              # simulations x sites
+    for k, mi in enumerate(months):
+        by_site = per_site[k]
         if spread:   # the owner's month swing: one shock per simulated month, mean 1
-            per_site = per_site * np.clip(1 + rng.standard_normal((simulations, 1)) * spread, 0.0, None)
-        dues_site = np.add.reduceat(owed, site_start)
+            by_site = by_site * np.clip(1 + rng.standard_normal((simulations, 1)) * spread, 0.0, None)
+        draws = np.ascontiguousarray(np.column_stack([by_site, by_site.sum(axis=1)]).T)   # (sites + 1) x draws
+        lows, highs = np.percentile(draws, [10, 90], axis=1)
+        means = draws.mean(axis=1)
+        dues_site = np.add.reduceat(owed[k], site_start)
         label = "reste du mois" if k == 0 else month_start(mi).strftime("%Y-%m")
         for j, site in enumerate(sites):
-            rows.append(_row(owner, site, mi, label, dues_site[j], per_site[:, j]))
-        rows.append(_row(owner, None, mi, label, dues_site.sum(), per_site.sum(axis=1)))
+            rows.append(_row(owner, site, mi, label, dues_site[j], means[j], lows[j], highs[j]))
+        rows.append(_row(owner, None, mi, label, dues_site.sum(), means[-1], lows[-1], highs[-1]))
     return rows
 
 
-def _row(owner_ref, site_ref, mi, label, dues, draws) -> tuple:
-    low, high = np.percentile(draws, [10, 90])
-    mean = float(draws.mean())
+def _draw_sites(rng: np.random.Generator, p: np.ndarray, g_draw: np.ndarray, owed: list[np.ndarray],
+                site_start: np.ndarray, simulations: int) -> list[np.ndarray]:
+    """What each site collects in each simulated month: one (simulations x sites) array per month.
+
+    A lease's state is whether it is late: at first with probability p; each later month it keeps it when a
+    uniform v < PERSISTENCE, and is otherwise drawn afresh, late when (v - PERSISTENCE) / (1 - PERSISTENCE),
+    itself uniform, is >= 1 - p, that is when v >= PERSISTENCE + (1 - PERSISTENCE)(1 - p). A late lease then
+    pays, this month, its due x max(g, 1) with probability min(g, 1), and nothing otherwise; a lease on time
+    pays its due.
+
+    Why it is written so: the uniforms are 16-bit integers cut from the generator's raw 64-bit words (four a
+    word), compared with the probabilities in 65,536ths (an event of probability q happens when the draw is
+    below round(q x 65,536), so a probability is off by less than 1 / 131,072, far below what 2,000 draws can
+    tell); the shares are single precision and summed per site in double precision; and the simulations are
+    drawn in blocks that stay in the processor's cache through every month. At `large` scale, every owner,
+    that is about 2 s instead of 12 s for whole-array steps on double-precision uniforms."""
+    n = len(p)
+    on_time_below = _in_65536ths(1 - p)[None, :]
+    keep_below = _in_65536ths(PERSISTENCE)
+    # afresh: late when v >= keep + (1 - PERSISTENCE)(1 - p), in the same units
+    fresh_on_time_below = (keep_below + _in_65536ths((1 - PERSISTENCE) * (1 - p)))[None, :]
+    owed32 = [o.astype(np.float32) for o in owed]
+    out = [np.empty((simulations, len(site_start))) for _ in owed]
+    block = max(1, BLOCK_CELLS // max(n, 1))
+    for lo in range(0, simulations, block):
+        hi = min(simulations, lo + block)
+        shape = (hi - lo, n)
+        catch_up = np.maximum(g_draw[lo:hi], 1.0).astype(np.float32)
+        pays_below = _in_65536ths(np.minimum(g_draw[lo:hi], 1.0))
+        late = _uniform16(rng, shape) >= on_time_below
+        for k, amounts in enumerate(owed32):
+            if k > 0:
+                v = _uniform16(rng, shape)
+                late = (late & (v < keep_below)) | (v >= fresh_on_time_below)
+            # the share of its due each lease pays: 1 on time; late, max(g, 1) with probability min(g, 1), else 0
+            share = (_uniform16(rng, shape) < pays_below) * catch_up
+            share -= 1
+            share *= late
+            share += 1
+            share *= amounts
+            out[k][lo:hi] = np.add.reduceat(share, site_start, axis=1, dtype=np.float64)
+    return out
+
+
+def _in_65536ths(q) -> np.ndarray:
+    """A probability (or an array of them) as a bound for 16-bit draws: round(q x 65,536), 0 to 65,536."""
+    return np.rint(np.clip(np.asarray(q, dtype=float), 0.0, 1.0) * 65536).astype(np.uint32)
+
+
+def _uniform16(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Uniform integers 0..65,535: the generator's raw 64-bit words, each cut into four."""
+    cells = shape[0] * shape[1]
+    return rng.bit_generator.random_raw((cells + 3) // 4).view(np.uint16)[:cells].reshape(shape)
+
+
+def _row(owner_ref, site_ref, mi, label, dues, mean, low, high) -> tuple:
     # Rounded to the franc; the bounds are widened by rounding so that low <= expected <= high always holds.
     return (owner_ref, site_ref, month_start(mi), label, int(round(dues)), int(round(mean)),
             int(min(np.floor(low), np.floor(mean))), int(max(np.ceil(high), np.ceil(mean))))
