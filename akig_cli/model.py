@@ -1,4 +1,4 @@
-"""`akig model train|backtest|show`: the late-payment models (akig_data/risk).
+"""`akig model train|backtest|score|show`: the late-payment models (akig_data/risk).
 
 Training and backtests are CPU work (gradient-boosted trees): --max-iter keeps them short, and scikit-learn's
 threads follow OMP_NUM_THREADS.
@@ -12,7 +12,7 @@ import typer
 
 from akig_cli.common import fail, open_runtime
 
-app = typer.Typer(help="Late-payment risk models: train, backtest, show the stored ones.", no_args_is_help=True)
+app = typer.Typer(help="Late-payment risk models: train, backtest, store the day's scores, show the stored ones.", no_args_is_help=True)
 
 
 def _as_of(value: Optional[str]):
@@ -75,6 +75,23 @@ def backtest(
     except ValueError as exc:
         fail(str(exc), code=2)
     typer.echo(bt.render(result))
+
+
+@app.command("score")
+def score(
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="YYYY-MM-DD: the day whose scores are stored (default today)"),
+) -> None:
+    """Store the day's risk scores and cash forecast (what the server's scheduled task does every 10 minutes), so that the reads answer from them."""
+    from akig_data.risk import stored_scores
+
+    open_runtime()
+    day = _as_of(as_of)
+    run = stored_scores.store(day)
+    if run is None:
+        typer.echo(f"{day}: already stored, or a write changed the figures while they were computed (run it again)")
+        return
+    typer.echo(f"{day}: {run.leases} leases and {run.forecast_rows} forecast rows stored in {run.seconds} s "
+               f"(run {run.run_id}, {run.models})")
 
 
 @app.command("show")

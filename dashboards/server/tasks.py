@@ -6,7 +6,8 @@ Tasks: evaluating the business alerts (every 5 minutes), planning the SMS remind
 sending them (every minute; the outbox itself makes sure that no message leaves twice,
 akig_data.reminders.outbox), the business gauges for Prometheus (every
 minute), pruning agents' GPS fixes older than the
-retention (daily), writing the daily reports into the reports folder (every day at AKIG_DAILY_REPORT_AT,
+retention (daily), storing the day's late-payment risk and cash forecast (every 10 minutes; nothing to do
+once the day's are stored, akig_data.risk.stored_scores), writing the daily reports into the reports folder (every day at AKIG_DAILY_REPORT_AT,
 19:00 by default, Conakry time).
 """
 
@@ -26,6 +27,7 @@ from akig_data.upkeep import partitions, claims as schedule
 from akig_data.writes import positions
 from akig_data.reports import files as report_files
 from akig_data.reminders import outbox as reminders
+from akig_data.risk import stored_scores
 from akig_data.access.scope import Principal, acting_as
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ def tasks() -> list[Task]:
             Task("send_reminders", dt.timedelta(seconds=55), reminders.send_due),
             Task("prune_positions", dt.timedelta(days=1), positions.prune),
             Task("partitions", dt.timedelta(days=1), partitions.ensure),
+            Task("risk_scores", dt.timedelta(minutes=10), stored_scores.store),
             Task("daily_report", report_files.daily_time(), report_files.scheduled_run)]
 
 

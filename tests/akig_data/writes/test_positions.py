@@ -192,7 +192,7 @@ def test_the_servers_scheduler_prunes_evaluates_and_writes_the_reports(seeded, t
     scheduler = scheduled_tasks.Scheduler(0.05, scheduled_tasks.tasks(), every_tick=[lambda: refreshed.append(1)])
     try:
         assert scheduler.run_due() == ["evaluate_alerts", "business_gauges", "plan_reminders", "send_reminders",
-                                     "prune_positions", "partitions", "daily_report"]
+                                     "prune_positions", "partitions", "risk_scores", "daily_report"]
     finally:
         set_principal_resolver(None)
     assert scheduler.run_due() == []      # alerts every 5 minutes, pruning and the reports once a day
