@@ -25,7 +25,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from akig_data.access.scope import ALL, scoped
-from akig_data.clock import LOCAL_TZ
+from akig_data import clock
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def store(as_of: dt.date | None = None) -> Run | None:
     or None when there was nothing to do or a write dropped it meanwhile (the next call computes again)."""
     from akig_data.reads import risk
 
-    as_of = as_of or dt.datetime.now(LOCAL_TZ).date()
+    as_of = as_of or clock.today()
     with scoped(ALL):
         if risk.stored_run(as_of) is not None:
             return None
