@@ -13,6 +13,10 @@ Usage (the database must hold a data set; `--seed large` loads one first if it i
     AKIG_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/akig_bench \
     AKIG_REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/queries.py [--seed large] [--runs 20]
 
+lease_risk and cash_forecast answer from the day's stored run when there is one (sql/047): by default the
+run of as_of is stored first (`--risk-scores stored`, its time printed), `--risk-scores computed` drops it so
+that they compute as they do before the day's run is stored.
+
 Prints a Markdown table (docs/performance.md keeps the last one). Not a test: nothing here passes or fails.
 AKIG_ROW_SECURITY=off runs the same SQL without switching to the row-level security roles, to measure
 what RLS costs.
@@ -56,6 +60,22 @@ def timed(fn, runs: int) -> tuple[list[float], int]:
     return times, rows
 
 
+def risk_scores(engine, as_of: dt.date, mode: str) -> str:
+    """Store the day's risk scores and forecast (what the server does each day), or drop them."""
+    from akig_data.risk import stored_scores
+
+    if mode == "computed":
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM risk_score_runs WHERE as_of = :d"), {"d": as_of})
+        return f"lease_risk and cash_forecast compute (no stored run of {as_of})."
+    started = time.perf_counter()
+    run = stored_scores.store(as_of)
+    if run is None:
+        return f"lease_risk and cash_forecast answer from the stored run of {as_of} (stored before this run)."
+    return (f"lease_risk and cash_forecast answer from the stored run of {as_of}: {run.leases:,} leases and "
+            f"{run.forecast_rows:,} forecast rows stored in {time.perf_counter() - started:.1f} s first.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20)
@@ -64,6 +84,8 @@ def main() -> None:
     parser.add_argument("--as-of", default=None, help="date of the reads (default: the last payment's date)")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN (ANALYZE, BUFFERS) of each read")
     parser.add_argument("--reads", default=None, help="only these reads (comma-separated names; default: every one)")
+    parser.add_argument("--risk-scores", choices=["stored", "computed"], default="stored",
+                        help="the risk reads answer from the day's stored run (stored first) or compute (run dropped)")
     args = parser.parse_args()
 
     base = Settings.from_env()
@@ -96,6 +118,7 @@ def main() -> None:
           f"{' / '.join(f'{x:.2f}' for x in os.getloadavg())}; one owner = {top_owner}, site {refs['site_ref']}, "
           f"tenant {refs['tenant_ref']}, agent {refs['agent_ref']}, agents' day {refs['day']} (routes: {refs['routes_day']}).\n")
 
+    print(risk_scores(rt.engine, as_of, args.risk_scores) + "\n")
     print("| read | arguments | rows | cold p50 | cold p95 | warm p50 | warm p95 | rows/s cold |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     only = set(args.reads.split(",")) if args.reads else None
