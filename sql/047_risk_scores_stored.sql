@@ -33,8 +33,10 @@ CREATE UNIQUE INDEX risk_score_runs_one_ready ON risk_score_runs (as_of) WHERE r
 -- the medians of the leases read, every owner's or the owner's own.
 CREATE TABLE lease_risk_stored (
     run_id           bigint NOT NULL,
+    ord              integer NOT NULL,
     lease_id         bigint NOT NULL,
     owner_id         bigint NOT NULL,
+    tenant_id        bigint,
     lease_ref        text NOT NULL,
     site_ref         text NOT NULL,
     owner_ref        text NOT NULL,
@@ -47,7 +49,10 @@ CREATE TABLE lease_risk_stored (
     model            text NOT NULL,
     PRIMARY KEY (run_id, lease_id)
 );
-CREATE INDEX lease_risk_stored_owner ON lease_risk_stored (run_id, owner_id);
+-- ord is the read's order (riskiest first, then by lease): an owner's rows, a part of every owner's, keep it,
+-- so both answers are read in order from an index instead of sorting 68,797 rows at `large` scale.
+CREATE UNIQUE INDEX lease_risk_stored_ord ON lease_risk_stored (run_id, ord);
+CREATE INDEX lease_risk_stored_owner ON lease_risk_stored (run_id, owner_id, ord);
 
 -- The cash forecast of every owner together (scope_owner_id NULL) and of each owner alone: the two differ
 -- (the late dues' catch-up share is the scope's), as the read's answers do. ord keeps simulate()'s order.
@@ -143,8 +148,7 @@ LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER AS $$
     SELECT r.run_id FROM risk_score_runs r WHERE r.as_of = p_as_of AND r.ready
 $$;
 
--- lease_risk's rows from a stored run, in its order (riskiest first, then by lease in byte order, as the
--- read sorts them in Python).
+-- lease_risk's rows from a stored run, in its order, with the lease's tenant as he is now.
 CREATE FUNCTION lease_risk_stored(p_run_id bigint, p_owner_ref text DEFAULT NULL)
 RETURNS TABLE (lease_ref text, tenant_ref text, full_name text, phone text, site_ref text, owner_ref text,
                next_due_date date, next_due_amount bigint, p_late_10 double precision,
@@ -154,11 +158,10 @@ LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER AS $$
            s.next_due_amount, s.p_late_10, s.p_late_30,
            CASE WHEN p_owner_ref IS NULL THEN s.reasons_all ELSE s.reasons_owner END, s.model
       FROM lease_risk_stored s
-      JOIN leases l ON l.id = s.lease_id
-      LEFT JOIN tenants t ON t.id = l.tenant_id
+      LEFT JOIN tenants t ON t.id = s.tenant_id
      WHERE s.run_id = p_run_id
        AND (p_owner_ref IS NULL OR s.owner_id = (SELECT o.id FROM owners o WHERE o.owner_ref = p_owner_ref))
-     ORDER BY s.p_late_10 DESC, s.lease_ref COLLATE "C"
+     ORDER BY s.ord
 $$;
 
 -- cash_forecast's rows from a stored run: every owner's together, or the owner's alone.
@@ -174,11 +177,12 @@ LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER AS $$
      ORDER BY f.ord
 $$;
 
--- Each lease's owner, for the run's forecast of each owner alone (risk_due_outcomes names leases only).
+-- Each lease's ids, tenant and owner, for the run's rows and its forecast of each owner alone
+-- (risk_due_outcomes names leases only).
 CREATE FUNCTION risk_lease_owners()
-RETURNS TABLE (lease_id bigint, lease_ref text, owner_id bigint, owner_ref text)
+RETURNS TABLE (lease_id bigint, lease_ref text, tenant_id bigint, owner_id bigint, owner_ref text)
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER AS $$
-    SELECT l.id, l.lease_ref, o.id, o.owner_ref FROM leases l JOIN owners o ON o.id = l.owner_id
+    SELECT l.id, l.lease_ref, l.tenant_id, o.id, o.owner_ref FROM leases l JOIN owners o ON o.id = l.owner_id
 $$;
 
 GRANT EXECUTE ON FUNCTION risk_score_run(date), lease_risk_stored(bigint, text), cash_forecast_stored(bigint, text),

@@ -105,9 +105,11 @@ def cash_forecast(as_of: dt.date = TODAY, owner_ref: str | None = None) -> pa.Ta
     if run is not None:
         return sql_table("SELECT * FROM cash_forecast_stored(CAST(:run AS bigint), CAST(:owner_ref AS text))",
                          run=run, owner_ref=owner_ref).cast(CASH_FORECAST_SCHEMA)
+    from akig_data.risk import forecast
+
     frame, _ = scored_leases(as_of, owner_ref)
     history, months = forecast_history(as_of, owner_ref)
-    return forecast_table(frame, as_of, history, months)
+    return forecast_table(frame, as_of, forecast.late_shares(history, months), forecast.owner_spreads(months))
 
 
 def forecast_history(as_of: dt.date, owner_ref: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -127,11 +129,10 @@ def forecast_history(as_of: dt.date, owner_ref: str | None) -> tuple[pd.DataFram
     return history, months
 
 
-def forecast_table(frame: pd.DataFrame, as_of: dt.date, history: pd.DataFrame, months: pd.DataFrame) -> pa.Table:
-    """cash_forecast's answer for the scored leases of one scope and that scope's history."""
+def forecast_table(frame: pd.DataFrame, as_of: dt.date, g, spreads: dict[str, float]) -> pa.Table:
+    """cash_forecast's answer for the scored leases: g, the late dues' catch-up shares of the scope (or of
+    each owner, a dict), spreads, each owner's month swing (akig_data/risk/forecast.py)."""
     from akig_data.risk import forecast
 
-    g = forecast.late_shares(history, months)
-    out = forecast.simulate(frame.assign(rent=frame["next_due_amount"]), as_of, g,
-                            spreads=forecast.owner_spreads(months))
+    out = forecast.simulate(frame.assign(rent=frame["next_due_amount"]), as_of, g, spreads=spreads)
     return pa.Table.from_pandas(out, schema=CASH_FORECAST_SCHEMA, preserve_index=False)

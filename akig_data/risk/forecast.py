@@ -41,18 +41,28 @@ DEFAULT_LATE_SHARE = 0.5
 def late_shares(due_outcomes: pd.DataFrame, site_months: pd.DataFrame) -> np.ndarray:
     """g of each recent month: the share of the late dues' rent that came in during the month (see above).
     due_outcomes: lease_ref, due_date, amount, late_30 (known); site_months: mi, collected."""
-    known = due_outcomes[due_outcomes["late_30"].notna()].copy()
+    return late_shares_by(due_outcomes.assign(_scope=0), site_months.assign(_scope=0), "_scope").get(
+        0, np.array([DEFAULT_LATE_SHARE]))
+
+
+def late_shares_by(due_outcomes: pd.DataFrame, site_months: pd.DataFrame, key: str) -> dict[object, np.ndarray]:
+    """late_shares() of each value of the column `key` of both frames (each owner's own, for his forecast
+    alone), in one pass: the months in order, for each month with late dues and collections; a value without
+    any has none here (its forecast takes DEFAULT_LATE_SHARE)."""
+    known = due_outcomes[due_outcomes["late_30"].notna()]
     if known.empty or site_months.empty:
-        return np.array([DEFAULT_LATE_SHARE])
-    known["mi"] = known["due_date"].dt.year * 12 + known["due_date"].dt.month - 1
-    collected = site_months.groupby("mi")["collected"].sum()
-    shares = []
-    for mi, dues in known.groupby("mi"):
-        late = float(dues.loc[dues["late_30"] == 1, "amount"].sum())
-        if mi in collected.index and late > 0:
-            on_track = float(dues.loc[dues["late_30"] == 0, "amount"].sum())
-            shares.append(float(np.clip((collected[mi] - on_track) / late, 0.0, 1.5)))
-    return np.array(shares or [DEFAULT_LATE_SHARE])
+        return {}
+    amount = known["amount"].astype(float)
+    dues = pd.DataFrame({
+        key: known[key].to_numpy(), "mi": (known["due_date"].dt.year * 12 + known["due_date"].dt.month - 1).to_numpy(),
+        "late": amount.where(known["late_30"] == 1, 0.0).to_numpy(),
+        "on_track": amount.where(known["late_30"] == 0, 0.0).to_numpy()})
+    months = dues.groupby([key, "mi"], sort=True)[["late", "on_track"]].sum()
+    collected = site_months.groupby([key, "mi"])["collected"].sum()
+    months = months.join(collected, how="inner")
+    months = months[months["late"] > 0]
+    shares = ((months["collected"] - months["on_track"]) / months["late"]).clip(0.0, 1.5)
+    return {value: group.to_numpy(dtype=float) for value, group in shares.groupby(level=0, sort=False)}
 
 
 def owner_spreads(site_months: pd.DataFrame) -> dict[str, float]:
@@ -70,11 +80,12 @@ def owner_spreads(site_months: pd.DataFrame) -> dict[str, float]:
     return {owner: float(v) for owner, v in spread.items() if counts[owner] >= 3 and np.isfinite(v)}
 
 
-def simulate(leases: pd.DataFrame, as_of: dt.date, g: np.ndarray, months_ahead: int = MONTHS_AHEAD,
+def simulate(leases: pd.DataFrame, as_of: dt.date, g: np.ndarray | dict, months_ahead: int = MONTHS_AHEAD,
              simulations: int = SIMULATIONS, seed: int = 0, spreads: dict[str, float] | None = None) -> pd.DataFrame:
     """leases: owner_ref, site_ref, rent, next_due_date, p_late_30 (one row per running lease).
     Returns one row per (owner, site, month) and per (owner, month) with site_ref NULL: expected, low_80,
-    high_80 (GNF) and the dues of the period.
+    high_80 (GNF) and the dues of the period. g: the recent months' late shares of the scope, or a dict of
+    each owner's own (an owner missing from it takes DEFAULT_LATE_SHARE), to forecast every owner as if alone.
 
     Owner by owner, each with a random stream of his own (from `seed` and his reference): no output row sums
     across owners, so their draws need not share arrays. One array of draws over every lease at once was
@@ -84,12 +95,14 @@ def simulate(leases: pd.DataFrame, as_of: dt.date, g: np.ndarray, months_ahead: 
     columns = ["owner_ref", "site_ref", "month", "period", "dues", "expected", "low_80", "high_80"]
     if leases.empty:
         return pd.DataFrame(columns=columns)
-    g = np.atleast_1d(np.asarray(g, dtype=float))
+    shares = g if isinstance(g, dict) else None
+    g = None if shares is not None else np.atleast_1d(np.asarray(g, dtype=float))
     leases = leases.sort_values(["owner_ref", "site_ref"]).reset_index(drop=True)
     rows: list[tuple] = []
     for owner, own in leases.groupby("owner_ref", sort=True, dropna=False):
         rng = np.random.default_rng([seed, zlib.crc32(str(owner).encode("utf-8"))])
-        rows.extend(_owner_rows(owner, own, as_of, g, months_ahead, simulations, rng,
+        g_owner = g if shares is None else np.atleast_1d(np.asarray(shares.get(owner, [DEFAULT_LATE_SHARE]), dtype=float))
+        rows.extend(_owner_rows(owner, own, as_of, g_owner, months_ahead, simulations, rng,
                                 (spreads or {}).get(owner, 0.0)))
     out = pd.DataFrame(rows, columns=columns)
     # Month by month, the sites (by owner and site) and then the owners.

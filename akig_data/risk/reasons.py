@@ -11,6 +11,7 @@ anything personal are never features, so they can never be reasons.
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -109,17 +110,23 @@ def _told(row, typical, families) -> list[str]:
     return texts[:MAX_REASONS]
 
 
-def explain(model, frame: pd.DataFrame, probabilities: np.ndarray) -> list[str]:
-    """One short French text per row of `frame` (features of the leases scored with `model`)."""
+def explain(model, frame: pd.DataFrame, probabilities: np.ndarray,
+            typicals: Sequence[dict] | None = None) -> list[str]:
+    """One short French text per row of `frame` (features of the leases scored with `model`).
+
+    typicals: each row's typical figures, when they are not the model's own (the plain rule tells each
+    owner's leases against his own leases' medians: the day's stored run does every owner's at once)."""
     if frame.empty:
         return []
-    typical = model.typical
+    row_typicals = typicals if typicals is not None else [model.typical] * len(frame)
     pushes = []
     for columns, _ in FAMILIES:
         neutral = frame.copy()
         for column in columns:
-            value = typical.get(column, math.nan)
-            neutral[column] = value
+            if typicals is None:
+                neutral[column] = model.typical.get(column, math.nan)
+            else:
+                neutral[column] = np.array([t.get(column, math.nan) for t in typicals], dtype=float)
         pushes.append(probabilities - model.predict(neutral))
     pushes = np.vstack(pushes).T            # rows x families
     # Plain dicts of the columns the texts read: a pandas row per lease (iterrows) cost seconds for the
@@ -128,6 +135,7 @@ def explain(model, frame: pd.DataFrame, probabilities: np.ndarray) -> list[str]:
     texts = []
     for i, row in enumerate(frame[told_columns].to_dict("records")):
         order = np.argsort(-pushes[i])
+        typical = row_typicals[i]
         reasons = _told(row, typical, [f for f in order if pushes[i, f] >= MIN_PUSH])
         if not reasons and probabilities[i] >= SATURATED:
             # Several signals each enough alone (six late dues out of six, and months of arrears, and broken

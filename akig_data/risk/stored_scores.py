@@ -21,7 +21,9 @@ import logging
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 
 from akig_data.access.scope import ALL, scoped
@@ -87,11 +89,12 @@ def _begin(as_of: dt.date) -> int:
 
 
 def _compute(as_of: dt.date) -> tuple[list[tuple], list[tuple], str]:
-    """The run's rows: (lease_id, owner_id, lease_ref, site_ref, owner_ref, next_due_date, next_due_amount,
+    """The run's rows: (ord, lease_id, owner_id, tenant_id, lease_ref, site_ref, owner_ref, next_due_date, next_due_amount,
     p_late_10, p_late_30, reasons_all, reasons_owner, model) and (scope_owner_id, ord, owner_ref, site_ref,
     month, period, dues, expected, low_80, high_80)."""
     from akig_data.reads import risk
     from akig_data.reads.registry import sql_table
+    from akig_data.risk import forecast
     from akig_data.risk.model import RecentLatenessRule
     from akig_data.risk.reasons import explain
 
@@ -100,27 +103,37 @@ def _compute(as_of: dt.date) -> tuple[list[tuple], list[tuple], str]:
     owners = sql_table("SELECT * FROM risk_lease_owners()").to_pandas()
     lease_ids = dict(zip(owners["lease_ref"], owners["lease_id"]))
     owner_ids = dict(zip(owners["owner_ref"], owners["owner_id"]))
+    tenant_of = {ref: (None if pd.isna(t) else int(t)) for ref, t in zip(owners["lease_ref"], owners["tenant_id"])}
     reasons_all = pd.Series(explain(m10, frame, frame["p_late_10"].to_numpy()), index=frame.index, dtype=object)
     if m10.model_id is None:
         # The rule tells its reasons against the medians of the leases read: each owner's own, for him.
-        reasons_owner = pd.Series(index=frame.index, dtype=object)
-        for _, own in frame.groupby("owner_ref", sort=False):
-            reasons_owner[own.index] = explain(RecentLatenessRule(10, own), own, own["p_late_10"].to_numpy())
+        typical = {owner: RecentLatenessRule(10, own).typical for owner, own in frame.groupby("owner_ref")}
+        reasons_owner = pd.Series(explain(m10, frame, frame["p_late_10"].to_numpy(),
+                                          typicals=[typical[o] for o in frame["owner_ref"]]),
+                                  index=frame.index, dtype=object)
     else:
         reasons_owner = reasons_all
+    # the read's order: riskiest first, then by lease (an owner's rows keep it)
+    order = frame.index.get_indexer(frame.sort_values(["p_late_10", "lease_ref"], ascending=[False, True]).index)
+    rank = np.empty(len(frame), dtype=int)
+    rank[order] = np.arange(len(frame))
     leases = [
-        (int(lease_ids[r.lease_ref]), int(owner_ids[r.owner_ref]), r.lease_ref, r.site_ref, r.owner_ref,
-         r.next_due_date.date(), int(r.next_due_amount), float(r.p_late_10), float(r.p_late_30), all_, own_, label)
-        for r, all_, own_ in zip(frame.itertuples(index=False), reasons_all, reasons_owner)]
+        (int(k), int(lease_ids[r.lease_ref]), int(owner_ids[r.owner_ref]), tenant_of.get(r.lease_ref),
+         r.lease_ref, r.site_ref, r.owner_ref, r.next_due_date.date(), int(r.next_due_amount), float(r.p_late_10),
+         float(r.p_late_30), all_, own_, label)
+        for k, r, all_, own_ in zip(rank, frame.itertuples(index=False), reasons_all, reasons_owner)]
 
     history, months = risk.forecast_history(as_of, None)
-    forecast_rows = _forecast_rows(None, risk.forecast_table(frame, as_of, history, months))
+    spreads = forecast.owner_spreads(months)
+    forecast_rows = _forecast_rows(None, risk.forecast_table(frame, as_of, forecast.late_shares(history, months),
+                                                             spreads))
+    # Each owner alone: his own late shares (one pass over every owner's history), the same draws.
     owner_of_lease = dict(zip(owners["lease_ref"], owners["owner_ref"]))
-    history_owner = history["lease_ref"].map(owner_of_lease)
-    for owner_ref, own in frame.groupby("owner_ref", sort=True):
-        table = risk.forecast_table(own, as_of, history[history_owner == owner_ref],
-                                    months[months["owner_ref"] == owner_ref])
-        forecast_rows += _forecast_rows(int(owner_ids[owner_ref]), table)
+    shares = forecast.late_shares_by(history.assign(owner_ref=history["lease_ref"].map(owner_of_lease)), months,
+                                     "owner_ref")
+    alone = risk.forecast_table(frame, as_of, shares, spreads).to_pandas()
+    for owner_ref, own in alone.groupby("owner_ref", sort=True):
+        forecast_rows += _forecast_rows(int(owner_ids[owner_ref]), pa.Table.from_pandas(own, preserve_index=False))
     return leases, forecast_rows, label
 
 
@@ -129,8 +142,8 @@ def _forecast_rows(scope_owner_id: int | None, table) -> list[tuple]:
              r["low_80"], r["high_80"]) for i, r in enumerate(table.to_pylist())]
 
 
-LEASE_COLUMNS = ("lease_id, owner_id, lease_ref, site_ref, owner_ref, next_due_date, next_due_amount, p_late_10,"
-                 " p_late_30, reasons_all, reasons_owner, model")
+LEASE_COLUMNS = ("ord, lease_id, owner_id, tenant_id, lease_ref, site_ref, owner_ref, next_due_date, next_due_amount,"
+                 " p_late_10, p_late_30, reasons_all, reasons_owner, model")
 FORECAST_COLUMNS = "scope_owner_id, ord, owner_ref, site_ref, month, period, dues, expected, low_80, high_80"
 
 
