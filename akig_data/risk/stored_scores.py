@@ -5,8 +5,10 @@ Why it is exact: their answer for a date D depends only on what is dated before 
 the morning of D), on the stored models and on the dues; a write that could change it (a payment, a call, a
 visit or a promise dated before D, a due, a lease, a site, an owner, a new model) drops the stored run in the
 same transaction (sql/047's triggers), and the reads then compute again, as before. The server's scheduled
-task `risk_scores` runs store() every ten minutes; it does nothing when today's run is there, so a day is
-computed once, and again only after such a write. `akig model score` does the same by hand.
+task `risk_scores` runs store_due() every ten minutes: today's run (lease_risk, as the desk, the daily
+report and the dashboard's tenants ask it) and the month's 1st's (cash_forecast, as the dashboard and the
+forecast alert ask it: a month forecast on its 1st); it does nothing for a day whose run is there, so a day
+is computed once, and again only after such a write. `akig model score` stores one day by hand.
 
 What is stored is what the reads compute, through the same functions (akig_data/reads/risk.py): every
 lease's scores and reasons (as every owner's reader and as its owner read them: under the plain rule the
@@ -31,7 +33,8 @@ from akig_data import clock
 
 log = logging.getLogger(__name__)
 
-# Days of runs kept (an analyst's look back at last week's figures answers from them).
+# Days of runs kept (an analyst's look back at last week's figures answers from them), and always those of
+# the current month (its 1st's forecast is the dashboard's).
 KEEP_DAYS = 7
 
 
@@ -49,12 +52,18 @@ class RunDropped(Exception):
     """A write dropped the run while it was computed: its figures may be stale, so they are not kept."""
 
 
-def store(as_of: dt.date | None = None) -> Run | None:
-    """Compute and store the run of as_of (default today in Conakry) unless it is there already; returns it,
-    or None when there was nothing to do or a write dropped it meanwhile (the next call computes again)."""
+def store_due() -> list[Run]:
+    """The scheduled task: store the runs of today and of the month's 1st that are missing."""
+    today = clock.today()
+    days = sorted({today.replace(day=1), today})
+    return [run for run in (store(day) for day in days) if run is not None]
+
+
+def store(as_of: dt.date) -> Run | None:
+    """Compute and store the run of as_of unless it is there already; returns it, or None when there was
+    nothing to do or a write dropped it meanwhile (the next call computes again)."""
     from akig_data.reads import risk
 
-    as_of = as_of or clock.today()
     with scoped(ALL):
         if risk.stored_run(as_of) is not None:
             return None
@@ -74,13 +83,15 @@ def store(as_of: dt.date | None = None) -> Run | None:
 
 
 def _begin(as_of: dt.date) -> int:
-    """Clear what no run uses any more (runs dropped, unfinished or older than KEEP_DAYS, and their rows),
+    """Clear what no run uses any more (runs dropped, unfinished, or older than KEEP_DAYS and than the current
+    month, and their rows),
     then commit the new run's row: from then on, a write that changes its figures deletes it."""
     from akig_data.runtime import write_transaction
 
     with write_transaction() as conn:
+        today = clock.today()
         conn.execute(sa.text("DELETE FROM risk_score_runs WHERE NOT ready OR as_of < :oldest"),
-                     {"oldest": as_of - dt.timedelta(days=KEEP_DAYS)})
+                     {"oldest": min(today - dt.timedelta(days=KEEP_DAYS), today.replace(day=1))})
         for table in ("lease_risk_stored", "cash_forecast_stored"):
             conn.execute(sa.text(f"DELETE FROM {table} s WHERE NOT EXISTS "
                                  "(SELECT 1 FROM risk_score_runs r WHERE r.run_id = s.run_id)"))
@@ -107,7 +118,7 @@ def _compute(as_of: dt.date) -> tuple[list[tuple], list[tuple], str]:
     reasons_all = pd.Series(explain(m10, frame, frame["p_late_10"].to_numpy()), index=frame.index, dtype=object)
     if m10.model_id is None:
         # The rule tells its reasons against the medians of the leases read: each owner's own, for him.
-        typical = {owner: RecentLatenessRule(10, own).typical for owner, own in frame.groupby("owner_ref")}
+        typical = RecentLatenessRule.typical_by(frame, "owner_ref")
         reasons_owner = pd.Series(explain(m10, frame, frame["p_late_10"].to_numpy(),
                                           typicals=[typical[o] for o in frame["owner_ref"]]),
                                   index=frame.index, dtype=object)

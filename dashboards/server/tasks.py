@@ -6,8 +6,8 @@ Tasks: evaluating the business alerts (every 5 minutes), planning the SMS remind
 sending them (every minute; the outbox itself makes sure that no message leaves twice,
 akig_data.reminders.outbox), the business gauges for Prometheus (every
 minute), pruning agents' GPS fixes older than the
-retention (daily), storing the day's late-payment risk and cash forecast (every 10 minutes; nothing to do
-once the day's are stored, akig_data.risk.stored_scores), writing the daily reports into the reports folder (every day at AKIG_DAILY_REPORT_AT,
+retention (daily), storing the late-payment risk and cash forecast of today and of the month's 1st (every 10
+minutes; nothing to do once they are stored, akig_data.risk.stored_scores), writing the daily reports into the reports folder (every day at AKIG_DAILY_REPORT_AT,
 19:00 by default, Conakry time).
 """
 
@@ -52,7 +52,7 @@ def tasks() -> list[Task]:
             Task("send_reminders", dt.timedelta(seconds=55), reminders.send_due),
             Task("prune_positions", dt.timedelta(days=1), positions.prune),
             Task("partitions", dt.timedelta(days=1), partitions.ensure),
-            Task("risk_scores", dt.timedelta(minutes=10), stored_scores.store),
+            Task("risk_scores", dt.timedelta(minutes=10), stored_scores.store_due),
             Task("daily_report", report_files.daily_time(), report_files.scheduled_run)]
 
 

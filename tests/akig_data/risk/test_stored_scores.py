@@ -187,3 +187,23 @@ def test_the_score_command_stores_the_day(uncached, monkeypatch):
     assert again.exit_code == 0 and "already stored" in again.output
     wrong = CliRunner(env=env).invoke(app, ["model", "score", "--as-of", "2026-13-01"])
     assert wrong.exit_code == 2
+
+
+def test_the_rules_typical_figures_of_each_owner_in_one_pass_are_one_rules_each():
+    from akig_data.risk.model import RecentLatenessRule
+
+    frame = pd.DataFrame({"owner_ref": ["A", "A", "A", "B", "B"], "late_last_6": [1.0, 4.0, 2.0, 0.0, 5.0],
+                          "days_since_payment": [10.0, None, 31.0, None, None], "tenure_months": [3, 8, 13, 2, 40]})
+    by_owner = RecentLatenessRule.typical_by(frame, "owner_ref")
+    assert by_owner == {o: RecentLatenessRule(10, own).typical for o, own in frame.groupby("owner_ref")}
+    assert "days_since_payment" not in by_owner["B"] and by_owner["A"]["days_since_payment"] == 20.5
+
+
+def test_the_scheduled_task_stores_today_and_the_months_first_once(uncached):
+    from akig_data import clock
+
+    today = clock.today()
+    stored = stored_scores.store_due()
+    assert sorted(r.as_of for r in stored) == sorted({today.replace(day=1), today})
+    assert run_of(today) is not None and run_of(today.replace(day=1)) is not None
+    assert stored_scores.store_due() == []
