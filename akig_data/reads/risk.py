@@ -49,7 +49,7 @@ def scored_leases(as_of: dt.date, owner_ref: str | None):
 
 def stored_run(as_of: dt.date) -> int | None:
     """The stored run of as_of that is ready (sql/047), or None."""
-    rows = sql_table("SELECT risk_score_run(CAST(:as_of AS date)) AS run_id", as_of=as_of).column("run_id").to_pylist()
+    rows = sql_table("SELECT * FROM risk_score_run(CAST(:as_of AS date))", as_of=as_of).column(0).to_pylist()
     return rows[0] if rows else None
 
 

@@ -37,7 +37,7 @@ COMMANDS = {
     "db": ["init", "status"], "demo": ["seed", "up"],
     "users": ["add", "passwd", "disable", "enable", "list", "totp", "token", "devices"], "audit": ["verify", "show"],
     "tenant": ["export", "erase"], "missions": ["generate"], "report": ["daily", "folder"], "simulate": ["agents"],
-    "positions": ["prune"], "model": ["train", "backtest", "show"],
+    "positions": ["prune"], "model": ["train", "backtest", "score", "show"],
     "reminders": ["plan", "send", "optout", "enable"],
 }
 
