@@ -308,15 +308,18 @@ def _check_agent_tenant(agent_ref: str | None, tenant_ref: str | None) -> None:
 
 def _check_owner(owner_ref: str) -> None:
     """An unknown owner is an error, never an empty answer that reads as "this owner owes nothing"."""
-    known = execute(REGISTRY["owners"], {}).column("owner_ref").to_pylist()
-    if owner_ref not in known:
+    # A probe (sql/048), not the owners read: that one counts every owner's sites and leases, and a write to
+    # leases drops its cached answer, so every owner's read paid it again first.
+    found = sql_table("SELECT * FROM scoped_owner(CAST(:owner_ref AS text))", owner_ref=owner_ref)
+    if found.num_rows == 0:
         raise InvalidParameter(f"Propriétaire inconnu : {owner_ref}")
 
 
 def _check_site(site_ref: str, owner_ref: str | None) -> None:
     """A site outside the owner's scope is refused exactly like a site that does not exist."""
-    known = execute(REGISTRY["sites"], {"owner_ref": owner_ref}).column("site_ref").to_pylist()
-    if site_ref not in known:
+    found = sql_table("SELECT * FROM scoped_site(CAST(:site_ref AS text), CAST(:owner_ref AS text))",
+                      site_ref=site_ref, owner_ref=owner_ref)
+    if found.num_rows == 0:
         raise InvalidParameter(f"Site inconnu : {site_ref}")
 
 
