@@ -85,6 +85,20 @@ def _train_models_if_needed() -> None:
     typer.echo(f"Risk models trained in {time.perf_counter() - started:.0f} s.")
 
 
+def _store_risk_scores() -> None:
+    """Today's and the month's 1st's risk and forecast stored before the first page asks for them (the
+    server's scheduled task would store them at its first tick, a minute later)."""
+    import time
+
+    from akig_data.risk import stored_scores
+
+    started = time.perf_counter()
+    runs = stored_scores.store_due()
+    if runs:
+        typer.echo(f"Risk scores and cash forecast of {', '.join(str(r.as_of) for r in runs)} stored in "
+                   f"{time.perf_counter() - started:.0f} s.")
+
+
 def _reminders_if_needed() -> None:
     """Switch the SMS reminders on for the demo's first owner (default ladder, a 10 % held-out share), once:
     the desk's "Relances SMS" tab then has messages to show. With the default AKIG_SMS_PROVIDER=file they are
@@ -147,6 +161,7 @@ def demo_up(
     _train_models_if_needed()
     _reminders_if_needed()
     _plan_today_if_needed(runtime)
+    _store_risk_scores()
     if simulate:
         # The simulated phones all post from this machine: with the default per-address API limit they would
         # use it up within the minute and the demo's own API calls would answer 429.

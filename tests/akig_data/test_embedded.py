@@ -84,6 +84,7 @@ def test_demo_up_on_embedded_servers_serves_the_demo_data(tmp_path):
     assert "Demo accounts" in output and health["read_rows"] == 1
     assert "Today's missions planned" in output
     assert "Risk models trained in" in output             # the apps score with models, not the plain rules
+    assert "Risk scores and cash forecast of" in output   # stored before the first page asks for them
     assert "SMS reminders on for OWN-0001" in output      # written to files, never sent to a phone
     assert health["status"] == "ok"
     assert (tmp_path / "akig-home" / "pg" / "PG_VERSION").exists()
@@ -92,6 +93,7 @@ def test_demo_up_on_embedded_servers_serves_the_demo_data(tmp_path):
     assert "Reusing the data already in the database." in output and health["status"] == "ok"
     assert "Demo accounts" not in output  # passwords are printed once
     assert "Training the risk models" not in output     # once
+    assert "Risk scores and cash forecast of" not in output   # the day's are stored already
 
     # The embedded PostgreSQL stopped with the last process that used it; start it to look inside.
     url = normalise_url(embedded.start_postgres(tmp_path / "akig-home"))
