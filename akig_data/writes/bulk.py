@@ -22,6 +22,9 @@ class Ref:
     table: str         # parent table, e.g. "leases"
     target: str        # foreign-key column written, e.g. "lease_id"
     nullable: bool = False
+    # (parent column, column written) pairs copied from the parent row as well: a payment's owner_id, which
+    # the foreign key (lease_id, owner_id) checks against its lease (sql/048)
+    copies: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,8 @@ ENTITIES: dict[str, Entity] = {
            [Ref("unit_ref", "units", "unit_id"), Ref("tenant_ref", "tenants", "tenant_id")]),
         _e("payments", "payment_ref",
            "payment_ref:text lease_ref:text paid_at:timestamptz amount:bigint method:text agent_ref:text",
-           [Ref("lease_ref", "leases", "lease_id"), Ref("agent_ref", "agents", "agent_id", nullable=True)],
+           [Ref("lease_ref", "leases", "lease_id", copies=(("owner_id", "owner_id"),)),
+            Ref("agent_ref", "agents", "agent_id", nullable=True)],
            partitioned=True),
         _e("promises", "promise_ref",
            "promise_ref:text lease_ref:text agent_ref:text created_at:timestamptz due_date:date amount:bigint",
@@ -110,6 +114,9 @@ def _resolved(entity: Entity, present: Sequence[str], stage: str) -> tuple[list[
             alias = f"p_{ref.target}"
             targets.append(ref.target)
             selects.append(f"{alias}.id AS {ref.target}")
+            for parent_column, written in ref.copies:
+                targets.append(written)
+                selects.append(f"{alias}.{parent_column} AS {written}")
             kind = "LEFT JOIN" if ref.nullable else "JOIN"
             joins.append(f"{kind} {ref.table} {alias} ON {alias}.{ref.column} = s.{column}")
     return targets, f"SELECT {', '.join(selects)} FROM {stage} s {' '.join(joins)}"
