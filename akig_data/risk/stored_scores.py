@@ -84,8 +84,8 @@ def store(as_of: dt.date) -> Run | None:
 
 def _begin(as_of: dt.date) -> int:
     """Clear what no run uses any more (runs dropped, unfinished, or older than KEEP_DAYS and than the current
-    month, and their rows),
-    then commit the new run's row: from then on, a write that changes its figures deletes it."""
+    month, and their rows), then commit the new run's row: from then on, a write that changes its figures
+    deletes it."""
     from akig_data.runtime import write_transaction
 
     with write_transaction() as conn:
