@@ -346,8 +346,8 @@ def book_payment(conn: sa.Connection, lease: sa.Row, *, amount: int, method: str
     conn.execute(sa.text(
         # owner_id: the lease's, which owners' row-level security on payments reads (sql/048)
         "INSERT INTO payments (payment_ref, lease_id, owner_id, paid_at, amount, method, agent_id, receipt_no,"
-        " recorded_by, client_id) SELECT :ref, l.id, l.owner_id, :at, :amount, :method, :agent, :receipt, :by, :cid"
-        " FROM leases l WHERE l.id = :lease"),
+        " recorded_by, client_id) VALUES (:ref, :lease, (SELECT l.owner_id FROM leases l WHERE l.id = :lease), :at,"
+        " :amount, :method, :agent, :receipt, :by, :cid)"),
         {"ref": payment_ref, "lease": lease.id, "at": paid_at, "amount": amount, "method": method, "agent": agent_id,
          "receipt": receipt, "by": actor, "cid": client_id})
     audit.record(conn, actor=actor, role=role, address=address, action="payment", target=lease.lease_ref,
