@@ -107,3 +107,35 @@ def test_bad_windows_are_refused(day):
         reads.agent_performance(date_from=D, date_to=D - dt.timedelta(days=1))
     with pytest.raises(InvalidParameter, match="at most one year"):
         reads.agent_performance(date_from=D - dt.timedelta(days=400), date_to=D)
+
+
+def _alone_equals_his_row(date_from: dt.date, date_to: dt.date) -> int:
+    """Every agent's figures read for him alone equal his row of the whole team's; the number of agents."""
+    import pandas as pd
+
+    team = reads.agent_performance(date_from=date_from, date_to=date_to).set_index("agent_ref")
+    for ref in team.index:
+        alone = reads.agent_performance(date_from=date_from, date_to=date_to, agent_ref=ref).set_index("agent_ref")
+        pd.testing.assert_frame_equal(alone, team.loc[[ref]])
+    return len(team)
+
+
+def test_one_agent_alone_equals_his_row_of_the_team(day):
+    assert _alone_equals_his_row(D, D) == 2
+    # A1 reaches L2's tenant after A2's visit and before PD: PD becomes his, and A2 alone loses it too
+    with day.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO calls (call_ref, lease_id, agent_id, called_at, outcome) "
+                             "SELECT 'C3', l.id, a.id, '2026-03-10T16:30:00+00:00', 'reached' "
+                             "FROM leases l, agents a WHERE l.lease_ref = 'L2' AND a.agent_ref = 'A1'"))
+    day.memo.bump(["calls"])
+    assert _alone_equals_his_row(D, D) == 2
+    a2 = reads.agent_performance(date_from=D, date_to=D, agent_ref="A2").set_index("agent_ref").loc["A2"]
+    assert a2["collected"] == 0
+    a1 = reads.agent_performance(date_from=D, date_to=D, agent_ref="A1").set_index("agent_ref").loc["A1"]
+    assert a1["collected"] == 800_000 + 200_000
+    assert reads.agent_performance(date_from=D, date_to=D, agent_ref="NOBODY").empty
+
+
+def test_one_agent_alone_equals_his_row_on_the_demo_data(small_data):
+    assert _alone_equals_his_row(dt.date(2026, 6, 1), dt.date(2026, 6, 30)) >= 5
+    assert _alone_equals_his_row(dt.date(2026, 6, 15), dt.date(2026, 6, 15)) >= 5
