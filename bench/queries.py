@@ -17,6 +17,9 @@ lease_risk and cash_forecast answer from the day's stored run when there is one 
 run of as_of is stored first (`--risk-scores stored`, its time printed), `--risk-scores computed` drops it so
 that they compute as they do before the day's run is stored.
 
+The first cold call of a read in the process fetches its rows through the driver and the later ones through
+COPY (akig_data/engine.py), as in a server that has answered the read before.
+
 Prints a Markdown table (docs/performance.md keeps the last one). Not a test: nothing here passes or fails.
 AKIG_ROW_SECURITY=off runs the same SQL without switching to the row-level security roles, to measure
 what RLS costs.
