@@ -248,6 +248,14 @@ def cases(as_of: dt.date, owner_ref: str, refs: dict) -> list[tuple[str, dict, s
             out.append((spec.name, {**kwargs, **window, "owner_ref": owner_ref}, why_not))
         if "agent_ref" in names and spec.name not in ("agent_daily", "agent_day"):  # one agent's view as well
             out.append((spec.name, {**kwargs, "agent_ref": refs["agent_ref"]}, why_not))
+        # the previous month whole, as the leaderboard shows it on its last day: a month to date can be a week
+        last_month_end = month_start - dt.timedelta(days=1)
+        if spec.name == "leaderboard_month":
+            out.append((spec.name, {**kwargs, "month": last_month_end.replace(day=1)}, why_not))
+        if spec.name == "agent_performance":
+            whole = {"date_from": last_month_end.replace(day=1), "date_to": last_month_end}
+            out.append((spec.name, {**kwargs, **whole}, why_not))
+            out.append((spec.name, {**kwargs, **whole, "agent_ref": refs["agent_ref"]}, why_not))
         if "owner_ref" in names:
             out.append((spec.name, {**kwargs, "owner_ref": owner_ref}, why_not))
     return out
