@@ -177,8 +177,9 @@ _COLUMNS: dict[tuple[Any, str], list[pa.Field] | None] = {}
 _COLUMNS_KEPT = 2048
 _COPY_OPTIONS = dict(
     # PostgreSQL's CSV: NULL is an empty unquoted field, an empty text is "" (quoted); booleans are t/f;
-    # a text may hold line breaks inside its quotes.
-    parse=pacsv.ParseOptions(newlines_in_values=True),
+    # a text may hold line breaks inside its quotes; a row of one NULL column is an empty line, which Arrow
+    # would otherwise skip.
+    parse=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
     convert_kwargs=dict(strings_can_be_null=True, quoted_strings_can_be_null=False, null_values=[""],
                         true_values=["t"], false_values=["f"]),
 )

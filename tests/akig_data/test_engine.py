@@ -144,3 +144,15 @@ def test_an_answer_that_does_not_fit_the_first_columns_comes_through_the_driver(
     # PostgreSQL writes 'infinity', which no Arrow date holds: the driver refuses it as it always did
     with pytest.raises(Exception, match="(?i)infinity|too large|out of range"):
         fetch_arrow(engine, sql, {"d": "infinity"})
+
+
+def test_a_row_of_one_null_column_is_kept(small_data, monkeypatch):
+    """Its CSV line is empty: it must stay a row, not be skipped as a blank line."""
+    from akig_data.engine import fetch_arrow
+
+    engine = small_data.engine
+    sql = "SELECT v.x FROM (VALUES (CAST(:a AS bigint)), (NULL), (NULL), (CAST(:b AS bigint))) AS v (x)"
+    first = fetch_arrow(engine, sql, {"a": 1, "b": 2})
+    _by_the_driver_only(monkeypatch)
+    assert fetch_arrow(engine, sql, {"a": 1, "b": 2}).column("x").to_pylist() == first.column("x").to_pylist() == [1, None, None, 2]
+    assert fetch_arrow(engine, sql, {"a": None, "b": None}).column("x").to_pylist() == [None] * 4
