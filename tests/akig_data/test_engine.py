@@ -156,3 +156,25 @@ def test_a_row_of_one_null_column_is_kept(small_data, monkeypatch):
     _by_the_driver_only(monkeypatch)
     assert fetch_arrow(engine, sql, {"a": 1, "b": 2}).column("x").to_pylist() == first.column("x").to_pylist() == [1, None, None, 2]
     assert fetch_arrow(engine, sql, {"a": None, "b": None}).column("x").to_pylist() == [None] * 4
+
+
+def test_columns_that_changed_under_a_statement_are_learnt_again(fresh_db):
+    """A migration renames or retypes a column while a server runs: the statement's next answer must carry
+    the new columns, not fail nor come back under the old ones."""
+    from akig_data import engine as engine_module
+    from akig_data.engine import fetch_arrow
+
+    engine = fresh_db.engine
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE copy_probe (a bigint, b text)")
+        conn.exec_driver_sql("INSERT INTO copy_probe VALUES (1, 'un'), (2, NULL)")
+        conn.exec_driver_sql("GRANT SELECT ON copy_probe TO akig_read_all")
+    sql = "SELECT * FROM copy_probe ORDER BY 1"
+    assert fetch_arrow(engine, sql, {}).to_pylist() == [{"a": 1, "b": "un"}, {"a": 2, "b": None}]
+    assert fetch_arrow(engine, sql, {}).to_pylist() == [{"a": 1, "b": "un"}, {"a": 2, "b": None}]   # COPY
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE copy_probe RENAME COLUMN b TO label")
+        conn.exec_driver_sql("ALTER TABLE copy_probe ALTER COLUMN a TYPE text")
+    assert fetch_arrow(engine, sql, {}).to_pylist() == [{"a": "1", "label": "un"}, {"a": "2", "label": None}]
+    assert engine_module._COLUMNS[(engine.url, sql)][1].name == "label"
+    assert fetch_arrow(engine, sql, {}).to_pylist() == [{"a": "1", "label": "un"}, {"a": "2", "label": None}]
