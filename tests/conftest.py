@@ -145,8 +145,8 @@ def redis_url(embedded_home):
 class Databases:
     """Creates databases on the test server and drops them all at the end of the session.
 
-    From the second copy of a template on, the next one is made ahead: created in a thread while the test
-    that asked runs, for whichever test asks next (a writing test, a module's server). CREATE DATABASE writes the copy through the WAL and waits for it to reach
+    A copy of a template asked for a second time is then made one ahead: the next test's copy is created in
+    a thread while this test runs. CREATE DATABASE writes the copy through the WAL and waits for it to reach
     the disk: about a second for the small data set, most of it waiting, and some 140 tests take a copy."""
 
     def __init__(self, server_url: str):
@@ -154,8 +154,8 @@ class Databases:
         self.admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
         self.created: list[str] = []
         self.tag = uuid.uuid4().hex[:8]
-        self._asked: dict[str, int] = {}
-        self._ahead: dict[str, concurrent.futures.Future] = {}
+        self._asked: dict[tuple[str, str], int] = {}
+        self._ahead: dict[tuple[str, str], concurrent.futures.Future] = {}
         self._maker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="database-ahead")
 
     def url(self, name: str) -> str:
@@ -164,8 +164,9 @@ class Databases:
     def create(self, prefix: str, template: str | None = None) -> str:
         if template is None:
             return self._make(prefix, None)
-        self._asked[template] = self._asked.get(template, 0) + 1
-        ahead = self._ahead.pop(template, None)
+        key = (prefix, template)
+        self._asked[key] = self._asked.get(key, 0) + 1
+        ahead = self._ahead.pop(key, None)
         name = None
         if ahead is not None:
             try:
@@ -174,8 +175,8 @@ class Databases:
                 name = None
         if name is None:
             name = self._make(prefix, template)
-        if self._asked[template] >= 2:   # the copy ahead keeps the name it was made under: names only tell apart
-            self._ahead[template] = self._maker.submit(self._make, prefix, template)
+        if self._asked[key] >= 2:
+            self._ahead[key] = self._maker.submit(self._make, prefix, template)
         return name
 
     def _make(self, prefix: str, template: str | None) -> str:
