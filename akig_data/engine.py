@@ -152,9 +152,9 @@ def fetch_arrow(engine: Engine, sql: str, params: dict[str, Any], scope: str = "
         if row_security:
             conn.execute(_SCOPE_SQL, {"scope": scope, "role": ROLE_ALL if scope == "*" else ROLE_OWNER,
                                       "work_mem": READ_WORK_MEM})
-        columns = _COLUMNS.get(key)
-        if columns is not None:
-            table = copied_table(conn, sql, params, columns)
+        kept = _COLUMNS.get(key)
+        if kept is not None:
+            table = copied_table(conn, params, *kept)
             if table is not None:
                 return table
             _COLUMNS.pop(key, None)   # the kept columns no longer fit: learn them again below
@@ -168,13 +168,16 @@ def fetch_arrow(engine: Engine, sql: str, params: dict[str, Any], scope: str = "
     with collector_paused():
         table = arrow_from_result(description, rows)
     if key not in _COLUMNS and len(_COLUMNS) < _COLUMNS_KEPT:
-        _COLUMNS[key] = copyable_columns(description, table)
+        columns = copyable_columns(description, table)
+        # with the statement in the driver's placeholder style, compiled once
+        _COLUMNS[key] = None if columns is None else (sa.text(sql).compile(dialect=engine.dialect), columns)
     return table
 
 
-# (database URL, statement) -> its columns as Arrow fields, or None when a column's type has no CSV form
-# that Arrow reads back exactly. The statements are the reads' constant texts: a few hundred at most.
-_COLUMNS: dict[tuple[Any, str], list[pa.Field] | None] = {}
+# (database URL, statement) -> the statement compiled for psycopg and its columns as Arrow fields, or None
+# when a column's type has no CSV form that Arrow reads back exactly. The statements are the reads' constant
+# texts: a few hundred at most.
+_COLUMNS: dict[tuple[Any, str], tuple[Any, list[pa.Field]] | None] = {}
 _COLUMNS_KEPT = 2048
 _COPY_OPTIONS = dict(
     # PostgreSQL's CSV: NULL is an empty unquoted field, an empty text is "" (quoted); booleans are t/f;
@@ -195,7 +198,7 @@ def copyable_columns(description: Iterable[Any], table: pa.Table) -> list[pa.Fie
     return list(table.schema)
 
 
-def copied_table(conn: sa.Connection, sql: str, params: dict[str, Any], columns: list[pa.Field]) -> pa.Table | None:
+def copied_table(conn: sa.Connection, params: dict[str, Any], compiled: Any, columns: list[pa.Field]) -> pa.Table | None:
     """The statement's rows through `COPY (…) TO STDOUT (FORMAT csv)`, parsed by Arrow into the columns
     the statement gave the first time; None when the answer does not fit them (a renamed column, a date
     PostgreSQL writes as 'infinity'), and the caller then reads it through the driver.
@@ -207,7 +210,6 @@ def copied_table(conn: sa.Connection, sql: str, params: dict[str, Any], columns:
     sent as a quoted literal of its type, as psycopg's client-side binding does for any statement."""
     import psycopg
 
-    compiled = _compiled(conn, sql)
     statement = "COPY (" + compiled.string + "\n) TO STDOUT (FORMAT csv, HEADER true)"
     cursor = conn.connection.driver_connection.cursor()
     try:
@@ -231,18 +233,6 @@ def copied_table(conn: sa.Connection, sql: str, params: dict[str, Any], columns:
         return None
     return table
 
-
-_COMPILED: dict[str, Any] = {}
-
-
-def _compiled(conn: sa.Connection, sql: str) -> Any:
-    """The statement in the driver's placeholder style, compiled once."""
-    compiled = _COMPILED.get(sql)
-    if compiled is None:
-        compiled = sa.text(sql).compile(dialect=conn.dialect)
-        if len(_COMPILED) < _COLUMNS_KEPT:
-            _COMPILED[sql] = compiled
-    return compiled
 
 
 @contextlib.contextmanager

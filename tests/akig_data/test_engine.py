@@ -176,5 +176,5 @@ def test_columns_that_changed_under_a_statement_are_learnt_again(fresh_db):
         conn.exec_driver_sql("ALTER TABLE copy_probe RENAME COLUMN b TO label")
         conn.exec_driver_sql("ALTER TABLE copy_probe ALTER COLUMN a TYPE text")
     assert fetch_arrow(engine, sql, {}).to_pylist() == [{"a": "1", "label": "un"}, {"a": "2", "label": None}]
-    assert engine_module._COLUMNS[(engine.url, sql)][1].name == "label"
+    assert engine_module._COLUMNS[(engine.url, sql)][1][1].name == "label"   # (compiled, columns)
     assert fetch_arrow(engine, sql, {}).to_pylist() == [{"a": "1", "label": "un"}, {"a": "2", "label": None}]
