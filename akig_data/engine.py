@@ -234,7 +234,6 @@ def copied_table(conn: sa.Connection, params: dict[str, Any], compiled: Any, col
     return table
 
 
-
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector paused while a read's rows are made and turned into columns.
