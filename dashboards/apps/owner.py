@@ -370,8 +370,10 @@ class OwnerDashboard(View):
         site.param.watch(lambda e: setattr(self, "site_ref", e.new), "value")
         self.param.watch(lambda e: setattr(site, "value", e.new) if e.new in site.options.values() else None,
                          "site_ref")
+        # The results are drawn with the page, not deferred: empty, they are one line of help, and a
+        # deferred first drawing could still be running when the first search comes back, and redraw it.
         return [owner, site, date, pn.pane.Markdown("**Période**", margin=(10, 10, 0, 10)), period, search,
-                self.bound(self.search_results, "search", "owner_ref", defer=True)]
+                self.bound(self.search_results, "search", "owner_ref")]
 
     def main(self):
         # The trend and the arrears are two tabs, not one long tab, and every tab is made when it is first

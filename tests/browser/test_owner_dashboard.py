@@ -83,7 +83,7 @@ def test_search_box_finds_a_misspelt_tenant_and_opens_his_card(dashboard):
     first.wait_for(timeout=60_000)   # a loaded CI box can take a while to answer
     name = first.locator(".tabulator-cell[tabulator-field='Nom']").inner_text()
     assert "Diallo" in name
-    first.locator(".tabulator-cell[tabulator-field='Nom']").click()
+    first.locator(".tabulator-cell[tabulator-field='Nom']").click(timeout=60_000)
     page.get_by_text("Historique du recouvrement").wait_for(timeout=60_000)
     assert page.locator("h3", has_text=name).count() == 1
     page.wait_for_function("window.location.search.includes('locataire=')", timeout=10_000)
