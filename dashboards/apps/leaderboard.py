@@ -89,7 +89,9 @@ class Leaderboards(View):
                      f"{fmt_int(row['calls'])} appels, {fmt_int(row['visits'])} visites"),
             kpi_card("Promesses", fmt_int(row["promises"]), f"{fmt_gnf(row['promised'])} promis"),
         ])
-        return pn.Column(cards, pn.Row(charts.daily_collected(daily, f"{row['agent_name']} : encaissé par jour"),
+        # agent_daily counts the payments he recorded himself (the card above also counts those credited to
+        # his contacts), so the chart's title says which.
+        return pn.Column(cards, pn.Row(charts.daily_collected(daily, f"{row['agent_name']} : saisi par lui, par jour"),
                                        charts.daily_contacts(daily, "Contacts utiles par jour")),
                          sizing_mode="stretch_width")
 

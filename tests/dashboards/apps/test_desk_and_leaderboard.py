@@ -117,6 +117,8 @@ def test_leaderboards_show_the_reads(planned):
     page.agent_ref = "AGT-001"
     detail = page.detail()
     assert isinstance(detail, pn.Column)
+    figure = detail[1][0].object          # the chart of what he recorded himself says so in its title
+    assert figure.title.text.endswith(": saisi par lui, par jour")
     daily = reads.agent_daily(agent_ref="AGT-001", date_from=TODAY.replace(day=1), date_to=TODAY)
     assert daily["collected"].iloc[-1] == 500_000
     assert isinstance(page.month(), pn.widgets.Tabulator)
