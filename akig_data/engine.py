@@ -17,6 +17,7 @@ import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
+from akig_data import large_answers
 from akig_data.clock import LOCAL_TZ
 from akig_data.errors import DatabaseUnavailable, InvalidParameter
 
@@ -51,7 +52,8 @@ def create_engine(url: str, statement_timeout_ms: int = 60_000) -> Engine:
     """The application's engine: JIT off (see FIELD-NOTES: 10x slower plans on our aggregates),
     the session time zone pinned to Africa/Conakry, stale pooled connections replaced after an outage."""
     options = f"-c jit=off -c timezone={LOCAL_TZ} -c statement_timeout={int(statement_timeout_ms)}"
-    return sa.create_engine(
+    connect_args = {"options": options, "connect_timeout": 5, "application_name": "akig"}
+    engine = sa.create_engine(
         normalise_url(url),
         pool_pre_ping=True,
         pool_size=5,
@@ -59,9 +61,10 @@ def create_engine(url: str, statement_timeout_ms: int = 60_000) -> Engine:
         pool_recycle=1800,
         # prepare_threshold=None: no server-side prepared statements, so every read is planned with its
         # actual arguments (a generic plan cannot simplify "owner_ref IS NULL OR ...").
-        connect_args={"options": options, "connect_timeout": 5, "application_name": "akig",
-                      "prepare_threshold": None},
+        connect_args={**connect_args, "prepare_threshold": None},
     )
+    large_answers.register(engine, connect_args)
+    return engine
 
 
 def is_connection_error(exc: BaseException) -> bool:
@@ -138,6 +141,12 @@ READ_WORK_MEM = "16MB"
 ROLE_ALL, ROLE_OWNER = "akig_read_all", "akig_read_owner"
 
 
+def scope_settings(scope: str) -> tuple[str, str, str]:
+    """What a read's transaction sets first: its owner scope ('*' for every owner), the reading role of
+    that scope, and its memory for sorts."""
+    return scope, ROLE_ALL if scope == "*" else ROLE_OWNER, READ_WORK_MEM
+
+
 def fetch_arrow(engine: Engine, sql: str, params: dict[str, Any], scope: str = "*",
                 row_security: bool = True) -> pa.Table:
     """Run one parameterised SELECT and return its rows as an Arrow table. The transaction first becomes
@@ -146,16 +155,25 @@ def fetch_arrow(engine: Engine, sql: str, params: dict[str, Any], scope: str = "
 
     The first time a statement runs in the process its rows come through the driver, and its columns'
     names and types are kept; from then on it runs as `COPY (…) TO STDOUT` and Arrow's CSV reader builds
-    the columns (see `copied_table`)."""
+    the columns (see `copied_table`); when its last answer in the same scope was large, through the ADBC
+    driver instead (see `akig_data.large_answers`)."""
     key = (engine.url, sql)
+    settings = scope_settings(scope) if row_security else None
+    size_key = (engine.url, sql, scope == "*")
+    kept = _COLUMNS.get(key)
+    if kept is not None and _LAST_ROWS.get(size_key, 0) >= large_answers.LARGE_ANSWER_ROWS:
+        table = large_answers.fetch(engine, settings, params, *kept)
+        if table is not None:
+            _LAST_ROWS[size_key] = table.num_rows
+            return table
     with translated_errors(), engine.begin() as conn:
-        if row_security:
-            conn.execute(_SCOPE_SQL, {"scope": scope, "role": ROLE_ALL if scope == "*" else ROLE_OWNER,
-                                      "work_mem": READ_WORK_MEM})
+        if settings is not None:
+            conn.execute(_SCOPE_SQL, dict(zip(("scope", "role", "work_mem"), settings)))
         kept = _COLUMNS.get(key)
         if kept is not None:
             table = copied_table(conn, params, *kept)
             if table is not None:
+                _LAST_ROWS[size_key] = table.num_rows
                 return table
             _COLUMNS.pop(key, None)   # the kept columns no longer fit: learn them again below
         result = conn.execute(sa.text(sql), params)
@@ -167,6 +185,8 @@ def fetch_arrow(engine: Engine, sql: str, params: dict[str, Any], scope: str = "
         result.close()
     with collector_paused():
         table = arrow_from_result(description, rows)
+    if len(_LAST_ROWS) < _COLUMNS_KEPT * 2:
+        _LAST_ROWS[size_key] = table.num_rows
     if key not in _COLUMNS and len(_COLUMNS) < _COLUMNS_KEPT:
         columns = copyable_columns(description, table)
         # with the statement in the driver's placeholder style, compiled once
@@ -179,6 +199,9 @@ def fetch_arrow(engine: Engine, sql: str, params: dict[str, Any], scope: str = "
 # texts: a few hundred at most.
 _COLUMNS: dict[tuple[Any, str], tuple[Any, list[pa.Field]] | None] = {}
 _COLUMNS_KEPT = 2048
+# (database URL, statement, every owner or one) -> the rows of its last answer: from LARGE_ANSWER_ROWS on,
+# the next answer comes through large_answers.
+_LAST_ROWS: dict[tuple[Any, str, bool], int] = {}
 _COPY_OPTIONS = dict(
     # PostgreSQL's CSV: NULL is an empty unquoted field, an empty text is "" (quoted); booleans are t/f;
     # a text may hold line breaks inside its quotes; a row of one NULL column is an empty line, which Arrow

@@ -39,7 +39,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 def backends_cpu(monitor, database: str) -> tuple[float, frozenset[int]]:
     """CPU seconds so far of the application's backends on `database`, and their pids."""
     pids = monitor.execute(sa.text(
-        "SELECT pid FROM pg_stat_activity WHERE datname = :d AND application_name = 'akig' AND pid <> pg_backend_pid()"), {"d": database}).scalars().all()
+        "SELECT pid FROM pg_stat_activity WHERE datname = :d AND application_name IN ('akig', 'akig-large-answers') AND pid <> pg_backend_pid()"), {"d": database}).scalars().all()
     total = 0
     for pid in pids:
         try:

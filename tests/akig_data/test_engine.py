@@ -64,7 +64,8 @@ def test_a_read_sorts_with_its_own_memory_and_leaves_the_connection_as_it_was(sm
 # Every type a read returns, with the values CSV could get wrong: NULLs beside empty texts, quotes, commas,
 # line breaks, accents, not-a-number and infinities, numeric, dates and times with their zone.
 _EVERY_TYPE = """
-    SELECT v.i, v.i::smallint AS small, v.i::integer AS int4, v.t, v.b, v.f, v.n, v.d, v.ts, v.tz
+    SELECT v.i, v.i::smallint AS small, v.i::integer AS int4, v.t, v.b, v.f, v.n, v.d, v.ts, v.tz,
+           CASE WHEN v.i = 1 THEN 'NaN'::real ELSE (v.i / 10.0 - 1e-9)::real END AS r
       FROM (VALUES
         (1::bigint, 'Mariama "la grande", Kaloum'::text, true, 'NaN'::float8, 12.50::numeric,
          DATE '2026-12-07', TIMESTAMP '2026-12-07 10:15:00.123456', TIMESTAMPTZ '2026-12-07 10:15:00.5+00'),
