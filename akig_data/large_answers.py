@@ -40,6 +40,8 @@ except ImportError:  # pragma: no cover - the driver is a dependency; without it
 LARGE_ANSWER_ROWS = 5_000
 # Each process holds at most this many such connections at once, beside the engine's own pool.
 POOL_SIZE, POOL_OVERFLOW = 2, 6
+# When all of them are busy, a read waits this long for one, then goes through psycopg.
+POOL_WAIT_S = 1.0
 # How PostgreSQL's sessions list (pg_stat_activity) shows these connections, beside the engine's "akig".
 APPLICATION_NAME = "akig-large-answers"
 
@@ -67,9 +69,10 @@ class _Pools:
         with self._lock:
             pool = self._pools.get(engine)
             if pool is None and _adbc is not None and engine in self._conninfo:
+                # a connection goes back rolled back (its role and scope with it), whatever happened
                 pool = self._pools[engine] = sa.pool.QueuePool(
                     _connector(self._conninfo[engine]), pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
-                    recycle=1800, reset_on_return="rollback")
+                    timeout=POOL_WAIT_S, recycle=1800, reset_on_return="rollback")
             return pool
 
     def close(self, engine: Engine) -> None:
@@ -119,8 +122,9 @@ def fetch(engine: Engine, scope_settings: tuple[str, str, str] | None, params: d
     statement = literal_statement(compiled, params)
     try:
         proxy = pool.connect()
-    except _AdbcError:
+    except (_AdbcError, sa.exc.TimeoutError):   # PostgreSQL unreachable, or every connection busy
         return None
+    dropped = False
     try:
         cursor = proxy.driver_connection.cursor()
         try:
@@ -131,18 +135,19 @@ def fetch(engine: Engine, scope_settings: tuple[str, str, str] | None, params: d
             table = cursor.fetch_arrow_table()
         finally:
             cursor.close()
-        proxy.driver_connection.rollback()
     except _AdbcError as exc:
         sqlstate = str(getattr(exc, "sqlstate", "") or "")
         if sqlstate.startswith("22"):
-            proxy.close()
             message = _PRIMARY.search(str(exc))
             raise InvalidParameter(message.group(1) if message else str(exc)) from exc
         # A lost connection, a cancelled statement or any other failure: this connection is dropped and
         # psycopg runs the read, raising its usual error if the failure was the statement's own.
         proxy.invalidate()
+        dropped = True
         return None
-    proxy.close()
+    finally:
+        if not dropped:
+            proxy.close()       # back to the pool, rolled back
     return fitted(table, columns)
 
 

@@ -152,3 +152,25 @@ def test_small_answers_stay_with_psycopg_and_the_pool_closes_with_the_engine(sma
     engine.dispose()
     assert engine not in large_answers._POOLS._pools
     assert _adbc_backends(small_data.engine) == 0
+
+
+def test_when_every_connection_is_busy_psycopg_answers(small_data, every_answer_is_large, monkeypatch):
+    from akig_data.engine import create_engine, fetch_arrow
+
+    monkeypatch.setattr(large_answers, "POOL_SIZE", 1)
+    monkeypatch.setattr(large_answers, "POOL_OVERFLOW", 0)
+    monkeypatch.setattr(large_answers, "POOL_WAIT_S", 0.1)
+    engine = create_engine(str(small_data.engine.url.render_as_string(hide_password=False)))
+    sql = "SELECT current_setting('application_name') AS app, CAST(:x AS bigint) AS x"
+    try:
+        fetch_arrow(engine, sql, {"x": 1})
+        assert fetch_arrow(engine, sql, {"x": 2}).column("app").to_pylist() == [large_answers.APPLICATION_NAME]
+        held = large_answers._POOLS.get(engine).connect()           # the only one, taken
+        try:
+            answer = fetch_arrow(engine, sql, {"x": 3})
+        finally:
+            held.close()
+        assert answer.to_pylist() == [{"app": "akig", "x": 3}]      # through psycopg, after a short wait
+        assert fetch_arrow(engine, sql, {"x": 4}).column("app").to_pylist() == [large_answers.APPLICATION_NAME]
+    finally:
+        engine.dispose()
