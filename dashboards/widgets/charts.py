@@ -21,7 +21,7 @@ import math
 import pandas as pd
 import panel as pn
 from bokeh.models import (ColumnDataSource, FactorRange, HBar, HoverTool, Legend, LegendItem, Line,
-                          NumeralTickFormatter, Scatter, Segment, VBar)
+                          CustomJSTickFormatter, Scatter, Segment, VBar)
 from bokeh.plotting import figure
 
 from akig_data.reports.gather import BUCKET_COLOURS
@@ -32,6 +32,7 @@ BUCKETS = [(column, label, BUCKET_COLOURS[column]) for column, label in (
     ("bucket_0_30", "0–30 j"), ("bucket_31_60", "31–60 j"), ("bucket_61_90", "61–90 j"), ("bucket_90_plus", "+ de 90 j"))]
 DUE_COLOR, PAID_COLOR, PUNCTUAL_COLOR, ARREARS_COLOR = "#9fb3c8", "#0b6e4f", "#f2994a", "#d9534f"
 HEIGHT = 320
+MONEY_AXIS = "millions GNF"
 SLANTED = math.pi / 4   # month and day labels, as HoloViews' xrotation=45 drew them
 
 
@@ -43,13 +44,26 @@ def empty(message: str) -> pn.pane.Alert:
     return pn.pane.Alert(message, alert_type="light", sizing_mode="stretch_width")
 
 
+def money_ticks() -> CustomJSTickFormatter:
+    """Ticks of an axis in millions of GNF written as the pages write amounts: 140 000, 2,5. Bokeh's default
+    switches to 1.400e+5 from 100,000 on, which a portfolio's monthly dues reach, and its numeral formatter
+    writes 140,000 whatever language it is given (checked in Chromium): the browser's own French number
+    format does it."""
+    return CustomJSTickFormatter(code="return tick.toLocaleString('fr-FR', {maximumFractionDigits: 2});")
+
+
 def chart(title: str, *, height: int = HEIGHT, x_range=None, y_range=None, y_label: str = "", x_label: str = ""):
-    """An empty AKIG figure: full width, fixed height, save/reset tools above, no Bokeh logo."""
+    """An empty AKIG figure: full width, fixed height, save/reset tools above, no Bokeh logo; an axis in
+    millions of GNF gets the French thousands' separator."""
     ranges = {name: value for name, value in (("x_range", x_range), ("y_range", y_range)) if value is not None}
     fig = figure(title=title, height=height, sizing_mode="stretch_width", tools="save,reset",
                  toolbar_location="above", **ranges)
     fig.toolbar.logo = None
     fig.xaxis.axis_label, fig.yaxis.axis_label = x_label, y_label
+    if x_label == MONEY_AXIS:
+        fig.xaxis.formatter = money_ticks()
+    if y_label == MONEY_AXIS:
+        fig.yaxis.formatter = money_ticks()
     fig.xgrid.grid_line_color = None
     fig.outline_line_color = None
     return fig
@@ -104,7 +118,7 @@ def due_and_collected(title: str, data: dict[str, list]):
     """A months chart with what was due (wide light bar) and what was collected (narrow dark bar inside it):
     (figure, source, due renderer, collected renderer), for the charts that add to it."""
     source = ColumnDataSource(data)
-    fig = chart(title, height=HEIGHT + 20, x_range=FactorRange(*data["month"]), y_label="millions GNF")
+    fig = chart(title, height=HEIGHT + 20, x_range=FactorRange(*data["month"]), y_label=MONEY_AXIS)
     due = draw(fig, source, VBar(x="month", top="due", width=0.85, fill_color=DUE_COLOR, line_color=DUE_COLOR))
     paid = draw(fig, source, VBar(x="month", top="collected", width=0.45, fill_color=PAID_COLOR,
                                   line_color=PAID_COLOR))
@@ -183,7 +197,7 @@ def aging_by_site(arrears: pd.DataFrame, top: int = 15) -> pn.viewable.Viewable:
     source = ColumnDataSource(data)
     factors = list(dict.fromkeys(data["site"]))   # a range's factors must be unique
     fig = chart("Ancienneté des impayés", height=max(HEIGHT, 26 * len(factors) + 110), y_range=FactorRange(*factors),
-                x_label="millions GNF")
+                x_label=MONEY_AXIS)
     stack = [draw(fig, source, HBar(y="site", left=f"{column}_left", right=f"{column}_right", height=0.8,
                                     fill_color=colour, line_color=colour)) for column, _, colour in BUCKETS]
     fig.x_range.start = 0
@@ -211,7 +225,7 @@ def arrears_by_place(arrears: pd.DataFrame, level: str) -> pn.viewable.Viewable:
         return empty("Aucun impayé à cette date.")
     title = "Impayés par commune" if level == "commune" else "Impayés par quartier"
     fig = chart(title, height=max(HEIGHT, 24 * len(data["place"]) + 80), y_range=FactorRange(*data["place"]),
-                x_label="millions GNF")
+                x_label=MONEY_AXIS)
     draw(fig, ColumnDataSource(data), HBar(y="place", right="arrears", height=0.8, fill_color=ARREARS_COLOR,
                                            line_color=ARREARS_COLOR))
     fig.x_range.start = 0
@@ -223,12 +237,11 @@ def daily_collected(daily: pd.DataFrame, title: str) -> pn.viewable.Viewable:
     """An agent's collections per day of the month, in millions of GNF (exact on hover)."""
     data = {"day": [d.strftime("%d/%m") for d in daily["day"]], "collected": _millions(daily["collected"]),
             "collected_text": [fmt_gnf(v) for v in daily["collected"]]}
-    fig = chart(title, height=260, x_range=FactorRange(*data["day"]), y_label="millions GNF")
+    fig = chart(title, height=260, x_range=FactorRange(*data["day"]), y_label=MONEY_AXIS)
     draw(fig, ColumnDataSource(data), VBar(x="day", top="collected", width=0.8, fill_color=PAID_COLOR,
                                            line_color=PAID_COLOR))
     fig.y_range.start = 0
     fig.xaxis.major_label_orientation = SLANTED
-    fig.yaxis.formatter = NumeralTickFormatter(format="0.[00]")
     hover(fig, [("Jour", "@day"), ("Encaissé", "@collected_text")])
     return pane(fig)
 

@@ -97,3 +97,35 @@ def test_owner_page_builds_the_arrears_charts_only_when_their_tab_is_opened(smal
         assert titles() == {"Encaissé et dû par mois", "Taux de recouvrement et de ponctualité"}
         view._tabs.active = TABS.index("Impayés")        # the tab left behind is unloaded
         assert titles() == {"Ancienneté des impayés", "Impayés par commune"}
+
+
+def test_axes_in_millions_are_written_the_french_way_by_bokehjs(browser):
+    """A portfolio's dues reach 140,000 millions a month: the axis must read "140 000", not Bokeh's
+    default "1.400e+5". The tick text is made by BokehJS in the browser, so it is asked there."""
+    from bokeh.embed import file_html
+    from bokeh.models import CustomJSTickFormatter
+    from bokeh.resources import INLINE
+
+    trend = trend_frame()
+    trend[["due", "collected"]] = trend[["due", "collected"]] * 50_000      # 150,000 millions GNF a month
+    money_axes = [charts.collected_vs_due(trend).object.yaxis[0],
+                  charts.daily_collected(pd.DataFrame({"day": [dt.date(2026, 3, 1)], "collected": [2_500_000]}),
+                                         "Awa").object.yaxis[0]]
+    aging = charts.aging_by_site(pd.DataFrame({
+        "site_ref": ["S1"], "site_name": ["Kaloum"], "bucket_0_30": [10**11], "bucket_31_60": [0],
+        "bucket_61_90": [0], "bucket_90_plus": [0], "arrears": [10**11]}))
+    if hasattr(aging, "object"):
+        money_axes.append(aging.object.xaxis[0])
+    assert all(isinstance(axis.formatter, CustomJSTickFormatter) for axis in money_axes)
+    fig = charts.collected_vs_due(trend).object
+    page = browser.new_page()
+    try:
+        page.set_content(file_html(fig, INLINE, "axe"))
+        page.wait_for_function("window.Bokeh && Bokeh.documents.length > 0 && Bokeh.index && Object.keys(Bokeh.index).length > 0")
+        labels = page.evaluate(f"""() => {{
+            const f = Bokeh.documents[0].get_model_by_id("{fig.yaxis[0].formatter.id}");
+            return f.doFormat([0, 2.5, 140000, 1500000], {{loc: 0}});
+        }}""")
+    finally:
+        page.close()
+    assert [label.replace("\u202f", " ").replace("\xa0", " ") for label in labels] == ["0", "2,5", "140 000", "1 500 000"]
