@@ -15,6 +15,7 @@ from akig_data import config
 from dashboards import catalog, template
 from dashboards.apps import alerts, audit, desk, home, leaderboard, live_map, owner
 from dashboards.server import agent_app, auth, api as http_handlers, logs as server_logs, metrics as server_metrics
+from dashboards.server import panel_files
 
 log = logging.getLogger("akig.server")
 
@@ -96,6 +97,9 @@ def serve(port: int = 5006, address: str = "127.0.0.1", num_procs: int = 1, show
     auth.configure(auth_settings)
     scope.set_principal_resolver(auth.session_principal)  # every read of a session is restricted to its user
     runtime.reset(keep_settings=True)  # no pooled connection may cross a fork; the settings (app role) stay
+    if not panel_files.serves_panels_cdn():
+        log.warning("Panel was imported before dashboards: the stylesheets of what pages build after their "
+                    "first drawing point at Panel's CDN (set PANEL_CDN_ROOT=%s)", panel_files.CDN_ROOT)
     pn.extension("tabulator", notifications=True)
     pn.config.loading_indicator = True
     # No app reads the browser's details (time zone, window size, WebGL, dark mode): without Panel's
@@ -114,7 +118,8 @@ def serve(port: int = 5006, address: str = "127.0.0.1", num_procs: int = 1, show
         show=show,
         title={entry.path: f"AKIG — {entry.title}" for entry in catalog.entries()},
         websocket_origin=allowed_origins(address, port),
-        extra_patterns=http_handlers.routes() + agent_app.routes(),   # /agent: the phone app, token-based
+        # /agent: the phone app, token-based; /panel-cdn/: Panel's stylesheets
+        extra_patterns=http_handlers.routes() + agent_app.routes() + panel_files.routes(),
         auth_provider=auth.AkigAuthProvider(),
         cookie_secret=auth_settings.secret,
         # Signed page sessions: Bokeh makes the session ids and signs them and their tokens, and refuses an

@@ -113,7 +113,8 @@ def test_health_is_503_with_status_down_when_postgresql_is_down():
 
 def open_app(browser, url: str, user: str | None = "t-analyst"):
     """Open a page logged in as a test user (None: not logged in), refuse every request that leaves the
-    machine, collect console and page errors."""
+    machine and count it as a problem (a page must work with no route to the internet, map tiles aside),
+    collect console and page errors."""
     from tests.serving import session_cookie
 
     page = browser.new_page(viewport={"width": 1400, "height": 900})
@@ -126,8 +127,15 @@ def open_app(browser, url: str, user: str | None = "t-analyst"):
             if msg.type == "error" and "net::ERR_FAILED" not in msg.text else None)
     page.on("requestfailed", lambda req: problems.append(f"failed request: {req.url}")
             if req.url.startswith(url.split("/", 3)[0] + "//" + url.split("/", 3)[2]) else None)
-    page.route("**/*", lambda route: route.continue_()
-               if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1")) else route.abort())
+    def stay_on_the_machine(route):
+        url = route.request.url
+        if url.startswith(("http://127.0.0.1", "ws://127.0.0.1")):
+            return route.continue_()
+        if route.request.resource_type != "image":      # the live map's tiles come from a tile server
+            problems.append(f"request leaving the machine: {url}")
+        return route.abort()
+
+    page.route("**/*", stay_on_the_machine)
     page.goto(url)
     page.wait_for_function(
         "window.Bokeh !== undefined && Bokeh.documents.length > 0 && Bokeh.documents[0].roots().length > 0",
