@@ -1,12 +1,13 @@
 """Panel's own stylesheets served by this server under the path Panel believes is its CDN.
 
 Panel points each component's stylesheets (a table's Tabulator theme, buttons, alerts, the loading spinner)
-at its CDN, and rewrites them to this server's copy only for the models of a page's first drawing. What an
-AKIG page builds later (a tab's content on first view, search results, a tenant's card) kept the CDN's
-addresses: with no route to it (a phone's data plan through a proxy, an office without internet, every test
-machine here) its tables came out as unstyled text. Panel reads its CDN root from PANEL_CDN_ROOT when it is
-imported (`dashboards/__init__.py` sets this default before any app imports Panel), so those addresses are
-this server's `CDN_ROOT/<version>/dist/…`, served here from the installed Panel's own files.
+at its CDN, and rewrites them to this server's copy when it draws a page. What it builds outside that
+drawing keeps the CDN's addresses: a model made with no document, and, with two server processes or more,
+what an AKIG page builds later (a tab's content on first view, search results, a tenant's card). With no
+route to the CDN (a proxy, an office without internet, this project's test machines) those tables came out
+as unstyled text. Panel reads its CDN root from PANEL_CDN_ROOT when it is imported (`dashboards/__init__.py`
+sets this default before any app imports Panel), so those addresses are this server's
+`CDN_ROOT/<version>/dist/…`, served here from the installed Panel's own files.
 """
 
 from __future__ import annotations

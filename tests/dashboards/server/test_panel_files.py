@@ -1,5 +1,5 @@
-"""Panel's stylesheets come from this server, also for what a page builds after its first drawing: Panel
-points those at its CDN root, which AKIG makes this server's /panel-cdn/ (dashboards.server.panel_files)."""
+"""Panel's stylesheets come from this server, also for what Panel builds outside a page's drawing: it points
+those at its CDN root, which AKIG makes this server's /panel-cdn/ (dashboards.server.panel_files)."""
 
 from __future__ import annotations
 
