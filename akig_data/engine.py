@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from akig_data import large_answers
+from akig_data.observe import metrics
 from akig_data.clock import LOCAL_TZ
 from akig_data.errors import DatabaseUnavailable, InvalidParameter
 
@@ -165,7 +166,9 @@ def fetch_arrow(engine: Engine, sql: str, params: dict[str, Any], scope: str = "
         table = large_answers.fetch(engine, settings, params, *kept)
         if table is not None:
             _LAST_ROWS[size_key] = table.num_rows
+            metrics.READ_TRANSFERS.labels("adbc").inc()
             return table
+        metrics.READ_TRANSFERS.labels("adbc_fallback").inc()
     with translated_errors(), engine.begin() as conn:
         if settings is not None:
             conn.execute(_SCOPE_SQL, dict(zip(("scope", "role", "work_mem"), settings)))
@@ -174,6 +177,7 @@ def fetch_arrow(engine: Engine, sql: str, params: dict[str, Any], scope: str = "
             table = copied_table(conn, params, *kept)
             if table is not None:
                 _LAST_ROWS[size_key] = table.num_rows
+                metrics.READ_TRANSFERS.labels("copy").inc()
                 return table
             _COLUMNS.pop(key, None)   # the kept columns no longer fit: learn them again below
         result = conn.execute(sa.text(sql), params)
@@ -183,6 +187,7 @@ def fetch_arrow(engine: Engine, sql: str, params: dict[str, Any], scope: str = "
         with collector_paused():
             rows = result.cursor.fetchall()
         result.close()
+    metrics.READ_TRANSFERS.labels("driver").inc()
     with collector_paused():
         table = arrow_from_result(description, rows)
     if len(_LAST_ROWS) < _COLUMNS_KEPT * 2:

@@ -73,6 +73,13 @@ ALERTS_ACTIVE = Gauge(
     ["rule", "severity"],
     multiprocess_mode="mostrecent",
 )
+READ_TRANSFERS = Counter(
+    "akig_read_transfers_total",
+    "Reads' statements run on PostgreSQL, by how their rows came back: driver (a statement's first run in the "
+    "process, or after its columns changed), copy (COPY through psycopg), adbc (a large answer through the ADBC "
+    "driver), adbc_fallback (the ADBC driver could not give it: read again through psycopg)",
+    ["way"],
+)
 READ_ROUTING = Counter(
     "akig_read_routing_total",
     "Reads' SQL sent to the read replica or kept on the primary (no replica configured: not counted)",

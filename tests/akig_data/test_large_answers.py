@@ -180,3 +180,24 @@ def test_when_every_connection_is_busy_psycopg_answers(small_data, every_answer_
         assert fetch_arrow(engine, sql, {"x": 4}).column("app").to_pylist() == [large_answers.APPLICATION_NAME]
     finally:
         engine.dispose()
+
+
+def test_each_way_is_counted_for_the_operators(small_data, every_answer_is_large):
+    """/metrics says how reads' rows came back (akig_read_transfers_total{way}): a first run through the
+    driver, then ADBC; a connection lost under the ADBC driver counts a fallback."""
+    from akig_data.engine import fetch_arrow
+    from akig_data.observe.metrics import READ_TRANSFERS
+
+    def counts():
+        return {way: READ_TRANSFERS.labels(way)._value.get() for way in ("driver", "copy", "adbc", "adbc_fallback")}
+
+    engine = small_data.engine
+    sql = "SELECT pg_backend_pid() AS pid, CAST(:x AS bigint) AS counted"   # a statement no other test ran
+    before = counts()
+    fetch_arrow(engine, sql, {"x": 1})
+    pid = fetch_arrow(engine, sql, {"x": 2}).column("pid")[0].as_py()
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+    fetch_arrow(engine, sql, {"x": 3})
+    after = counts()
+    assert {way: after[way] - before[way] for way in after} == {"driver": 1, "copy": 1, "adbc": 1, "adbc_fallback": 1}

@@ -43,6 +43,7 @@ MIN_PANELS = 8
 APP_METRICS = (
     "akig_read_duration_seconds",            # histogram {read, source}
     "akig_read_routing_total",               # {target}: replica | primary
+    "akig_read_transfers_total",             # {way}: driver | copy | adbc | adbc_fallback
     "akig_cache_requests_total",             # {read, outcome}
     "akig_cache_fallback_total",             # {read}
     "akig_read_sql_executions_total",        # {read}
