@@ -165,7 +165,7 @@ def fetch_arrow(engine: Engine, sql: str, params: dict[str, Any], scope: str = "
     if kept is not None and _LAST_ROWS.get(size_key, 0) >= large_answers.LARGE_ANSWER_ROWS:
         table = large_answers.fetch(engine, settings, params, *kept)
         if table is not None:
-            _LAST_ROWS[size_key] = table.num_rows
+            remember_rows(size_key, table.num_rows)
             metrics.READ_TRANSFERS.labels("adbc").inc()
             return table
         metrics.READ_TRANSFERS.labels("adbc_fallback").inc()
@@ -176,7 +176,7 @@ def fetch_arrow(engine: Engine, sql: str, params: dict[str, Any], scope: str = "
         if kept is not None:
             table = copied_table(conn, params, *kept)
             if table is not None:
-                _LAST_ROWS[size_key] = table.num_rows
+                remember_rows(size_key, table.num_rows)
                 metrics.READ_TRANSFERS.labels("copy").inc()
                 return table
             _COLUMNS.pop(key, None)   # the kept columns no longer fit: learn them again below
@@ -190,8 +190,7 @@ def fetch_arrow(engine: Engine, sql: str, params: dict[str, Any], scope: str = "
     metrics.READ_TRANSFERS.labels("driver").inc()
     with collector_paused():
         table = arrow_from_result(description, rows)
-    if len(_LAST_ROWS) < _COLUMNS_KEPT * 2:
-        _LAST_ROWS[size_key] = table.num_rows
+    remember_rows(size_key, table.num_rows)
     if key not in _COLUMNS and len(_COLUMNS) < _COLUMNS_KEPT:
         columns = copyable_columns(description, table)
         # with the statement in the driver's placeholder style, compiled once
@@ -207,6 +206,12 @@ _COLUMNS_KEPT = 2048
 # (database URL, statement, every owner or one) -> the rows of its last answer: from LARGE_ANSWER_ROWS on,
 # the next answer comes through large_answers.
 _LAST_ROWS: dict[tuple[Any, str, bool], int] = {}
+
+
+def remember_rows(size_key: tuple[Any, str, bool], rows: int) -> None:
+    """Keep the size of a statement's last answer in its scope (at most two scopes per kept statement)."""
+    if size_key in _LAST_ROWS or len(_LAST_ROWS) < _COLUMNS_KEPT * 2:
+        _LAST_ROWS[size_key] = rows
 _COPY_OPTIONS = dict(
     # PostgreSQL's CSV: NULL is an empty unquoted field, an empty text is "" (quoted); booleans are t/f;
     # a text may hold line breaks inside its quotes; a row of one NULL column is an empty line, which Arrow
