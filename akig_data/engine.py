@@ -162,7 +162,8 @@ def fetch_arrow(engine: Engine, sql: str, params: dict[str, Any], scope: str = "
     settings = scope_settings(scope) if row_security else None
     size_key = (engine.url, sql, scope == "*")
     kept = _COLUMNS.get(key)
-    if kept is not None and _LAST_ROWS.get(size_key, 0) >= large_answers.LARGE_ANSWER_ROWS:
+    if (kept is not None and _LAST_ROWS.get(size_key, 0) >= large_answers.LARGE_ANSWER_ROWS
+            and large_answers.serves(engine)):
         table = large_answers.fetch(engine, settings, params, *kept)
         if table is not None:
             remember_rows(size_key, table.num_rows)

@@ -65,6 +65,9 @@ class _Pools:
             self._conninfo[engine] = conninfo
         sa.event.listen(engine, "engine_disposed", self.close)
 
+    def serves(self, engine: Engine) -> bool:
+        return _adbc is not None and engine in self._conninfo
+
     def get(self, engine: Engine) -> sa.pool.QueuePool | None:
         with self._lock:
             pool = self._pools.get(engine)
@@ -99,6 +102,12 @@ def register(engine: Engine, connect_kwargs: dict[str, Any]) -> None:
                 if k not in ("context", "prepare_threshold") and v is not None}
     settings["application_name"] = APPLICATION_NAME
     _POOLS.register(engine, make_conninfo("", **settings))
+
+
+def serves(engine: Engine) -> bool:
+    """Whether `engine`'s large answers can come this way: the driver is installed and the engine was made
+    by `akig_data.engine.create_engine`, which registers it."""
+    return _POOLS.serves(engine)
 
 
 def literal_statement(compiled: Any, params: dict[str, Any]) -> str:
@@ -174,6 +183,6 @@ def fitted(table: pa.Table, columns: list[pa.Field]) -> pa.Table | None:
             column = column.cast(pa.string())
         try:
             arrays.append(column if column.type == field.type else column.cast(field.type))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        except pa.ArrowException:    # a value or a type the kept column cannot hold: psycopg reads it
             return None
     return pa.table(arrays, schema=pa.schema(columns))

@@ -201,3 +201,20 @@ def test_each_way_is_counted_for_the_operators(small_data, every_answer_is_large
     fetch_arrow(engine, sql, {"x": 3})
     after = counts()
     assert {way: after[way] - before[way] for way in after} == {"driver": 1, "copy": 1, "adbc": 1, "adbc_fallback": 1}
+
+
+def test_an_engine_made_elsewhere_reads_through_psycopg_and_counts_no_fallback(small_data, every_answer_is_large):
+    import sqlalchemy as sa
+
+    from akig_data.engine import fetch_arrow, normalise_url
+    from akig_data.observe.metrics import READ_TRANSFERS
+
+    engine = sa.create_engine(normalise_url(small_data.engine.url.render_as_string(hide_password=False)))
+    try:
+        assert not large_answers.serves(engine)
+        sql = "SELECT CAST(:x AS bigint) AS made_elsewhere"
+        before = READ_TRANSFERS.labels("adbc_fallback")._value.get()
+        assert [fetch_arrow(engine, sql, {"x": x}).column(0)[0].as_py() for x in (1, 2)] == [1, 2]
+        assert READ_TRANSFERS.labels("adbc_fallback")._value.get() == before
+    finally:
+        engine.dispose()
