@@ -144,7 +144,7 @@ def redis_url(embedded_home):
 
 
 class Databases:
-    """Creates databases on the test server and drops them all at the end of the session.
+    """Creates databases on the test server and drops them all by the end of the session.
 
     A copy of a template asked for a second time is then made ahead: the next two copies are created in
     threads while this test runs, and a test's copy is dropped in a thread after it. A copy and a drop cost
@@ -197,7 +197,8 @@ class Databases:
             if self._file_copy is None:
                 self._file_copy = int(conn.exec_driver_sql("SHOW server_version_num").scalar_one()) >= 150000
             strategy = " STRATEGY FILE_COPY" if self._file_copy else ""
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"{strategy}' if template else ""))
+            copy = f' TEMPLATE "{template}"{strategy}' if template else ""
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"{copy}')
         self.created.append(name)
         return name
 
@@ -205,7 +206,8 @@ class Databases:
         """Dropped in a thread: the test has closed its connections, and WITH (FORCE) ends any left over."""
         if name in self.created:
             self.created.remove(name)
-        self._dropping = [f for f in self._dropping if not f.done()]
+        # finished drops are forgotten, failed ones kept for drop_all to raise
+        self._dropping = [f for f in self._dropping if not f.done() or f.exception() is not None]
         self._dropping.append(self._dropper.submit(self._drop, name))
 
     def _drop(self, name: str) -> None:
