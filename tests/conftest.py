@@ -38,27 +38,37 @@ FORCE_EMBEDDED = os.environ.get("AKIG_TEST_EMBEDDED") == "1"  # the seeded test 
 # The test files that take longest (a server, browsers, live-map updates), run first. `make test` gives
 # whole files to its two workers in collection order, one file at a time as each worker frees up: with
 # these at the end (their folders sort late), one worker ran them alone for the last minutes of the run
-# while the other was done. Listed by measured duration, longest first; the others keep their order.
+# while the other was done. Listed by measured duration, longest first (a whole run on two cores, 2026-12-07);
+# the others keep their order.
 LONGEST_FIRST = (
     "tests/dashboards/server/test_security_http.py",
     "tests/dashboards/apps/test_live_map.py",
-    "tests/browser/test_agent_app.py",
-    "tests/akig_data/access/test_privileges.py",
     "tests/akig_cli/test_process_lifetime.py",
+    "tests/browser/test_agent_app.py",
     "tests/dashboards/io/test_live_feed_and_map.py",
+    "tests/akig_data/risk/test_risk.py",
+    "tests/akig_data/test_embedded.py",
+    "tests/akig_data/reads/test_money_rules.py",
     "tests/dashboards/server/test_server.py",
+    "tests/akig_data/reads/test_site_month_totals.py",
+    "tests/akig_data/writes/test_users_audit.py",
+    "tests/akig_data/reads/test_search.py",
+    "tests/notebooks/test_notebooks.py",
     "tests/dashboards/server/test_access_table.py",
     "tests/browser/test_escaping.py",
-    "tests/browser/test_owner_dashboard.py",
-    "tests/akig_data/writes/test_collection.py",
-    "tests/akig_data/writes/test_users_audit.py",
-    "tests/akig_data/writes/test_importer.py",
-    "tests/akig_data/test_embedded.py",
-    "tests/akig_data/risk/test_risk.py",
-    "tests/dashboards/server/test_metrics.py",
-    "tests/browser/test_url_escaping.py",
     "tests/dashboards/apps/test_desk_and_leaderboard.py",
+    "tests/akig_data/reports/test_report_files.py",
+    "tests/akig_cli/test_cli.py",
+    "tests/akig_data/writes/test_reconciliation.py",
+    "tests/dashboards/server/test_metrics.py",
+    "tests/akig_data/reads/test_lease_punctuality.py",
+    "tests/akig_data/access/test_privileges.py",
+    "tests/akig_data/upkeep/test_partitions.py",
+    "tests/browser/test_owner_dashboard.py",
+    "tests/akig_data/writes/test_importer.py",
+    "tests/browser/test_url_escaping.py",
     "tests/ops/test_compose_nginx_docker.py",
+    "tests/akig_data/writes/test_collection.py",
     "tests/dashboards/server/test_session_durability.py",
 )
 
