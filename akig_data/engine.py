@@ -213,6 +213,8 @@ def remember_rows(size_key: tuple[Any, str, bool], rows: int) -> None:
     """Keep the size of a statement's last answer in its scope (at most two scopes per kept statement)."""
     if size_key in _LAST_ROWS or len(_LAST_ROWS) < _COLUMNS_KEPT * 2:
         _LAST_ROWS[size_key] = rows
+
+
 _COPY_OPTIONS = dict(
     # PostgreSQL's CSV: NULL is an empty unquoted field, an empty text is "" (quoted); booleans are t/f;
     # a text may hold line breaks inside its quotes; a row of one NULL column is an empty line, which Arrow
