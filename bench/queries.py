@@ -15,7 +15,8 @@ Usage (the database must hold a data set; `--seed large` loads one first if it i
 
 lease_risk and cash_forecast answer from the day's stored run when there is one (sql/047): by default the
 run of as_of is stored first (`--risk-scores stored`, its time printed), `--risk-scores computed` drops it so
-that they compute as they do before the day's run is stored.
+that they compute as they do before the day's run is stored. Likewise arrears_by_lease answers from the day's
+stored lease positions (sql/056, stored first; `--positions computed` forgets them).
 
 A statement's first run in a process fetches its rows through the driver and learns its columns; the later
 ones come through COPY, or through the ADBC driver when the last answer was large (akig_data/engine.py,
@@ -81,6 +82,19 @@ def risk_scores(engine, as_of: dt.date, mode: str) -> str:
             f"{run.forecast_rows:,} forecast rows stored in {time.perf_counter() - started:.1f} s first.")
 
 
+def lease_positions(engine, as_of: dt.date, mode: str) -> str:
+    """Store the day's lease positions (what the server does each day), or forget them."""
+    from akig_data.upkeep import lease_positions as positions
+
+    if mode == "computed":
+        with engine.begin() as conn:
+            conn.execute(sa.text("SELECT lease_positions_forget()"))
+        return "arrears_by_lease computes (no stored lease positions)."
+    day = positions.store(as_of)
+    return (f"arrears_by_lease answers from the lease positions of {as_of}: {day.leases:,} leases stored in "
+            f"{day.seconds:.1f} s first.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20)
@@ -91,6 +105,9 @@ def main() -> None:
     parser.add_argument("--reads", default=None, help="only these reads (comma-separated names; default: every one)")
     parser.add_argument("--risk-scores", choices=["stored", "computed"], default="stored",
                         help="the risk reads answer from the day's stored run (stored first) or compute (run dropped)")
+    parser.add_argument("--positions", choices=["stored", "computed"], default="stored",
+                        help="arrears_by_lease answers from the day's stored lease positions (stored first) or "
+                             "computes (positions forgotten)")
     args = parser.parse_args()
 
     base = Settings.from_env()
@@ -123,7 +140,8 @@ def main() -> None:
           f"{' / '.join(f'{x:.2f}' for x in os.getloadavg())}; one owner = {top_owner}, site {refs['site_ref']}, "
           f"tenant {refs['tenant_ref']}, agent {refs['agent_ref']}, agents' day {refs['day']} (routes: {refs['routes_day']}).\n")
 
-    print(risk_scores(rt.engine, as_of, args.risk_scores) + "\n")
+    print(risk_scores(rt.engine, as_of, args.risk_scores))
+    print(lease_positions(rt.engine, as_of, args.positions) + "\n")
     print("| read | arguments | rows | first run | cold p50 | cold p95 | warm p50 | warm p95 | rows/s cold |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     only = set(args.reads.split(",")) if args.reads else None

@@ -7,7 +7,9 @@ sending them (every minute; the outbox itself makes sure that no message leaves 
 akig_data.reminders.outbox), the business gauges for Prometheus (every
 minute), pruning agents' GPS fixes older than the
 retention (daily), storing the late-payment risk and cash forecast of today and of the month's 1st (every 10
-minutes; nothing to do once they are stored, akig_data.risk.stored_scores), writing the daily reports into the reports folder (every day at AKIG_DAILY_REPORT_AT,
+minutes; nothing to do once they are stored, akig_data.risk.stored_scores), storing every lease's position of
+the day that arrears_by_lease answers from (every 10 minutes; nothing to do once today's are stored,
+akig_data.upkeep.lease_positions), writing the daily reports into the reports folder (every day at AKIG_DAILY_REPORT_AT,
 19:00 by default, Conakry time).
 """
 
@@ -23,7 +25,7 @@ from typing import Callable
 from akig_data import config
 from akig_data.alerts import evaluate as alerts
 from akig_data.observe import gauges as business_metrics, health
-from akig_data.upkeep import partitions, claims as schedule
+from akig_data.upkeep import lease_positions, partitions, claims as schedule
 from akig_data.writes import positions
 from akig_data.reports import files as report_files
 from akig_data.reminders import outbox as reminders
@@ -53,6 +55,7 @@ def tasks() -> list[Task]:
             Task("prune_positions", dt.timedelta(days=1), positions.prune),
             Task("partitions", dt.timedelta(days=1), partitions.ensure),
             Task("risk_scores", dt.timedelta(minutes=10), stored_scores.store_due),
+            Task("lease_positions", dt.timedelta(minutes=10), lease_positions.store_due),
             Task("daily_report", report_files.daily_time(), report_files.scheduled_run)]
 
 

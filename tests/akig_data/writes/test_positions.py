@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from akig_data.writes import missions, positions
 from akig_data.upkeep import partitions, claims as schedule
-from akig_data import reads, runtime
+from akig_data import clock, reads, runtime
 from akig_data.planning import replan as route_planning
 from akig_data.demo import simulator
 from akig_data.errors import AccessDenied, InvalidParameter
@@ -192,13 +192,17 @@ def test_the_servers_scheduler_prunes_evaluates_and_writes_the_reports(seeded, t
     scheduler = scheduled_tasks.Scheduler(0.05, scheduled_tasks.tasks(), every_tick=[lambda: refreshed.append(1)])
     try:
         assert scheduler.run_due() == ["evaluate_alerts", "business_gauges", "plan_reminders", "send_reminders",
-                                     "prune_positions", "partitions", "risk_scores", "daily_report"]
+                                     "prune_positions", "partitions", "risk_scores", "lease_positions",
+                                       "daily_report"]
     finally:
         set_principal_resolver(None)
     assert scheduler.run_due() == []      # alerts every 5 minutes, pruning and the reports once a day
     day = schedule.latest_slot(dt.time(0, 0)).date()                    # today's reports, as it is past 00:00
     assert (tmp_path / day.isoformat() / f"rapport-{day}.pdf").exists()
     assert all(result.startswith("ok:") for _, result in schedule.last_runs().values()), schedule.last_runs()
+    with seeded.engine.connect() as conn:   # today's lease positions stored, as the rules compute them
+        assert conn.execute(sa.text("SELECT as_of FROM lease_positions_day")).scalar() == clock.today()
+        assert conn.execute(sa.text("SELECT count(*) FROM lease_positions_drift")).scalar() == 0
     assert metrics.ALERTS_ACTIVE.labels("tenant_late_no_contact", "critical")._value.get() > 0
     scheduler.start()
     deadline = time.monotonic() + 5
