@@ -16,8 +16,9 @@
 --   rows of the leases it touched, in the same transaction. Each refresh first locks those leases' rows, so
 --   two writers of one lease take turns, and computes in a statement that sees what the other committed;
 -- * a TRUNCATE of payments or leases forgets the day (the reads compute until it is stored again).
--- arrears_by_lease answers from the stored rows when it is asked for that day, and computes as before for
--- any other day; the two branches are one statement, so both see the same stored day.
+-- arrears_by_lease, and good_payers for its leases' arrears, answer from the stored rows when they are asked
+-- for that day, and compute as before for any other day; the two branches are one statement, so both see
+-- the same stored day.
 
 CREATE TABLE lease_positions_day (
     as_of      date PRIMARY KEY,
@@ -29,6 +30,7 @@ CREATE TABLE lease_positions (
     lease_id                bigint PRIMARY KEY REFERENCES leases (id) ON DELETE CASCADE,
     owner_id                bigint NOT NULL,
     tenant_id               bigint NOT NULL,
+    due_day                 integer NOT NULL,
     arrears                 bigint NOT NULL,
     credit                  bigint NOT NULL,
     bucket_0_30             bigint NOT NULL,
@@ -63,7 +65,7 @@ CREATE POLICY lease_positions_write ON lease_positions TO akig_write USING (true
 CREATE FUNCTION lease_positions_of(p_as_of date, p_lease_ids bigint[])
 RETURNS SETOF lease_positions
 LANGUAGE sql STABLE SECURITY INVOKER AS $$
-    SELECT b.lease_id, b.owner_id, b.tenant_id, b.arrears, b.credit, b.bucket_0_30, b.bucket_31_60,
+    SELECT b.lease_id, b.owner_id, b.tenant_id, b.due_day, b.arrears, b.credit, b.bucket_0_30, b.bucket_31_60,
            b.bucket_61_90, b.bucket_90_plus, b.oldest_unpaid_due_date, b.days_late,
            b.lease_ref, t.tenant_ref, u.unit_ref, s.site_ref, o.owner_ref
       FROM lease_balances(p_as_of, NULL) b
@@ -269,4 +271,47 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
      WHERE (b.arrears > 0 OR b.credit > 0)
        AND p_as_of IS DISTINCT FROM (SELECT d.as_of FROM lease_positions_day d)
      ORDER BY 6 DESC, 1
+$$;
+
+-- good_payers (052): each lease's arrears from the stored rows on the stored day, computed on any other.
+CREATE OR REPLACE FUNCTION good_payers(p_as_of date, p_owner_ref text DEFAULT NULL)
+RETURNS TABLE (tenant_ref text, full_name text, owner_ref text, badge text, ratio double precision,
+               dues integer, on_time_dues integer)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER AS $$
+    WITH lease_state AS MATERIALIZED (
+        SELECT p.tenant_id, p.lease_id, p.due_day, p.arrears
+          FROM lease_positions p
+         WHERE p_as_of = (SELECT d.as_of FROM lease_positions_day d)
+           AND (p_owner_ref IS NULL OR p.owner_id = (SELECT o.id FROM owners o WHERE o.owner_ref = p_owner_ref))
+        UNION ALL
+        SELECT b.tenant_id, b.lease_id, b.due_day, b.arrears
+          FROM lease_balances(p_as_of, p_owner_ref) b
+         WHERE p_as_of IS DISTINCT FROM (SELECT d.as_of FROM lease_positions_day d)
+    ), clean AS (
+        SELECT c.tenant_id, c.lease_id, c.due_day
+          FROM lease_state c
+         WHERE c.arrears = 0
+           AND NOT EXISTS (SELECT 1 FROM lease_state d WHERE d.tenant_id = c.tenant_id AND d.arrears > 0)
+    ), window_dues AS (
+        SELECT c.tenant_id, sum(w.dues)::integer AS dues, sum(w.on_time)::integer AS on_time
+          FROM clean c
+          JOIN lease_punctuality x ON x.lease_id = c.lease_id
+         CROSS JOIN LATERAL (
+             -- substring clips a range that starts before the first month or ends after the last
+             SELECT coalesce(bit_count(substring(x.dues FROM m.lo - x.first_mi + 1 FOR m.hi - m.lo + 1)), 0) AS dues,
+                    coalesce(bit_count(substring(x.on_time FROM m.lo - x.first_mi + 1 FOR m.hi - m.lo + 1)), 0) AS on_time
+               FROM (SELECT first_due_month(p_as_of - 364, c.due_day) AS lo, last_due_month(p_as_of, c.due_day) AS hi) m
+         ) w
+         GROUP BY c.tenant_id
+        HAVING sum(w.dues) >= 6
+    ), rated AS (
+        SELECT w.*, w.on_time::double precision / w.dues AS ratio FROM window_dues w
+    )
+    SELECT t.tenant_ref, t.full_name, p_owner_ref,
+           CASE WHEN r.on_time = r.dues THEN 'gold' WHEN r.ratio >= 0.9 THEN 'silver' ELSE 'bronze' END,
+           r.ratio, r.dues, r.on_time
+      FROM rated r
+      JOIN tenants t ON t.id = r.tenant_id
+     WHERE r.ratio >= 0.75
+     ORDER BY r.ratio DESC, r.dues DESC, t.tenant_ref
 $$;

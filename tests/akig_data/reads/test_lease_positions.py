@@ -33,6 +33,15 @@ def ledger(fresh_db):
                                     ("L2", "2026-03-20", 80_000, "E"), ("L3", "2025-10-01", 100_000, "F"),
                                     ("L3", "2026-02-01", 900_000, "G"), ("L3", "2026-05-02", 100_000, "H")):
         ledger.pay(lease, f"{day}T10:00:00+00:00", amount, ref=ref)
+    # two tenants who paid every month on its due day, one of whom has not paid June: a good payer, and one
+    # whose arrears keep him off the list
+    ledger.one_lease(start="2025-09-01", due_day=5, lease="L5", owner="O1", site="S1")
+    ledger.one_lease(start="2025-09-01", due_day=1, lease="L6", owner="O2", site="S2")
+    for i in range(10):
+        y, m = 2025 + (8 + i) // 12, (8 + i) % 12 + 1
+        ledger.pay("L5", f"{y}-{m:02d}-05T09:00:00+00:00", 100_000, ref=f"L5-{i}")
+        if i < 9:
+            ledger.pay("L6", f"{y}-{m:02d}-01T09:00:00+00:00", 100_000, ref=f"L6-{i}")
     lease_positions.store(DAY)
     return ledger
 
@@ -51,11 +60,25 @@ def expected(rt) -> pd.DataFrame:
     return out.set_index("lease_ref")[COLUMNS].astype("int64").sort_index()
 
 
+def answers(rt, stored: bool) -> list:
+    """arrears_by_lease and good_payers of DAY for every owner and each, from the stored rows or, with the
+    stored day deleted in a transaction rolled back, computed."""
+    with rt.engine.connect() as conn, conn.begin() as tx:
+        if not stored:
+            conn.execute(sa.text("DELETE FROM lease_positions_day"))
+        got = [conn.execute(sa.text(f"SELECT * FROM {read}(:d, :o)"), {"d": DAY, "o": owner}).all()
+               for read in ("arrears_by_lease", "good_payers") for owner in (None, "O1", "O2", "O2-bis")]
+        tx.rollback()
+    return got
+
+
 def check(rt) -> None:
-    """The stored day is there, its rows are what the rules compute, and the read equals the oracle."""
+    """The stored day is there, its rows are what the rules compute, both reads answer from them what they
+    compute without them, and arrears_by_lease equals the oracle."""
     assert scalar(rt, "SELECT as_of FROM lease_positions_day") == DAY
     assert scalar(rt, "SELECT count(*) FROM lease_positions_drift") == 0
     assert scalar(rt, "SELECT count(*) FROM lease_positions") == scalar(rt, "SELECT count(*) FROM leases")
+    assert answers(rt, stored=True) == answers(rt, stored=False)
     rt.memo.bump(["payments", "leases"])
     got = reads.arrears_by_lease(as_of=DAY).set_index("lease_ref")[COLUMNS].astype("int64").sort_index()
     pd.testing.assert_frame_equal(got, expected(rt), check_names=False)
@@ -64,6 +87,7 @@ def check(rt) -> None:
 def test_the_rows_follow_every_write_and_the_read_equals_the_oracle(ledger):
     rt = ledger.rt
     check(rt)
+    assert reads.good_payers(as_of=DAY)[["tenant_ref", "badge"]].values.tolist() == [["T-L5", "gold"]]
     for sql in (
         # a payment: new, moved after the day (no longer counted), moved to another lease, a new amount, deleted
         "INSERT INTO payments (payment_ref, lease_id, paid_at, amount, method) "
@@ -110,7 +134,7 @@ def test_the_read_answers_from_the_stored_rows_on_their_day_only(ledger):
     pd.testing.assert_frame_equal(reads.arrears_by_lease(as_of=DAY), computed)
     assert other.equals(reads.arrears_by_lease(as_of=DAY - dt.timedelta(days=1)).set_index("lease_ref"))
     # the scheduled task stores today, then has nothing to do
-    assert lease_positions.store_due().leases == 3 and lease_positions.store_due() is None
+    assert lease_positions.store_due().leases == 5 and lease_positions.store_due() is None
     assert lease_positions.stored_day() == clock.today()
 
 
@@ -197,5 +221,5 @@ def test_an_owner_reads_only_his_rows(ledger):
         refs = conn.execute(sa.text("SELECT lease_ref FROM lease_positions")).scalars().all()
         answer = conn.execute(sa.text("SELECT lease_ref FROM arrears_by_lease(:d, 'O2')"), {"d": DAY}).scalars().all()
         everyone = conn.execute(sa.text("SELECT lease_ref FROM arrears_by_lease(:d)"), {"d": DAY}).scalars().all()
-    assert refs == ["L3"] and answer == ["L3"] and everyone == ["L3"]
-    assert reads.arrears_by_lease(as_of=DAY, owner_ref="O2")["lease_ref"].tolist() == ["L3"]
+    assert sorted(refs) == ["L3", "L6"] and answer == ["L6", "L3"] and everyone == ["L6", "L3"]   # arrears first
+    assert reads.arrears_by_lease(as_of=DAY, owner_ref="O2")["lease_ref"].tolist() == ["L6", "L3"]
