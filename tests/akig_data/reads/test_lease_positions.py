@@ -148,6 +148,11 @@ def test_a_truncate_forgets_the_day_and_the_reads_compute(ledger):
     assert reads.arrears_by_lease(as_of=DAY)["credit"].sum() == 0
     lease_positions.store(DAY)
     check(rt)
+    with rt.engine.begin() as conn:   # as `akig demo seed --reset` empties the tables
+        conn.execute(sa.text("TRUNCATE leases, payments CASCADE"))
+    assert scalar(rt, "SELECT count(*) FROM lease_positions_day") == 0
+    lease_positions.store(DAY)
+    assert scalar(rt, "SELECT count(*) FROM lease_positions") == 0
 
 
 class Waiting(threading.Thread):
