@@ -16,7 +16,8 @@ Usage (the database must hold a data set; `--seed large` loads one first if it i
 lease_risk and cash_forecast answer from the day's stored run when there is one (sql/047): by default the
 run of as_of is stored first (`--risk-scores stored`, its time printed), `--risk-scores computed` drops it so
 that they compute as they do before the day's run is stored. Likewise arrears_by_lease answers from the day's
-stored lease positions (sql/056, stored first; `--positions computed` forgets them).
+stored lease positions (sql/056, stored first; `--positions computed` forgets them), and last month's
+leaderboard and agents' figures from its stored month (sql/057, stored first; `--agent-months computed`).
 
 A statement's first run in a process fetches its rows through the driver and learns its columns; the later
 ones come through COPY, or through the ADBC driver when the last answer was large (akig_data/engine.py,
@@ -95,6 +96,20 @@ def lease_positions(engine, as_of: dt.date, mode: str) -> str:
             f"{day.seconds:.1f} s first.")
 
 
+def agent_months(engine, as_of: dt.date, mode: str) -> str:
+    """Store last month's figures per agent (what the server does once a month is over), or drop them."""
+    from akig_data.upkeep import agent_months as months
+
+    last_month = (as_of.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    if mode == "computed":
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM agent_months"))
+        return "leaderboard_month and agent_performance of a whole month compute (no stored month)."
+    stored = months.store(last_month)
+    return (f"leaderboard_month and agent_performance of {last_month:%Y-%m} answer from its stored figures: "
+            f"{stored.agents} agents stored in {stored.seconds:.1f} s first.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20)
@@ -105,6 +120,9 @@ def main() -> None:
     parser.add_argument("--reads", default=None, help="only these reads (comma-separated names; default: every one)")
     parser.add_argument("--risk-scores", choices=["stored", "computed"], default="stored",
                         help="the risk reads answer from the day's stored run (stored first) or compute (run dropped)")
+    parser.add_argument("--agent-months", choices=["stored", "computed"], default="stored",
+                        help="a whole finished month's agent figures come from the stored month (stored first) or "
+                             "are computed (stored months dropped)")
     parser.add_argument("--positions", choices=["stored", "computed"], default="stored",
                         help="arrears_by_lease answers from the day's stored lease positions (stored first) or "
                              "computes (positions forgotten)")
@@ -141,7 +159,8 @@ def main() -> None:
           f"tenant {refs['tenant_ref']}, agent {refs['agent_ref']}, agents' day {refs['day']} (routes: {refs['routes_day']}).\n")
 
     print(risk_scores(rt.engine, as_of, args.risk_scores))
-    print(lease_positions(rt.engine, as_of, args.positions) + "\n")
+    print(lease_positions(rt.engine, as_of, args.positions))
+    print(agent_months(rt.engine, as_of, args.agent_months) + "\n")
     print("| read | arguments | rows | first run | cold p50 | cold p95 | warm p50 | warm p95 | rows/s cold |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     only = set(args.reads.split(",")) if args.reads else None

@@ -9,7 +9,8 @@ minute), pruning agents' GPS fixes older than the
 retention (daily), storing the late-payment risk and cash forecast of today and of the month's 1st (every 10
 minutes; nothing to do once they are stored, akig_data.risk.stored_scores), storing every lease's position of
 the day that arrears_by_lease answers from (every 10 minutes; nothing to do once today's are stored,
-akig_data.upkeep.lease_positions), writing the daily reports into the reports folder (every day at AKIG_DAILY_REPORT_AT,
+akig_data.upkeep.lease_positions), storing last month's figures per agent that its leaderboard answers from
+(every 10 minutes; nothing to do once they are stored, akig_data.upkeep.agent_months), writing the daily reports into the reports folder (every day at AKIG_DAILY_REPORT_AT,
 19:00 by default, Conakry time).
 """
 
@@ -25,7 +26,7 @@ from typing import Callable
 from akig_data import config
 from akig_data.alerts import evaluate as alerts
 from akig_data.observe import gauges as business_metrics, health
-from akig_data.upkeep import lease_positions, partitions, claims as schedule
+from akig_data.upkeep import agent_months, lease_positions, partitions, claims as schedule
 from akig_data.writes import positions
 from akig_data.reports import files as report_files
 from akig_data.reminders import outbox as reminders
@@ -56,6 +57,7 @@ def tasks() -> list[Task]:
             Task("partitions", dt.timedelta(days=1), partitions.ensure),
             Task("risk_scores", dt.timedelta(minutes=10), stored_scores.store_due),
             Task("lease_positions", dt.timedelta(minutes=10), lease_positions.store_due),
+            Task("agent_months", dt.timedelta(minutes=10), agent_months.store_due),
             Task("daily_report", report_files.daily_time(), report_files.scheduled_run)]
 
 

@@ -193,7 +193,7 @@ def test_the_servers_scheduler_prunes_evaluates_and_writes_the_reports(seeded, t
     try:
         assert scheduler.run_due() == ["evaluate_alerts", "business_gauges", "plan_reminders", "send_reminders",
                                      "prune_positions", "partitions", "risk_scores", "lease_positions",
-                                       "daily_report"]
+                                       "agent_months", "daily_report"]
     finally:
         set_principal_resolver(None)
     assert scheduler.run_due() == []      # alerts every 5 minutes, pruning and the reports once a day
