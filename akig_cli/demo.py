@@ -109,6 +109,16 @@ def _store_lease_positions() -> None:
         typer.echo(f"Lease positions of {day.as_of} stored ({day.leases} leases, {day.seconds:.1f} s).")
 
 
+def _store_agent_months() -> None:
+    """Last month's figures per agent stored before the leaderboard asks for them (the server's scheduled
+    task would store them at its first tick)."""
+    from akig_data.upkeep import agent_months
+
+    stored = agent_months.store_due()
+    if stored is not None:
+        typer.echo(f"Agents' figures of {stored.month:%Y-%m} stored ({stored.agents} agents, {stored.seconds:.1f} s).")
+
+
 def _reminders_if_needed() -> None:
     """Switch the SMS reminders on for the demo's first owner (default ladder, a 10 % held-out share), once:
     the desk's "Relances SMS" tab then has messages to show. With the default AKIG_SMS_PROVIDER=file they are
@@ -173,6 +183,7 @@ def demo_up(
     _plan_today_if_needed(runtime)
     _store_risk_scores()
     _store_lease_positions()
+    _store_agent_months()
     if simulate:
         # The simulated phones all post from this machine: with the default per-address API limit they would
         # use it up within the minute and the demo's own API calls would answer 429.
