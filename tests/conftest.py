@@ -244,12 +244,17 @@ def databases(server_url):
     dbs = Databases(server_url)
     dbs.template = dbs.create("tpl")
     engine = sa.create_engine(dbs.url(dbs.template), poolclass=sa.pool.NullPool)
-    with dbs.admin.connect() as admin:
-        admin.exec_driver_sql("SELECT pg_advisory_lock(4803101)")
-        try:
-            migrations.upgrade(engine)
-        finally:
-            admin.exec_driver_sql("SELECT pg_advisory_unlock(4803101)")
+    try:
+        with dbs.admin.connect() as admin:
+            admin.exec_driver_sql("SELECT pg_advisory_lock(4803101)")
+            try:
+                migrations.upgrade(engine)
+            finally:
+                admin.exec_driver_sql("SELECT pg_advisory_unlock(4803101)")
+    except BaseException:   # a migration that fails leaves no database behind either
+        engine.dispose()
+        dbs.drop_all()
+        raise
     engine.dispose()
     yield dbs
     runtime.reset()
