@@ -61,21 +61,23 @@ GRANT SELECT ON lease_positions_day, lease_positions TO akig_write;
 CREATE POLICY lease_positions_day_write ON lease_positions_day TO akig_write USING (true);
 CREATE POLICY lease_positions_write ON lease_positions TO akig_write USING (true);
 
--- The rows of the given leases (NULL: every lease) at D, as arrears_by_lease answers them.
-CREATE FUNCTION lease_positions_of(p_as_of date, p_lease_ids bigint[])
+-- The rows of an owner's leases (NULL: every owner's), or of the given leases (NULL: all of them), at D, as
+-- arrears_by_lease answers them: what is stored, and what arrears_by_lease computes on any other day.
+CREATE FUNCTION lease_positions_of(p_as_of date, p_owner_ref text, p_lease_ids bigint[])
 RETURNS SETOF lease_positions
-LANGUAGE sql STABLE SECURITY INVOKER AS $$
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER AS $$
     SELECT b.lease_id, b.owner_id, b.tenant_id, b.due_day, b.arrears, b.credit, b.bucket_0_30, b.bucket_31_60,
            b.bucket_61_90, b.bucket_90_plus, b.oldest_unpaid_due_date, b.days_late,
            b.lease_ref, t.tenant_ref, u.unit_ref, s.site_ref, o.owner_ref
-      FROM lease_balances(p_as_of, NULL) b
+      FROM lease_balances(p_as_of, p_owner_ref) b
       JOIN tenants t ON t.id = b.tenant_id
       JOIN units u ON u.id = b.unit_id
       JOIN sites s ON s.id = b.site_id
       JOIN owners o ON o.id = b.owner_id
      WHERE p_lease_ids IS NULL OR b.lease_id = ANY (p_lease_ids)
 $$;
-REVOKE EXECUTE ON FUNCTION lease_positions_of(date, bigint[]) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION lease_positions_of(date, text, bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION lease_positions_of(date, text, bigint[]) TO akig_read_all, akig_read_owner, akig_write;
 
 -- The stored day, once this transaction may refresh rows: a store under way is waited for, and a store that
 -- starts later waits for this transaction (ROW EXCLUSIVE against its EXCLUSIVE).
@@ -100,27 +102,11 @@ BEGIN
     -- earlier writer of the same lease committed
     PERFORM 1 FROM leases WHERE id = ANY (p_lease_ids) ORDER BY id FOR NO KEY UPDATE;
     DELETE FROM lease_positions WHERE lease_id = ANY (p_lease_ids);
-    INSERT INTO lease_positions SELECT * FROM lease_positions_of(v_day, p_lease_ids);
+    INSERT INTO lease_positions SELECT * FROM lease_positions_of(v_day, NULL, p_lease_ids);
 END $$;
 REVOKE EXECUTE ON FUNCTION lease_positions_refresh(bigint[]) FROM PUBLIC;
 
--- Store every lease's row of D in place of the day stored before; returns the number of leases.
-CREATE FUNCTION lease_positions_store(p_as_of date) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE
-    v_rows bigint;
-BEGIN
-    LOCK TABLE lease_positions IN EXCLUSIVE MODE;
-    DELETE FROM lease_positions_day;
-    DELETE FROM lease_positions;
-    INSERT INTO lease_positions SELECT * FROM lease_positions_of(p_as_of, NULL);
-    GET DIAGNOSTICS v_rows = ROW_COUNT;
-    INSERT INTO lease_positions_day (as_of) VALUES (p_as_of);
-    RETURN v_rows;
-END $$;
-REVOKE EXECUTE ON FUNCTION lease_positions_store(date) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION lease_positions_store(date) TO akig_write;
-
+-- Forget the stored day and its rows.
 CREATE FUNCTION lease_positions_forget() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
@@ -129,6 +115,22 @@ BEGIN
     DELETE FROM lease_positions;
 END $$;
 REVOKE EXECUTE ON FUNCTION lease_positions_forget() FROM PUBLIC;
+
+-- Store every lease's row of D in place of the day stored before; returns the number of leases.
+CREATE FUNCTION lease_positions_store(p_as_of date) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    v_rows bigint;
+BEGIN
+    PERFORM lease_positions_forget();   -- under its EXCLUSIVE lock, held to the end of the transaction
+    INSERT INTO lease_positions SELECT * FROM lease_positions_of(p_as_of, NULL, NULL);
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    INSERT INTO lease_positions_day (as_of) VALUES (p_as_of);
+    RETURN v_rows;
+END $$;
+REVOKE EXECUTE ON FUNCTION lease_positions_store(date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION lease_positions_store(date) TO akig_write;
+
 
 -- Payments: the totals' triggers (002) refresh the leases they touched once the totals are up to date.
 CREATE OR REPLACE FUNCTION payments_totals_on_insert() RETURNS trigger
@@ -241,12 +243,12 @@ CREATE TRIGGER owners_positions_reference AFTER UPDATE OF owner_ref ON owners FO
 -- day (missing, extra or different).
 CREATE VIEW lease_positions_drift AS
 SELECT coalesce(e.lease_id, s.lease_id) AS lease_id
-  FROM (SELECT c.* FROM lease_positions_day d CROSS JOIN LATERAL lease_positions_of(d.as_of, NULL) c) e
+  FROM (SELECT c.* FROM lease_positions_day d CROSS JOIN LATERAL lease_positions_of(d.as_of, NULL, NULL) c) e
   FULL JOIN lease_positions s ON s.lease_id = e.lease_id
  WHERE e IS DISTINCT FROM s;
 REVOKE ALL ON lease_positions_drift FROM akig_read_all, akig_read_owner;
 
--- arrears_by_lease: from the stored rows on the stored day, computed (032) on any other.
+-- arrears_by_lease: from the stored rows on the stored day, computed by the same function on any other.
 CREATE OR REPLACE FUNCTION arrears_by_lease(p_as_of date, p_owner_ref text DEFAULT NULL)
 RETURNS TABLE (lease_ref text, tenant_ref text, unit_ref text, site_ref text, owner_ref text,
                arrears bigint, credit bigint, bucket_0_30 bigint, bucket_31_60 bigint,
@@ -260,15 +262,11 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
        AND (p_owner_ref IS NULL OR p.owner_id = (SELECT o.id FROM owners o WHERE o.owner_ref = p_owner_ref))
        AND (p.arrears > 0 OR p.credit > 0)
     UNION ALL
-    SELECT b.lease_ref, t.tenant_ref, u.unit_ref, s.site_ref, o.owner_ref,
-           b.arrears, b.credit, b.bucket_0_30, b.bucket_31_60, b.bucket_61_90, b.bucket_90_plus,
-           b.oldest_unpaid_due_date, b.days_late
-      FROM lease_balances(p_as_of, p_owner_ref) b
-      JOIN tenants t ON t.id = b.tenant_id
-      JOIN units u ON u.id = b.unit_id
-      JOIN sites s ON s.id = b.site_id
-      JOIN owners o ON o.id = b.owner_id
-     WHERE (b.arrears > 0 OR b.credit > 0)
+    SELECT c.lease_ref, c.tenant_ref, c.unit_ref, c.site_ref, c.owner_ref,
+           c.arrears, c.credit, c.bucket_0_30, c.bucket_31_60, c.bucket_61_90, c.bucket_90_plus,
+           c.oldest_unpaid_due_date, c.days_late
+      FROM lease_positions_of(p_as_of, p_owner_ref, NULL) c
+     WHERE (c.arrears > 0 OR c.credit > 0)
        AND p_as_of IS DISTINCT FROM (SELECT d.as_of FROM lease_positions_day d)
      ORDER BY 6 DESC, 1
 $$;
